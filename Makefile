@@ -1,0 +1,135 @@
+# qlab Makefile: the one entry point.
+#
+#   make            build everything this machine can (CUDA parts only when nvcc is found)
+#   make run        the default experiment on the best backend present: results + table + figures
+#   make test       every CPU test (and the GPU tests when a usable GPU is present)
+#   make test-gpu   the GPU tests alone (they skip, saying why, without a GPU)
+#   make bench-cpu  int8 GEMM vs float64 reference GEMM on the CPU
+#   make plots      figures of the newest default run into plots/out/
+#   make clean
+#
+# `make run` and `make test` first run tools/setup.sh, which installs missing Debian
+# packages (quiet when all are present), so they are all a fresh machine needs.
+
+SHELL := /bin/bash
+CC ?= gcc
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CPU_ARCH ?= -march=native
+OPT ?= -O3
+CUDA_ARCHS ?= 80 89 90
+# Set CUDA=0 to build without CUDA even where nvcc is present.
+CUDA ?= $(if $(NVCC),1,0)
+
+B := build
+
+# pkg-config is read lazily (=) so that a make after tools/setup.sh sees the packages.
+PKGS := hdf5 libfyaml openblas
+DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CRIT_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+
+WARN := -Wall -Wextra -Wno-unused-parameter
+# quant/ and every code-producing path: no fast-math, no fused multiply-add contraction.
+BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(CPU_ARCH) \
+               -ffp-contract=off -fno-fast-math -fopenmp -g $(WARN)
+CFLAGS_ALL = $(BASE_CFLAGS) $(DEP_CFLAGS) $(if $(filter 1,$(CUDA)),-DQLAB_HAVE_CUDA -I$(CUDA_HOME)/include) $(EXTRA_CFLAGS)
+LDLIBS_ALL = $(DEP_LIBS) -lm -fopenmp $(CUDA_LIBS) $(EXTRA_LDFLAGS)
+
+QUANT_SRC := $(wildcard quant/*.c)
+HARNESS_ALL := $(wildcard harness/*.c)
+HARNESS_CUDA_SRC := $(filter %_cuda.c,$(HARNESS_ALL))
+HARNESS_SRC := $(filter-out harness/main.c $(if $(filter 1,$(CUDA)),,$(HARNESS_CUDA_SRC)),$(HARNESS_ALL))
+TEST_SRC := $(wildcard tests/test_*.c)
+GPU_TEST_SRC := $(wildcard tests/gpu/test_*.c)
+KERNEL_SRC := $(wildcard kernels/*.cu)
+BENCH_SRC := $(wildcard tools/bench_cpu.c)
+
+QUANT_OBJ := $(QUANT_SRC:%.c=$(B)/%.o)
+HARNESS_OBJ := $(HARNESS_SRC:%.c=$(B)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
+GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(B)/%.o)
+KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(B)/%.o)
+
+ifeq ($(CUDA),1)
+CUDA_LIBS := $(B)/libqlabkernels.a -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
+NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
+NVCC_FLAGS ?= -O3 -std=c++17 $(NVCC_GENCODE) -Xcompiler -fPIC,-Wall --fmad=false -lineinfo
+CUDA_TARGETS := $(B)/libqlabkernels.a $(B)/test-gpu
+else
+CUDA_LIBS :=
+CUDA_TARGETS :=
+endif
+
+.PHONY: all deps run test test-cpu test-gpu bench-cpu plots clean info
+all: $(B)/qlab $(B)/tests $(CUDA_TARGETS)
+	@echo "qlab: built $(B)/qlab (CUDA: $(if $(filter 1,$(CUDA)),yes via $(NVCC) for sm_$(subst $(eval) $(eval),/sm_,$(CUDA_ARCHS)),no: nvcc not found))"
+
+deps:
+	@bash tools/setup.sh
+
+$(B)/libquant.a: $(QUANT_OBJ)
+	@mkdir -p $(@D)
+	ar rcs $@ $^
+
+$(B)/libqlab.a: $(HARNESS_OBJ)
+	@mkdir -p $(@D)
+	ar rcs $@ $^
+
+$(B)/libqlabkernels.a: $(KERNEL_OBJ)
+	@mkdir -p $(@D)
+	ar rcs $@ $^
+
+$(B)/%.o: %.c $(wildcard quant/*.h harness/*.h kernels/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(B)/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h kernels/*.cuh quant/*.h)
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
+
+$(B)/qlab: $(B)/harness/main.o $(B)/libqlab.a $(B)/libquant.a $(if $(filter 1,$(CUDA)),$(B)/libqlabkernels.a)
+	$(CC) -o $@ $(B)/harness/main.o $(B)/libqlab.a $(B)/libquant.a $(LDLIBS_ALL)
+
+$(B)/tests: $(TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(if $(filter 1,$(CUDA)),$(B)/libqlabkernels.a)
+	$(CC) -o $@ $(TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(CRIT_LIBS) $(LDLIBS_ALL)
+
+$(B)/test-gpu: $(GPU_TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(B)/libqlabkernels.a
+	$(CC) -o $@ $(GPU_TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(CRIT_LIBS) $(LDLIBS_ALL)
+
+$(B)/bench-cpu: tools/bench_cpu.c $(B)/libquant.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libquant.a $(LDLIBS_ALL)
+
+# --------------------------------------------------------------------------------
+# User-facing targets
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p results
+	./$(B)/qlab run experiments/default.yaml
+	@f=$$(ls -t results/default-*.h5 | head -n 1); ./$(B)/qlab show "$$f"; \
+	  if ./$(B)/qlab plot --help >/dev/null 2>&1; then ./$(B)/qlab plot "$$f" -o plots/out; fi
+
+# Criterion runs tests in parallel workers; -j keeps it to the machine's cores.
+test: deps
+	@$(MAKE) --no-print-directory all $(if $(filter 1,$(CUDA)),$(B)/test-gpu)
+	./$(B)/tests --jobs $$(nproc)
+	@if [ -x $(B)/test-gpu ]; then ./$(B)/test-gpu; fi
+	@if [ -x tests/run_cli_tests.sh ]; then bash tests/run_cli_tests.sh; fi
+
+test-gpu: deps
+	@$(MAKE) --no-print-directory $(B)/test-gpu
+	./$(B)/test-gpu
+
+bench-cpu: deps
+	@$(MAKE) --no-print-directory $(B)/bench-cpu
+	./$(B)/bench-cpu
+
+plots: $(B)/qlab
+	@f=$$(ls -t results/default-*.h5 | head -n 1); ./$(B)/qlab plot "$$f" -o plots/out
+
+info: $(B)/qlab
+	./$(B)/qlab info
+
+clean:
+	rm -rf $(B)
