@@ -61,7 +61,7 @@ CUDA_LIBS :=
 CUDA_TARGETS :=
 endif
 
-.PHONY: all deps run test test-cpu test-gpu bench-cpu plots clean info
+.PHONY: print-flags all deps run test test-cpu test-gpu bench-cpu plots clean info
 all: $(B)/qlab $(B)/tests $(CUDA_TARGETS)
 	@echo "qlab: built $(B)/qlab (CUDA: $(if $(filter 1,$(CUDA)),yes via $(NVCC) for sm_$(subst $(eval) $(eval),/sm_,$(CUDA_ARCHS)),no: nvcc not found))"
 
@@ -133,3 +133,8 @@ info: $(B)/qlab
 
 clean:
 	rm -rf $(B)
+
+# Flags for building one file by hand (helpers, editors): make -s print-flags
+print-flags:
+	@echo "CFLAGS=$(CFLAGS_ALL)"
+	@echo "LDLIBS=$(LDLIBS_ALL) $(CRIT_LIBS)"
