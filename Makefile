@@ -72,7 +72,18 @@ $(B)/libquant.a: $(QUANT_OBJ)
 	@mkdir -p $(@D)
 	ar rcs $@ $^
 
-$(B)/libqlab.a: $(HARNESS_OBJ)
+# The commit qlab was built from; rewritten only when it changes, so it rebuilds little.
+GIT_DESC = $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+$(B)/version.c: FORCE
+	@mkdir -p $(@D)
+	@echo 'const char qlab_git_commit[] = "$(GIT_DESC)";' > $@.new
+	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+FORCE:
+
+$(B)/version.o: $(B)/version.c
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(B)/libqlab.a: $(HARNESS_OBJ) $(B)/version.o
 	@mkdir -p $(@D)
 	ar rcs $@ $^
 

@@ -77,6 +77,16 @@ extern const qlab_backend qlab_backend_cpu;
 extern const qlab_backend qlab_backend_cuda;
 #endif
 
+/* The quant/ options of a point (scheme, granularities, block, threshold, outlier
+ * weights). Float schemes get tensor granularity and no threshold. Returns 0, or 2
+ * with a message naming the bad value. */
+int qlab_point_opts(const qlab_point *p, quant_matmul_opts *opts, char *err, size_t err_len);
+
+/* Peak resident memory of this process since the last reset, in bytes (Linux:
+ * VmHWM; reset through /proc/self/clear_refs). 0 if unknown. */
+void qlab_mem_peak_reset(void);
+int64_t qlab_mem_peak_bytes(void);
+
 /* Backend by name ("cpu", "cuda", "auto": cuda when usable, else cpu). Returns NULL
  * with a reason in why when the named backend is not built or not usable. */
 const qlab_backend *qlab_backend_select(const char *name, char *why, size_t why_len);

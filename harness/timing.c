@@ -1,0 +1,108 @@
+/* timing.c: sample lists, the stopping rule and summaries shared by every backend.
+ *
+ * DESIGN section 5: warm-up first, then samples until at least min_samples are taken
+ * and either the relative noise is under max_noise after min_time_s, or timeout_s has
+ * passed. Every sample is kept (the runner writes them to /samples); the summary is
+ * median, quartiles (linear interpolation between order statistics), min and the
+ * relative standard deviation.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+
+int qlab_samples_push(qlab_samples *s, int64_t point_id, const char *stage, double time_us)
+{
+    if (s->n == s->cap) {
+        int64_t cap = s->cap ? s->cap * 2 : 256;
+        qlab_sample *v = realloc(s->v, (size_t)cap * sizeof *v);
+        if (!v)
+            return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    qlab_sample *x = &s->v[s->n++];
+    memset(x, 0, sizeof *x);
+    x->point_id = point_id;
+    strncpy(x->stage, stage, sizeof x->stage - 1);
+    x->time_us = time_us;
+    return 0;
+}
+
+void qlab_samples_clear(qlab_samples *s) { s->n = 0; }
+
+void qlab_samples_free(qlab_samples *s)
+{
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantile q of sorted v[0..n) by linear interpolation (the "type 7" rule of R and
+ * NumPy's default), so the median of an even count is the mean of the middle two. */
+static double quantile_sorted(const double *v, int64_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    int64_t lo = (int64_t)floor(pos);
+    int64_t hi = lo + 1 < n ? lo + 1 : lo;
+    double frac = pos - (double)lo;
+    return v[lo] + (v[hi] - v[lo]) * frac;
+}
+
+static double rel_stdev(const double *us, int64_t n)
+{
+    if (n < 2)
+        return INFINITY;
+    double mean = 0;
+    for (int64_t i = 0; i < n; i++)
+        mean += us[i];
+    mean /= (double)n;
+    double ss = 0;
+    for (int64_t i = 0; i < n; i++)
+        ss += (us[i] - mean) * (us[i] - mean);
+    double sd = sqrt(ss / (double)(n - 1));
+    return mean > 0 ? sd / mean : INFINITY;
+}
+
+void qlab_timing_summarize(const double *us, int64_t n, qlab_timing *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n <= 0)
+        return;
+    double *v = malloc((size_t)n * sizeof *v);
+    if (!v)
+        return;
+    memcpy(v, us, (size_t)n * sizeof *v);
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    out->median_us = quantile_sorted(v, n, 0.5);
+    out->q1_us = quantile_sorted(v, n, 0.25);
+    out->q3_us = quantile_sorted(v, n, 0.75);
+    out->min_us = v[0];
+    out->rel_stdev = n >= 2 ? rel_stdev(v, n) : 0;
+    out->samples = n;
+    free(v);
+}
+
+int qlab_timing_should_stop(const double *us, int64_t n, double elapsed_s,
+                            const qlab_timing_opts *o)
+{
+    if (n < o->min_samples)
+        return elapsed_s >= o->timeout_s && n > 0 ? 1 : 0;
+    if (elapsed_s >= o->timeout_s)
+        return 1;
+    return elapsed_s >= o->min_time_s && rel_stdev(us, n) <= o->max_noise;
+}
+
+double qlab_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
