@@ -10,7 +10,10 @@
  *
  * Crash safety: every append is durable before the call returns, and a process killed
  * at any moment (SIGKILL included, during an append too) leaves a file that h5dump
- * and this reader open, holding every row whose append had returned.
+ * and this reader open, holding every row whose append had returned. How: the writer
+ * keeps the tables in memory and every change writes a complete new file to
+ * FILE.tmp-PID in the same directory, fsyncs it and rename()s it over FILE (see
+ * results.c for the reasoning and the cost).
  */
 #ifndef QLAB_RESULTS_H
 #define QLAB_RESULTS_H
@@ -43,6 +46,15 @@ int qlab_results_append_point(qlab_results *r, const qlab_row *row, char *err, s
 int qlab_results_append_samples(qlab_results *r, const qlab_sample *s, int64_t n, char *err, size_t err_len);
 int qlab_results_append_layers(qlab_results *r, const qlab_layer_row *l, int64_t n, char *err, size_t err_len);
 
+/* Appends one point together with its samples and layers in a single durable write,
+ * so a kill never leaves the samples of a point without the point (resume then runs
+ * the point again without duplicating them). n_samples / n_layers may be 0. Return 0
+ * or 2 (message in err). */
+int qlab_results_append_batch(qlab_results *r, const qlab_row *row,
+                              const qlab_sample *s, int64_t n_samples,
+                              const qlab_layer_row *l, int64_t n_layers,
+                              char *err, size_t err_len);
+
 /* Sets status ("complete" | "interrupted") and finished_utc, and closes. r is freed
  * whatever the result. */
 int qlab_results_close(qlab_results *r, const char *status, char *err, size_t err_len);
@@ -73,5 +85,32 @@ const char *qlab_results_attr(const qlab_results_data *d, const char *key);
  * table: "points" | "layers" | "samples"; format: "tsv" | "csv". Returns 0 or 2. */
 int qlab_results_export(const qlab_results_data *d, const char *table, const char *format,
                         FILE *out, char *err, size_t err_len);
+
+/* ---------------------------------------------------------------------------- */
+/* Columns: the one definition of each table's members, used for the HDF5 compound
+ * types (file and memory) and for export.                                       */
+
+typedef enum {
+    QLAB_COL_I64 = 0,
+    QLAB_COL_I32,
+    QLAB_COL_U64,
+    QLAB_COL_F64,
+    QLAB_COL_STR,       /* char[size], NUL-terminated */
+    QLAB_COL_STATUS     /* int32 qlab_status, stored as an HDF5 enum ok | failed | skipped */
+} qlab_col_kind;
+
+typedef struct {
+    const char *name;   /* member name in the file and header name in exports */
+    size_t offset;      /* offsetof in the C struct */
+    qlab_col_kind kind;
+    size_t size;        /* bytes in the C struct (string: array size) */
+} qlab_column;
+
+/* Columns of "points" (qlab_row), "layers" (qlab_layer_row) or "samples"
+ * (qlab_sample): sets *n and *row_size (sizeof the struct). NULL for another name. */
+const qlab_column *qlab_results_columns(const char *table, size_t *n, size_t *row_size);
+
+/* "ok" | "failed" | "skipped" ("?" for another value). */
+const char *qlab_status_name(int32_t status);
 
 #endif
