@@ -1,0 +1,21 @@
+/* quant_internal.h: helpers shared by the quant/ translation units, not public API.
+ *
+ * The int8 GEMM kernel is exposed here (with leading dimensions) so that the
+ * block-granular matmul in matmul.c can run it on one k-block at a time.
+ */
+#ifndef QLAB_QUANT_INTERNAL_H
+#define QLAB_QUANT_INTERNAL_H
+
+#include <stdint.h>
+#include "quant.h"
+
+/* acc[i*ldc + j] = sum_{p<k} x[i*ldx + p] * w[j*ldw + p] in int32, for i < m, j < n.
+ * Overwrites acc. OpenMP across row panels of x. The caller guarantees k <= 131071.
+ * Returns QUANT_ERR_NOMEM if its int16 scratch slices cannot be allocated. */
+quant_status quant_i8_gemm_kernel(const int8_t *x, int64_t ldx, const int8_t *w, int64_t ldw,
+                                  int64_t m, int64_t n, int64_t k, int32_t *acc, int64_t ldc);
+
+/* 1 when a, b > 0 and a * b fits in int64 and in size_t; the product in *out. */
+int quant_size_mul(int64_t a, int64_t b, int64_t *out);
+
+#endif
