@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# run_cli_tests.sh: end-to-end tests of the qlab command line (exit codes, messages,
+# files never overwritten, kill -9 and --resume, signals). Run from the repo root by
+# `make test`; prints "N passed, N failed" and exits non-zero on any failure.
+set -u
+QLAB=${QLAB:-./build/qlab}
+T=$(mktemp -d /tmp/qlab-cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+
+ok()   { pass=$((pass + 1)); echo "ok   $1"; }
+bad()  { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/     /' <<<"$2"; }
+# expect NAME STATUS CMD...: runs CMD, checks its exit status, keeps output in $OUT.
+expect() {
+    local name=$1 want=$2; shift 2
+    OUT=$("$@" 2>&1); local got=$?
+    if [ "$got" = "$want" ]; then ok "$name"; else bad "$name (exit $got, wanted $want)" "$OUT"; fi
+}
+contains() { if grep -qF -- "$2" <<<"$OUT"; then ok "$1"; else bad "$1 (no '$2')" "$OUT"; fi; }
+
+expect "help exits 0" 0 $QLAB --help
+contains "help lists run" "run CONFIG"
+expect "unknown command exits 2" 2 $QLAB frobnicate
+contains "unknown command is named" "frobnicate"
+expect "run without config exits 2" 2 $QLAB run
+expect "run --help exits 0" 0 $QLAB run --help
+expect "bad --shard exits 2" 2 $QLAB run tests/data/tiny.yaml --shard 3/2
+expect "missing config file exits 2" 2 $QLAB run "$T/none.yaml"
+contains "missing config is named" "none.yaml"
+
+# A config with an unknown key: exit 2, file:line named, no results file written.
+sed 's/^seed: 3/sed: 3/' tests/data/tiny.yaml > "$T/bad.yaml"
+expect "unknown key exits 2" 2 $QLAB run "$T/bad.yaml" -o "$T/bad.h5"
+contains "unknown key names file and line" "bad.yaml:5"
+contains "unknown key suggests the right one" "seed"
+[ ! -e "$T/bad.h5" ] && ok "bad config writes no file" || bad "bad config writes no file"
+
+expect "bad --set exits 2" 2 $QLAB run tests/data/tiny.yaml --set quant.scheme=absmx -o "$T/x.h5"
+contains "bad --set names the value" "absmx"
+
+expect "dry run exits 0" 0 $QLAB run tests/data/tiny.yaml --dry-run
+contains "dry run prints the count" "points"
+
+expect "tiny run exits 0" 0 $QLAB run tests/data/tiny.yaml -o "$T/a.h5" --no-progress
+[ -s "$T/a.h5" ] && ok "tiny run writes its file" || bad "tiny run writes its file"
+n_points=$($QLAB run tests/data/tiny.yaml --dry-run | tail -n 1 | awk '{print $1}')
+expect "show exits 0" 0 $QLAB show "$T/a.h5"
+contains "show names the experiment" "tiny"
+expect "export exits 0" 0 $QLAB export "$T/a.h5"
+rows=$(($(wc -l <<<"$OUT") - 1))
+[ "$rows" = "$n_points" ] && ok "export has one row per point ($rows)" || bad "export rows $rows != $n_points"
+head -n 1 <<<"$OUT" | grep -q "rel_err" && ok "export header names rel_err" || bad "export header"
+expect "export csv exits 0" 0 $QLAB export "$T/a.h5" --format csv --table samples
+expect "export bad table exits 2" 2 $QLAB export "$T/a.h5" --table nope
+if command -v h5dump >/dev/null; then
+    expect "h5dump reads the file" 0 h5dump -H "$T/a.h5"
+fi
+
+# Never overwrite: -o onto an existing file is refused and leaves it as it was.
+sum=$(md5sum < "$T/a.h5")
+expect "existing -o file exits 2" 2 $QLAB run tests/data/tiny.yaml -o "$T/a.h5"
+[ "$(md5sum < "$T/a.h5")" = "$sum" ] && ok "existing file untouched" || bad "existing file changed"
+expect "unwritable directory exits 2" 2 $QLAB run tests/data/tiny.yaml -o /proc/nope/x.h5
+expect "show of a non-HDF5 file exits 2" 2 $QLAB show tests/data/tiny.yaml
+expect "resume of a complete file exits 2" 2 $QLAB run --resume "$T/a.h5"
+
+# Error columns of a results file (everything but timing, memory peaks and ids).
+errcols() {
+    $QLAB export "$1" | awk -F'\t' 'NR==1{for(i=1;i<=NF;i++) h[i]=$i; next}
+        {s=""; for(i=1;i<=NF;i++) if (h[i] ~ /^(m|k|n|scheme|x_granularity|w_granularity|threshold|rel_err|sqnr_db|max_abs_err|cosine|x_rel_err|w_rel_err|outlier_cols|w_bytes|status)$/) s=s $i "\t"; print s}' | sort
+}
+
+# kill -9 in the middle of a run, then --resume: the same error numbers as a clean run.
+slow="--set timing.min_time_s=0.05 --set timing.timeout_s=0.2"
+$QLAB run tests/data/tiny.yaml $slow -o "$T/k.h5" --no-progress >/dev/null 2>&1 &
+pid=$!
+sleep 1.2
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+expect "killed file is readable" 0 $QLAB show "$T/k.h5"
+expect "resume after kill exits 0" 0 $QLAB run --resume "$T/k.h5" --no-progress
+if [ "$(errcols "$T/k.h5")" = "$(errcols "$T/a.h5")" ]; then ok "resumed run equals an uninterrupted run"
+else bad "resumed run equals an uninterrupted run" "$(diff <(errcols "$T/k.h5") <(errcols "$T/a.h5") | head)"; fi
+
+# SIGTERM stops cleanly: exit 1, file marked interrupted, resumable.
+$QLAB run tests/data/tiny.yaml $slow -o "$T/s.h5" --no-progress >/dev/null 2>&1 &
+pid=$!
+sleep 1
+kill -TERM $pid; wait $pid; st=$?
+[ "$st" = 1 ] && ok "SIGTERM exits 1" || bad "SIGTERM exits 1 (got $st)"
+expect "interrupted file shows" 0 $QLAB show "$T/s.h5"
+contains "interrupted status recorded" "interrupted"
+expect "resume after SIGTERM exits 0" 0 $QLAB run --resume "$T/s.h5" --no-progress
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" = 0 ]
