@@ -318,8 +318,8 @@ int qlab_run(const qlab_run_opts *o)
                 fprintf(stderr, "\n");
             fprintf(stderr, "qlab: point %lld failed: %s\n", (long long)p->id, row.message);
         }
-        if (qlab_results_append_samples(r, samples.v, samples.n, err, sizeof err) ||
-            qlab_results_append_point(r, &row, err, sizeof err)) {
+        /* One durable write for the point and its samples: a kill never splits them. */
+        if (qlab_results_append_batch(r, &row, samples.v, samples.n, NULL, 0, err, sizeof err)) {
             fprintf(stderr, "%sqlab: %s\n", tty ? "\n" : "", err);
             rc_io = 1;
             break;
