@@ -184,8 +184,7 @@ void quant_matrix_free(quant_matrix *q)
     q->zeros = NULL;
 }
 
-/* 1 when q looks like something quant_matrix_init produced. */
-static int matrix_valid(const quant_matrix *q)
+int quant_matrix_valid(const quant_matrix *q)
 {
     if (!q || !q->codes || !q->scales || !scheme_is_int8(q->scheme))
         return 0;
@@ -227,7 +226,7 @@ static int8_t code_zeropoint(float v, float s, int32_t z)
 
 quant_status quant_quantize(const float *v, quant_matrix *q)
 {
-    if (!v || !matrix_valid(q))
+    if (!v || !quant_matrix_valid(q))
         return QUANT_ERR_ARG;
     int64_t total = q->rows * q->cols;
     if (!quant_all_finite(v, (size_t)total))
@@ -271,7 +270,7 @@ quant_status quant_quantize(const float *v, quant_matrix *q)
 
 quant_status quant_dequantize(const quant_matrix *q, float *out)
 {
-    if (!out || !matrix_valid(q))
+    if (!out || !quant_matrix_valid(q))
         return QUANT_ERR_ARG;
     for (int64_t r = 0; r < q->rows; r++) {
         const int8_t *cr = q->codes + r * q->cols;

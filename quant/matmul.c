@@ -197,3 +197,316 @@ quant_status quant_matmul_i8_i32(const int8_t *qx, const int8_t *qw, int64_t m, 
         return QUANT_ERR_RANGE;
     return quant_i8_gemm_kernel(qx, k, qw, k, m, n, k, acc, n);
 }
+
+/* -------------------------------------------------------------------------------- */
+/* Dequantized product of two quantized operands                                   */
+
+/* Group index of row r, k-block b for an operand split into nb k-blocks. */
+static int64_t group_index(const quant_matrix *q, int64_t r, int64_t b, int64_t nb)
+{
+    switch (q->gran) {
+    case QUANT_GRAN_TENSOR:
+        return 0;
+    case QUANT_GRAN_BLOCK:
+        return r * nb + b;
+    default:
+        return r;
+    }
+}
+
+/* sums[r*nb + b] = sum of the codes of row r inside k-block b (zeropoint corrections). */
+static void code_sums(const quant_matrix *q, int64_t kb, int64_t nb, int64_t *sums)
+{
+    for (int64_t r = 0; r < q->rows; r++)
+        for (int64_t b = 0; b < nb; b++) {
+            const int8_t *c = q->codes + r * q->cols + b * kb;
+            int64_t s = 0;
+            for (int64_t p = 0; p < kb; p++)
+                s += c[p];
+            sums[r * nb + b] = s;
+        }
+}
+
+quant_status quant_matmul_q(const quant_matrix *qx, const quant_matrix *qw, float *y)
+{
+    if (!y || !quant_matrix_valid(qx) || !quant_matrix_valid(qw))
+        return QUANT_ERR_ARG;
+    if (qx->scheme != qw->scheme || qx->cols != qw->cols)
+        return QUANT_ERR_ARG;
+    const int64_t m = qx->rows, n = qw->rows, k = qx->cols;
+    int64_t mn;
+    if (!quant_size_mul(m, n, &mn))
+        return QUANT_ERR_ARG;
+    if (k > QUANT_MAX_K)
+        return QUANT_ERR_RANGE;
+    /* The k axis splits where either operand changes scale along it. */
+    int64_t xb = qx->gran == QUANT_GRAN_BLOCK ? qx->block : k;
+    int64_t wb = qw->gran == QUANT_GRAN_BLOCK ? qw->block : k;
+    if (xb != k && wb != k && xb != wb)
+        return QUANT_ERR_BLOCK;
+    const int64_t kb = xb < wb ? xb : wb;
+    const int64_t nb = k / kb;
+    const int zp = qx->scheme == QUANT_SCHEME_ZEROPOINT;
+
+    int32_t *acc = malloc((size_t)mn * sizeof *acc);
+    double *sum = nb > 1 ? calloc((size_t)mn, sizeof *sum) : NULL;
+    int64_t *rx = zp ? malloc((size_t)(m * nb) * sizeof *rx) : NULL;
+    int64_t *rw = zp ? malloc((size_t)(n * nb) * sizeof *rw) : NULL;
+    quant_status st = QUANT_OK;
+    if (!acc || (nb > 1 && !sum) || (zp && (!rx || !rw))) {
+        st = QUANT_ERR_NOMEM;
+        goto done;
+    }
+    if (zp) {
+        code_sums(qx, kb, nb, rx);
+        code_sums(qw, kb, nb, rw);
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        st = quant_i8_gemm_kernel(qx->codes + b * kb, k, qw->codes + b * kb, k, m, n, kb, acc, n);
+        if (st != QUANT_OK)
+            goto done;
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < m; i++) {
+            int64_t gx = group_index(qx, i, b, nb);
+            double sx = qx->scales[gx];
+            int64_t zx = zp ? qx->zeros[gx] : 0;
+            for (int64_t j = 0; j < n; j++) {
+                int64_t gw = group_index(qw, j, b, nb);
+                int64_t c = acc[i * n + j];
+                if (zp) {
+                    /* sum (qx-zx)(qw-zw) = sum qx qw - zw sum qx - zx sum qw + K zx zw */
+                    int64_t zw = qw->zeros[gw];
+                    c = c - zw * rx[i * nb + b] - zx * rw[j * nb + b] + kb * zx * zw;
+                }
+                double d = (double)c / (sx * (double)qw->scales[gw]);
+                if (nb > 1)
+                    sum[i * n + j] += d;
+                else
+                    y[i * n + j] = (float)d;
+            }
+        }
+    }
+    if (nb > 1)
+        for (int64_t i = 0; i < mn; i++)
+            y[i] = (float)sum[i];
+done:
+    free(acc);
+    free(sum);
+    free(rx);
+    free(rw);
+    return st;
+}
+
+/* -------------------------------------------------------------------------------- */
+/* LLM.int8() decomposition and the per-point pipeline                              */
+
+quant_status quant_outlier_cols(const float *x, int64_t m, int64_t k, float threshold,
+                                uint8_t *cols, int64_t *n_outliers)
+{
+    int64_t mk;
+    if (!x || !cols || !n_outliers || !quant_size_mul(m, k, &mk) || isnan(threshold))
+        return QUANT_ERR_ARG;
+    if (!quant_all_finite(x, (size_t)mk))
+        return QUANT_ERR_NONFINITE;
+    memset(cols, 0, (size_t)k);
+    int64_t count = 0;
+    if (threshold > 0.0f) {
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < k; j++)
+                if (fabsf(x[i * k + j]) >= threshold)
+                    cols[j] = 1;
+        for (int64_t j = 0; j < k; j++)
+            count += cols[j];
+    }
+    *n_outliers = count;
+    return QUANT_OK;
+}
+
+/* Bytes of a quantized operand as stored: 1 byte per code, 4 per float32 scale and
+ * 4 per zero point (int32, as quant_matrix and the GPU kernels hold them). */
+static int64_t quant_matrix_bytes(const quant_matrix *q)
+{
+    int64_t b = q->rows * q->cols + 4 * q->n_groups;
+    if (q->scheme == QUANT_SCHEME_ZEROPOINT)
+        b += 4 * q->n_groups;
+    return b;
+}
+
+static quant_status matmul_float_scheme(const float *x, const float *w, int64_t m, int64_t k,
+                                        int64_t n, quant_scheme scheme, float *y,
+                                        quant_matmul_info *info)
+{
+    int64_t mk = m * k, nk = n * k;
+    const quant_scheme_traits *t = quant_scheme_get(scheme);
+    if (info) {
+        info->x_bytes = mk * (t->bits / 8);
+        info->w_bytes = nk * (t->bits / 8);
+    }
+    if (scheme == QUANT_SCHEME_FP32)
+        return quant_matmul_f32(x, w, m, k, n, y);
+    float *xr = malloc((size_t)mk * sizeof *xr);
+    float *wr = malloc((size_t)nk * sizeof *wr);
+    if (!xr || !wr) {
+        free(xr);
+        free(wr);
+        return QUANT_ERR_NOMEM;
+    }
+    if (scheme == QUANT_SCHEME_FP16) {
+        quant_round_f16(x, xr, (size_t)mk);
+        quant_round_f16(w, wr, (size_t)nk);
+    } else {
+        quant_round_bf16(x, xr, (size_t)mk);
+        quant_round_bf16(w, wr, (size_t)nk);
+    }
+    /* fp16 rounding can overflow to inf (|v| > 65504); that is the scheme's answer. */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k,
+                1.0f, xr, (blasint)k, wr, (blasint)k, 0.0f, y, (blasint)n);
+    if (info) {
+        info->x_rel_err = quant_rel_err_f32(xr, x, (size_t)mk);
+        info->w_rel_err = quant_rel_err_f32(wr, w, (size_t)nk);
+    }
+    free(xr);
+    free(wr);
+    return QUANT_OK;
+}
+
+quant_status quant_matmul_scheme(const float *x, const float *w, int64_t m, int64_t k,
+                                 int64_t n, const quant_matmul_opts *opts, float *y,
+                                 quant_matmul_info *info)
+{
+    int64_t mk, nk, mn;
+    if (!x || !w || !y || !opts || !quant_size_mul(m, k, &mk) || !quant_size_mul(n, k, &nk) ||
+        !quant_size_mul(m, n, &mn))
+        return QUANT_ERR_ARG;
+    const quant_scheme_traits *t = quant_scheme_get(opts->scheme);
+    if (!t || isnan(opts->threshold))
+        return QUANT_ERR_ARG;
+    if ((int)opts->x_gran < 0 || opts->x_gran >= QUANT_GRAN_COUNT || (int)opts->w_gran < 0 ||
+        opts->w_gran >= QUANT_GRAN_COUNT || (int)opts->outlier_weights < 0 ||
+        opts->outlier_weights >= QUANT_OUTLIER_COUNT)
+        return QUANT_ERR_ARG;
+    if (!quant_all_finite(x, (size_t)mk) || !quant_all_finite(w, (size_t)nk))
+        return QUANT_ERR_NONFINITE;
+    if (info)
+        memset(info, 0, sizeof *info);
+    if (!t->is_int8)
+        return matmul_float_scheme(x, w, m, k, n, opts->scheme, y, info);
+
+    /* Per-column scales of X cannot be taken out of the k-sum of an integer GEMM. */
+    if (opts->x_gran == QUANT_GRAN_CHANNEL)
+        return QUANT_ERR_UNSUPPORTED;
+    if (k > QUANT_MAX_K)
+        return QUANT_ERR_RANGE;
+
+    quant_matrix qx, qw;
+    memset(&qx, 0, sizeof qx);
+    memset(&qw, 0, sizeof qw);
+    uint8_t *cols = malloc((size_t)k);
+    float *xz = NULL, *xo = NULL, *wo = NULL, *wdq = NULL, *xe = NULL;
+    int64_t *oidx = NULL;
+    int64_t no = 0;
+    quant_status st = QUANT_OK;
+    if (!cols) {
+        st = QUANT_ERR_NOMEM;
+        goto done;
+    }
+    st = quant_outlier_cols(x, m, k, opts->threshold, cols, &no);
+    if (st != QUANT_OK)
+        goto done;
+
+    const float *xq = x;
+    if (no > 0) {
+        xz = malloc((size_t)mk * sizeof *xz);
+        oidx = malloc((size_t)no * sizeof *oidx);
+        if (!xz || !oidx) {
+            st = QUANT_ERR_NOMEM;
+            goto done;
+        }
+        for (int64_t j = 0, o = 0; j < k; j++)
+            if (cols[j])
+                oidx[o++] = j;
+        memcpy(xz, x, (size_t)mk * sizeof *xz);
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t o = 0; o < no; o++)
+                xz[i * k + oidx[o]] = 0.0f;
+        xq = xz;
+    }
+
+    st = quant_matrix_init(&qx, opts->scheme, opts->x_gran, m, k, opts->block);
+    if (st == QUANT_OK)
+        st = quant_matrix_init(&qw, opts->scheme, opts->w_gran, n, k, opts->block);
+    if (st == QUANT_OK)
+        st = quant_quantize(xq, &qx);
+    if (st == QUANT_OK)
+        st = quant_quantize(w, &qw);
+    if (st == QUANT_OK)
+        st = quant_matmul_q(&qx, &qw, y);
+    if (st != QUANT_OK)
+        goto done;
+
+    /* Dequantized W is needed for the `dequant` outlier weights and for w_rel_err. */
+    int need_wdq = (no > 0 && opts->outlier_weights == QUANT_OUTLIER_DEQUANT) || info;
+    if (need_wdq) {
+        wdq = malloc((size_t)nk * sizeof *wdq);
+        if (!wdq) {
+            st = QUANT_ERR_NOMEM;
+            goto done;
+        }
+        quant_dequantize(&qw, wdq);
+    }
+
+    if (no > 0) {
+        xo = malloc((size_t)(m * no) * sizeof *xo);
+        wo = malloc((size_t)(n * no) * sizeof *wo);
+        if (!xo || !wo) {
+            st = QUANT_ERR_NOMEM;
+            goto done;
+        }
+        const float *wsrc = opts->outlier_weights == QUANT_OUTLIER_DEQUANT ? wdq : w;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t o = 0; o < no; o++)
+                xo[i * no + o] = quant_f16_to_f32(quant_f32_to_f16(x[i * k + oidx[o]]));
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t o = 0; o < no; o++)
+                wo[j * no + o] = quant_f16_to_f32(quant_f32_to_f16(wsrc[j * k + oidx[o]]));
+        /* Y += X[:,O] W[:,O]^T, float32 accumulation (beta = 1 adds onto the int8 part). */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n,
+                    (blasint)no, 1.0f, xo, (blasint)no, wo, (blasint)no, 1.0f, y, (blasint)n);
+    }
+
+    if (info) {
+        info->outlier_cols = no;
+        xe = malloc((size_t)mk * sizeof *xe);
+        if (!xe) {
+            st = QUANT_ERR_NOMEM;
+            goto done;
+        }
+        /* The operands as the product saw them: dequantized int8 with the outlier
+         * columns replaced by the fp16 values that took their place. */
+        quant_dequantize(&qx, xe);
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t o = 0; o < no; o++)
+                xe[i * k + oidx[o]] = xo[i * no + o];
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t o = 0; o < no; o++)
+                wdq[j * k + oidx[o]] = wo[j * no + o];
+        info->x_rel_err = quant_rel_err_f32(xe, x, (size_t)mk);
+        info->w_rel_err = quant_rel_err_f32(wdq, w, (size_t)nk);
+        info->x_bytes = quant_matrix_bytes(&qx) + 2 * m * no;
+        info->w_bytes = quant_matrix_bytes(&qw);
+        if (opts->outlier_weights == QUANT_OUTLIER_FP16)
+            info->w_bytes += 2 * n * no;
+    }
+
+done:
+    quant_matrix_free(&qx);
+    quant_matrix_free(&qw);
+    free(cols);
+    free(xz);
+    free(xo);
+    free(wo);
+    free(wdq);
+    free(xe);
+    free(oidx);
+    return st;
+}

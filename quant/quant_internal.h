@@ -18,4 +18,8 @@ quant_status quant_i8_gemm_kernel(const int8_t *x, int64_t ldx, const int8_t *w,
 /* 1 when a, b > 0 and a * b fits in int64 and in size_t; the product in *out. */
 int quant_size_mul(int64_t a, int64_t b, int64_t *out);
 
+/* 1 when q looks like something quant_matrix_init produced (int8 scheme, buffers
+ * present, group count consistent with the shape). */
+int quant_matrix_valid(const quant_matrix *q);
+
 #endif
