@@ -116,10 +116,55 @@ static void progress_line(int64_t done, int64_t total, const qlab_point *p, doub
     fflush(stderr);
 }
 
-/* Which points a shard runs: id % count == index. */
-static int in_shard(const qlab_run_opts *o, int64_t id)
+/* Estimated cost of a point: its multiply-adds, plus a fixed part for the timing
+ * loop and the file write that every point pays whatever its size. */
+static double point_cost(const qlab_point *p)
 {
-    return o->shard_count <= 0 || id % o->shard_count == o->shard_index;
+    return (double)p->m * (double)p->k * (double)p->n + 1e7;
+}
+
+/* Shard of every point, balanced by estimated cost: points in decreasing cost (ties
+ * by id) each go to the shard with the least cost so far (ties to the lowest index).
+ * Deterministic in the point list alone, so every shard job computes the same
+ * partition. Returns a malloc'ed array indexed by point id, or NULL. */
+static int *shard_assign(const qlab_experiment *e, int count)
+{
+    int64_t n = e->n_points;
+    int *shard = calloc((size_t)n + 1, sizeof *shard);
+    int64_t *order = malloc(((size_t)n + 1) * sizeof *order);
+    double *load = calloc((size_t)count, sizeof *load);
+    if (!shard || !order || !load) {
+        free(shard); free(order); free(load);
+        return NULL;
+    }
+    for (int64_t i = 0; i < n; i++)
+        order[i] = i;
+    /* Insertion sort is fine for sweep sizes and keeps the order stable. */
+    for (int64_t i = 1; i < n; i++) {
+        int64_t v = order[i], j = i;
+        double cv = point_cost(&e->points[v]);
+        while (j > 0 && point_cost(&e->points[order[j - 1]]) < cv) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int best = 0;
+        for (int s = 1; s < count; s++)
+            if (load[s] < load[best])
+                best = s;
+        shard[order[i]] = best;
+        load[best] += point_cost(&e->points[order[i]]);
+    }
+    free(order);
+    free(load);
+    return shard;
+}
+
+static int in_shard(const qlab_run_opts *o, const int *shard, int64_t id)
+{
+    return o->shard_count <= 0 || shard[id] == o->shard_index;
 }
 
 int qlab_run(const qlab_run_opts *o)
@@ -156,13 +201,28 @@ int qlab_run(const qlab_run_opts *o)
         return 2;
     }
 
+    /* A resumed shard keeps its partition: the file says which shard it is. */
+    qlab_run_opts eff = *o;
+    if (resuming) {
+        const char *sh = qlab_results_attr(&prev, "shard");
+        if (sh && sscanf(sh, "%d/%d", &eff.shard_index, &eff.shard_count) != 2)
+            eff.shard_count = 0;
+    }
+    o = &eff;
+    int *shard = NULL;
+    if (o->shard_count > 0 && !(shard = shard_assign(&e, o->shard_count))) {
+        fprintf(stderr, "qlab: out of memory assigning %lld points to shards\n", (long long)e.n_points);
+        qlab_experiment_free(&e);
+        qlab_results_data_free(&prev);
+        return 2;
+    }
     int64_t total = 0;
     for (int64_t i = 0; i < e.n_points; i++)
-        total += in_shard(o, e.points[i].id);
+        total += in_shard(o, shard, e.points[i].id);
 
     if (o->dry_run) {
         for (int64_t i = 0; i < e.n_points; i++) {
-            if (!in_shard(o, e.points[i].id))
+            if (!in_shard(o, shard, e.points[i].id))
                 continue;
             char desc[256];
             qlab_point_describe(&e.points[i], desc, sizeof desc);
@@ -172,6 +232,7 @@ int qlab_run(const qlab_run_opts *o)
         if (e.n_skipped)
             printf(" (%lld skipped: %s)", (long long)e.n_skipped, e.skip_summary);
         printf("\n");
+        free(shard);
         qlab_experiment_free(&e);
         return 0;
     }
@@ -186,6 +247,7 @@ int qlab_run(const qlab_run_opts *o)
     const qlab_backend *b = qlab_backend_select(backend_name, why, sizeof why);
     if (!b) {
         fprintf(stderr, "qlab: %s\n", why);
+        free(shard);
         qlab_experiment_free(&e);
         qlab_results_data_free(&prev);
         return 2;
@@ -200,6 +262,7 @@ int qlab_run(const qlab_run_opts *o)
         snprintf(path, sizeof path, "%s", o->resume_path);
         if (qlab_results_open_append(path, &r, err, sizeof err)) {
             fprintf(stderr, "qlab: %s\n", err);
+            free(shard);
             qlab_experiment_free(&e);
             qlab_results_data_free(&prev);
             return 2;
@@ -211,18 +274,20 @@ int qlab_run(const qlab_run_opts *o)
             default_output(e.name, path, sizeof path);
         if (qlab_results_create(path, &r, err, sizeof err)) {
             fprintf(stderr, "qlab: %s\n", err);
+            free(shard);
             qlab_experiment_free(&e);
             return 2;
         }
         if (write_run_attrs(r, &e, b, total)) {
             qlab_results_close(r, "interrupted", err, sizeof err);
+            free(shard);
             qlab_experiment_free(&e);
             return 2;
         }
         if (o->shard_count > 0) {
-            char shard[64];
-            snprintf(shard, sizeof shard, "%d/%d", o->shard_index, o->shard_count);
-            set_attr_cb(&(attr_ctx){ r, 0 }, "shard", shard);
+            char shard_txt[64];
+            snprintf(shard_txt, sizeof shard_txt, "%d/%d", o->shard_index, o->shard_count);
+            set_attr_cb(&(attr_ctx){ r, 0 }, "shard", shard_txt);
         }
     }
 
@@ -258,7 +323,7 @@ int qlab_run(const qlab_run_opts *o)
 
     for (int64_t i = 0; i < e.n_points && !g_stop_signal; i++) {
         const qlab_point *p = &e.points[i];
-        if (!in_shard(o, p->id))
+        if (!in_shard(o, shard, p->id))
             continue;
         if (done[p->id]) {
             n_done++;
@@ -347,6 +412,7 @@ int qlab_run(const qlab_run_opts *o)
     qlab_samples_free(&samples);
     free(y);
     free(done);
+    free(shard);
     qlab_experiment_free(&e);
     if (rc_io)
         return 2;
