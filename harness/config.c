@@ -1137,8 +1137,9 @@ static int load_document(struct fy_document *fyd, cfg_ctx *c, const char *const 
         if (c->cap.msg[0])
             snprintf(c->err, c->err_len, "%s:%d:%d: YAML syntax error: %s", c->source,
                      c->cap.line ? c->cap.line : 1, c->cap.col ? c->cap.col : 1, c->cap.msg);
-        else
-            snprintf(c->err, c->err_len, "%s:1:1: YAML syntax error", c->source);
+        else   /* libfyaml builds no document from an empty stream and says nothing */
+            snprintf(c->err, c->err_len, "%s:1:1: key 'name': missing (the config is empty)",
+                     c->source);
         return 2;
     }
 
@@ -1213,12 +1214,12 @@ static int load_common(const char *text, size_t len, char *owned, const char *so
     pc.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT;
     pc.diag = diag;
 
-    struct fy_document *fyd = owned ? fy_document_build_from_malloc_string(&pc, owned, len)
-                                    : fy_document_build_from_string(&pc, text, len);
-    if (!fyd) free(owned);
+    /* the document refers to the text, which we free only after destroying it */
+    struct fy_document *fyd = fy_document_build_from_string(&pc, text, len);
     int rc = load_document(fyd, &c, sets, n_sets, exp);
     if (fyd) fy_document_destroy(fyd);
     fy_diag_destroy(diag);
+    free(owned);
     if (rc) qlab_experiment_free(exp);
     return rc;
 }

@@ -10,6 +10,27 @@
  *
  * Every error names file:line:column, the key and the value, with "did you mean" for
  * near-miss keys and names, and the parser returns 2 (usage/input error).
+ *
+ * Order. Axes are taken in document order (the order keys appear in the file, after
+ * --set overrides, which replace a value in place or append a new key at the end of
+ * its mapping); the first axis varies slowest, the last fastest, like nested loops
+ * written top to bottom. A zip group is one axis placed where its first member
+ * appears. De-duplication keeps the first occurrence, so ids follow that order.
+ *
+ * Normalised values, so that equal runs compare equal (qlab_point_same):
+ *   - float schemes: x_granularity = w_granularity = "" (empty: not applicable),
+ *     block = 0, threshold = 0, outlier_weights = "";
+ *   - int8 schemes: block = 0 unless a granularity is "block"; outlier_weights = ""
+ *     when threshold is 0; llm_int8 points carry scheme "absmax";
+ *   - distributions: df = 0 unless dist is student_t; outlier_scale = 1 when
+ *     outlier_cols is 0; w never has outliers (outlier_cols 0, outlier_scale 1).
+ * Defaults: x normal std 1 (df 4, no outliers), w normal std 0.02, x_granularity
+ * row, w_granularity channel, block 64, threshold 0, outlier_weights fp16, backend
+ * auto, seed 0, measure all, timing {10, 10, 0.005, 0.2, 10}. workload.m, k, n and
+ * quant.scheme are required. Only workload kind "synthetic" is supported so far.
+ *
+ * zip names an axis by its dotted path (workload.x.outlier_scale) or by any unique
+ * suffix of it (m, x.std); zipped lists must have equal lengths.
  */
 #ifndef QLAB_CONFIG_H
 #define QLAB_CONFIG_H
@@ -36,7 +57,9 @@ typedef struct {
 } qlab_experiment;
 
 /* Loads and expands the config at `path`. `sets` are --set overrides "a.b=value"
- * (value in YAML flow syntax: 4096, [1, 2], normal), applied before validation.
+ * (value in YAML flow syntax: 4096, [1, 2], normal), applied before validation; the
+ * key must be a full dotted path of the schema, created when absent; errors inside
+ * an override read "--set 'a.b=value': key 'a.b': ...".
  * Returns 0, or 2 with a message in err ("file:line:col: key 'quant.scheme': unknown
  * scheme 'absmx' (did you mean 'absmax'?)"). On error *exp is left freed. */
 int qlab_experiment_load(const char *path, const char *const *sets, int n_sets,
@@ -50,7 +73,9 @@ int qlab_experiment_load_string(const char *text, const char *source,
 
 void qlab_experiment_free(qlab_experiment *exp);
 
-/* One line describing a point's axis values, for --dry-run and progress. */
+/* One line describing a point's axis values, for --dry-run and progress, e.g.
+ * "synthetic m=512 k=4096 n=4096 absmax x=row w=channel t=6 ow=fp16 | X normal std=1
+ * out=0.001*20 W normal std=0.02". Truncated to len - 1 characters. */
 void qlab_point_describe(const qlab_point *p, char *buf, size_t len);
 
 /* 1 if two points have the same axis values (id ignored): how results are matched. */
