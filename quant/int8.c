@@ -283,3 +283,37 @@ quant_status quant_dequantize(const quant_matrix *q, float *out)
     }
     return QUANT_OK;
 }
+
+quant_status quant_roundtrip(quant_scheme s, quant_gran g, const float *v, int64_t rows,
+                             int64_t cols, int64_t block, float *out)
+{
+    int64_t total;
+    if (!v || !out || !quant_size_mul(rows, cols, &total) || (int)s < 0 ||
+        s >= QUANT_SCHEME_COUNT || (int)g < 0 || g >= QUANT_GRAN_COUNT)
+        return QUANT_ERR_ARG;
+    if (!quant_all_finite(v, (size_t)total))
+        return QUANT_ERR_NONFINITE;
+    switch (s) {
+    case QUANT_SCHEME_FP32:
+        if (out != v)
+            memmove(out, v, (size_t)total * sizeof *out);
+        return QUANT_OK;
+    case QUANT_SCHEME_FP16:
+        quant_round_f16(v, out, (size_t)total);
+        return QUANT_OK;
+    case QUANT_SCHEME_BF16:
+        quant_round_bf16(v, out, (size_t)total);
+        return QUANT_OK;
+    default:
+        break;
+    }
+    quant_matrix q;
+    quant_status st = quant_matrix_init(&q, s, g, rows, cols, block);
+    if (st != QUANT_OK)
+        return st;
+    st = quant_quantize(v, &q);
+    if (st == QUANT_OK)
+        st = quant_dequantize(&q, out);
+    quant_matrix_free(&q);
+    return st;
+}

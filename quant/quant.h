@@ -82,6 +82,11 @@ typedef struct {
     int has_zero_point;        /* 1 for zeropoint */
     int qmin, qmax;            /* code range for int8 schemes, 0 otherwise */
     double roundtrip_rel_tol;  /* bound on ||v - v'||_F / ||v||_F for N(0,1) data, per-row groups of 256 */
+    /* v' of a [rows, cols] matrix as the scheme stores it (quantize then dequantize
+     * at gran/block for int8; fp16/bf16 rounding; a copy for fp32). Same contract as
+     * quant_roundtrip below, without the scheme argument. */
+    quant_status (*roundtrip)(const float *v, int64_t rows, int64_t cols, quant_gran gran,
+                              int64_t block, float *out);
 } quant_scheme_traits;
 
 /* Row `s` of the traits table, or NULL if s is out of range. */
@@ -148,6 +153,12 @@ quant_status quant_quantize(const float *v, quant_matrix *q);
 
 /* Writes the dequantized matrix v' [rows, cols]: q / s or (q - z) / s, float32. */
 quant_status quant_dequantize(const quant_matrix *q, float *out);
+
+/* out [rows, cols] = v' of v through scheme s at granularity g (block used for
+ * QUANT_GRAN_BLOCK; granularity ignored by the float schemes). out may equal v.
+ * QUANT_ERR_NONFINITE on NaN/Inf in v, QUANT_ERR_BLOCK on a bad block. */
+quant_status quant_roundtrip(quant_scheme s, quant_gran g, const float *v, int64_t rows,
+                             int64_t cols, int64_t block, float *out);
 
 /* Scale and zero point of one group of values (the per-group rule above), for
  * tests and kernels that work group by group. zero may be NULL for absmax. */

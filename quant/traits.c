@@ -11,12 +11,42 @@
  * per-row groups of 256. int8 with a step of ~max/127 on ~3-sigma maxima gives about
  * 0.008; fp16 keeps 11 significant bits (rms relative error ~2^-12), bf16 keeps 8
  * (~2^-9). Each bound leaves roughly a factor two of headroom. */
+static quant_status roundtrip_fp32(const float *v, int64_t rows, int64_t cols, quant_gran g,
+                                   int64_t block, float *out)
+{
+    return quant_roundtrip(QUANT_SCHEME_FP32, g, v, rows, cols, block, out);
+}
+
+static quant_status roundtrip_fp16(const float *v, int64_t rows, int64_t cols, quant_gran g,
+                                   int64_t block, float *out)
+{
+    return quant_roundtrip(QUANT_SCHEME_FP16, g, v, rows, cols, block, out);
+}
+
+static quant_status roundtrip_bf16(const float *v, int64_t rows, int64_t cols, quant_gran g,
+                                   int64_t block, float *out)
+{
+    return quant_roundtrip(QUANT_SCHEME_BF16, g, v, rows, cols, block, out);
+}
+
+static quant_status roundtrip_absmax(const float *v, int64_t rows, int64_t cols, quant_gran g,
+                                     int64_t block, float *out)
+{
+    return quant_roundtrip(QUANT_SCHEME_ABSMAX, g, v, rows, cols, block, out);
+}
+
+static quant_status roundtrip_zeropoint(const float *v, int64_t rows, int64_t cols,
+                                        quant_gran g, int64_t block, float *out)
+{
+    return quant_roundtrip(QUANT_SCHEME_ZEROPOINT, g, v, rows, cols, block, out);
+}
+
 static const quant_scheme_traits quant_traits_table[QUANT_SCHEME_COUNT] = {
-    {QUANT_SCHEME_FP32, "fp32", 32, 0, 0, 0, 0, 0.0},
-    {QUANT_SCHEME_FP16, "fp16", 16, 0, 0, 0, 0, 5e-4},
-    {QUANT_SCHEME_BF16, "bf16", 16, 0, 0, 0, 0, 4e-3},
-    {QUANT_SCHEME_ABSMAX, "absmax", 8, 1, 0, -127, 127, 0.02},
-    {QUANT_SCHEME_ZEROPOINT, "zeropoint", 8, 1, 1, -128, 127, 0.02},
+    {QUANT_SCHEME_FP32, "fp32", 32, 0, 0, 0, 0, 0.0, roundtrip_fp32},
+    {QUANT_SCHEME_FP16, "fp16", 16, 0, 0, 0, 0, 5e-4, roundtrip_fp16},
+    {QUANT_SCHEME_BF16, "bf16", 16, 0, 0, 0, 0, 4e-3, roundtrip_bf16},
+    {QUANT_SCHEME_ABSMAX, "absmax", 8, 1, 0, -127, 127, 0.02, roundtrip_absmax},
+    {QUANT_SCHEME_ZEROPOINT, "zeropoint", 8, 1, 1, -128, 127, 0.02, roundtrip_zeropoint},
 };
 
 static const char *const quant_gran_names[QUANT_GRAN_COUNT] = {
