@@ -1,0 +1,469 @@
+/* test_config.c: the experiment config loader (harness/config.c).
+ *
+ * Valid fixtures expand to point counts worked out by hand from DESIGN section 6's
+ * rules (product, zip, presets, normalisation, de-duplication); each kind of bad
+ * fixture must give return 2 and a message naming file, line, key and value;
+ * --set overrides, the round trip of exp.text and the point order are checked too.
+ * Fixtures live in tests/data/configs/ and are referenced from the repository root,
+ * where `make test` runs the tests.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "../harness/config.h"
+
+#define CFG_DIR "tests/data/configs/"
+
+static char err[1024];
+
+static int load(const char *file, const char *const *sets, int n_sets, qlab_experiment *e)
+{
+    err[0] = '\0';
+    return qlab_experiment_load(file, sets, n_sets, e, err, sizeof err);
+}
+
+/* Asserts that loading fails with 2 and that the message holds every needle. */
+static void expect_error(const char *file, const char *const *sets, int n_sets,
+                         const char *const *needles)
+{
+    qlab_experiment e;
+    int rc = load(file, sets, n_sets, &e);
+    cr_assert_eq(rc, 2, "%s should fail with 2, got %d (%s)", file, rc, err);
+    cr_assert_null(e.points, "a failed load leaves the experiment freed");
+    for (int i = 0; needles[i]; i++)
+        cr_assert_not_null(strstr(err, needles[i]), "message '%s' lacks '%s'", err, needles[i]);
+}
+
+static int count_where_scheme(const qlab_experiment *e, const char *scheme)
+{
+    int n = 0;
+    for (int64_t i = 0; i < e->n_points; i++) n += !strcmp(e->points[i].scheme, scheme);
+    return n;
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Valid configs and their point counts                                          */
+
+/* DESIGN's example: 2 m x 3 schemes x 2 x 2 granularities x 5 thresholds = 120.
+ * Per m, fp16's 20 points collapse to 1; absmax and zeropoint keep 20 each:
+ * 41 per m, 82 in all, 38 skipped. */
+Test(config, design_example_expands_to_82_points_with_38_skipped)
+{
+    qlab_experiment e;
+    cr_assert_eq(load(CFG_DIR "design_example.yaml", NULL, 0, &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 82);
+    cr_assert_eq(e.n_skipped, 38);
+    cr_assert_eq(count_where_scheme(&e, "fp16"), 2);
+    cr_assert_eq(count_where_scheme(&e, "absmax"), 40);
+    cr_assert_eq(count_where_scheme(&e, "zeropoint"), 40);
+    cr_assert_not_null(strstr(e.skip_summary, "38 of 120"), "%s", e.skip_summary);
+    cr_assert_not_null(strstr(e.skip_summary, "float schemes"), "%s", e.skip_summary);
+    cr_assert_str_eq(e.name, "outlier-threshold");
+    cr_assert_eq(e.seed, 7);
+    cr_assert_str_eq(e.backend, "auto");
+    for (int64_t i = 0; i < e.n_points; i++) {
+        cr_assert_eq(e.points[i].id, i);
+        cr_assert_eq(e.points[i].seed, 7);
+        cr_assert_str_eq(e.points[i].workload, "synthetic");
+        cr_assert_str_eq(e.points[i].path, "");
+        cr_assert_str_eq(e.points[i].layer, "");
+        cr_assert_eq(e.points[i].x.outlier_scale, 20.0);
+        cr_assert_eq(e.points[i].x.outlier_cols, 0.001);
+    }
+    qlab_experiment_free(&e);
+}
+
+/* The first axis in the document (m) varies slowest, the last (threshold) fastest. */
+Test(config, order_follows_document_with_first_axis_slowest)
+{
+    qlab_experiment e;
+    cr_assert_eq(load(CFG_DIR "design_example.yaml", NULL, 0, &e), 0, "%s", err);
+    const qlab_point *p = e.points;
+    cr_assert_str_eq(p[0].scheme, "fp16");
+    cr_assert_eq(p[0].m, 512);
+    cr_assert_str_eq(p[0].x_granularity, "");
+    cr_assert_eq(p[0].threshold, 0.0);
+    cr_assert_str_eq(p[1].scheme, "absmax");
+    cr_assert_str_eq(p[1].x_granularity, "tensor");
+    cr_assert_str_eq(p[1].w_granularity, "tensor");
+    cr_assert_eq(p[1].threshold, 0.0);
+    cr_assert_str_eq(p[1].outlier_weights, "");
+    cr_assert_eq(p[2].threshold, 2.0);
+    cr_assert_str_eq(p[2].outlier_weights, "fp16");
+    cr_assert_eq(p[6].threshold, 0.0);
+    cr_assert_str_eq(p[6].w_granularity, "channel");
+    cr_assert_eq(p[40].m, 512);
+    cr_assert_eq(p[41].m, 2048);
+    cr_assert_str_eq(p[41].scheme, "fp16");
+    cr_assert_str_eq(p[81].scheme, "zeropoint");
+    cr_assert_str_eq(p[81].x_granularity, "row");
+    cr_assert_str_eq(p[81].w_granularity, "channel");
+    cr_assert_eq(p[81].threshold, 8.0);
+    qlab_experiment_free(&e);
+}
+
+Test(config, loading_twice_gives_identical_points)
+{
+    qlab_experiment a, b;
+    cr_assert_eq(load(CFG_DIR "design_example.yaml", NULL, 0, &a), 0, "%s", err);
+    cr_assert_eq(load(CFG_DIR "design_example.yaml", NULL, 0, &b), 0, "%s", err);
+    cr_assert_eq(a.n_points, b.n_points);
+    for (int64_t i = 0; i < a.n_points; i++) {
+        cr_assert(qlab_point_same(&a.points[i], &b.points[i]), "point %lld differs", (long long)i);
+        cr_assert_eq(a.points[i].id, b.points[i].id);
+    }
+    qlab_experiment_free(&a);
+    qlab_experiment_free(&b);
+}
+
+/* zip [[m, k, n], [outlier_cols, outlier_scale]]: 3 shapes x 2 outlier settings x
+ * 2 schemes = 12, not 3*3*3*2*2*2. */
+Test(config, zip_groups_advance_together)
+{
+    qlab_experiment e;
+    cr_assert_eq(load(CFG_DIR "zip.yaml", NULL, 0, &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 12);
+    cr_assert_eq(e.n_skipped, 0);
+    static const int64_t mkn[3][3] = {{128, 256, 64}, {256, 512, 128}, {512, 1024, 256}};
+    for (int64_t i = 0; i < e.n_points; i++) {
+        const qlab_point *p = &e.points[i];
+        int s = (int)(i / 4);   /* shape is the slowest axis: 4 points per shape */
+        cr_assert_eq(p->m, mkn[s][0]);
+        cr_assert_eq(p->k, mkn[s][1]);
+        cr_assert_eq(p->n, mkn[s][2]);
+        int o = (int)(i / 2) % 2;
+        cr_assert_eq(p->x.outlier_cols, o ? 0.02 : 0.01);
+        cr_assert_eq(p->x.outlier_scale, o ? 20.0 : 10.0);
+        cr_assert_str_eq(p->scheme, i % 2 ? "zeropoint" : "absmax");
+        cr_assert_eq(p->seed, 3);
+    }
+    qlab_experiment_free(&e);
+}
+
+/* 16 product points. The 8 llm_int8 ones all become absmax row/channel t=6 and
+ * differ only in outlier_weights: 2 kept. Of the 8 absmax ones, the two t=0
+ * dequant points repeat their fp16 twins and the two row t=6 points repeat the
+ * llm_int8 ones: 4 kept. 6 kept, 10 skipped (8 by the preset, 2 by ow at t=0). */
+Test(config, llm_int8_preset_expands_and_repeats_are_skipped)
+{
+    qlab_experiment e;
+    cr_assert_eq(load(CFG_DIR "presets.yaml", NULL, 0, &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 6);
+    cr_assert_eq(e.n_skipped, 10);
+    cr_assert_eq(count_where_scheme(&e, "llm_int8"), 0, "the preset is expanded");
+    const qlab_point *p = e.points;
+    cr_assert_str_eq(p[0].scheme, "absmax");
+    cr_assert_str_eq(p[0].x_granularity, "row");
+    cr_assert_str_eq(p[0].w_granularity, "channel");
+    cr_assert_eq(p[0].threshold, 6.0);
+    cr_assert_str_eq(p[0].outlier_weights, "fp16");
+    cr_assert_str_eq(p[1].outlier_weights, "dequant");
+    cr_assert_str_eq(p[2].x_granularity, "tensor");
+    cr_assert_eq(p[2].threshold, 0.0);
+    cr_assert_str_eq(p[2].outlier_weights, "");
+    cr_assert_not_null(strstr(e.skip_summary, "llm_int8 preset equals a swept absmax setting: 8"),
+                       "%s", e.skip_summary);
+    cr_assert_not_null(strstr(e.skip_summary, "outlier_weights unused at threshold 0: 2"), "%s",
+                       e.skip_summary);
+    qlab_experiment_free(&e);
+}
+
+/* 2 x 2 granularities x 2 blocks = 8; only row/channel ignores block: 7 kept. */
+Test(config, block_is_kept_only_where_a_granularity_is_block)
+{
+    qlab_experiment e;
+    cr_assert_eq(load(CFG_DIR "blocks.yaml", NULL, 0, &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 7);
+    cr_assert_eq(e.n_skipped, 1);
+    cr_assert_str_eq(e.points[0].x_granularity, "row");
+    cr_assert_str_eq(e.points[0].w_granularity, "channel");
+    cr_assert_eq(e.points[0].block, 0);
+    cr_assert_eq(e.points[1].block, 32);
+    cr_assert_eq(e.points[2].block, 64);
+    cr_assert_not_null(strstr(e.skip_summary, "block unused"), "%s", e.skip_summary);
+    qlab_experiment_free(&e);
+}
+
+Test(config, defaults_fill_every_unset_key)
+{
+    qlab_experiment e;
+    cr_assert_eq(load(CFG_DIR "minimal.yaml", NULL, 0, &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 1);
+    cr_assert_eq(e.n_skipped, 0);
+    cr_assert_str_eq(e.skip_summary, "");
+    cr_assert_str_eq(e.description, "");
+    cr_assert_str_eq(e.backend, "auto");
+    cr_assert_eq(e.seed, 0);
+    cr_assert(e.measure_error && e.measure_latency && e.measure_memory);
+    cr_assert_eq(e.timing.warmup, 10);
+    cr_assert_eq(e.timing.min_samples, 10);
+    cr_assert_eq(e.timing.max_noise, 0.005);
+    cr_assert_eq(e.timing.min_time_s, 0.2);
+    cr_assert_eq(e.timing.timeout_s, 10.0);
+    const qlab_point *p = &e.points[0];
+    cr_assert_str_eq(p->scheme, "zeropoint");
+    cr_assert_str_eq(p->x_granularity, "row");
+    cr_assert_str_eq(p->w_granularity, "channel");
+    cr_assert_eq(p->block, 0);
+    cr_assert_eq(p->threshold, 0.0);
+    cr_assert_str_eq(p->x.dist, "normal");
+    cr_assert_eq(p->x.std, 1.0);
+    cr_assert_eq(p->x.outlier_cols, 0.0);
+    cr_assert_str_eq(p->w.dist, "normal");
+    cr_assert_eq(p->w.std, 0.02);
+    qlab_experiment_free(&e);
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Bad configs: return 2, message with file:line, key and value                  */
+
+Test(config, unknown_scheme_names_line_key_value_and_suggests)
+{
+    expect_error(CFG_DIR "bad_scheme.yaml", NULL, 0,
+                 (const char *[]){"bad_scheme.yaml:5:", "key 'quant.scheme'", "'absmx'",
+                                  "did you mean 'absmax'", NULL});
+}
+
+Test(config, unknown_key_suggests_the_near_key)
+{
+    expect_error(CFG_DIR "bad_key.yaml", NULL, 0,
+                 (const char *[]){"bad_key.yaml:6:3:", "quant.treshold", "unknown key",
+                                  "did you mean 'quant.threshold'", NULL});
+}
+
+Test(config, string_where_an_integer_is_due_is_an_error)
+{
+    expect_error(CFG_DIR "bad_type.yaml", NULL, 0,
+                 (const char *[]){"bad_type.yaml:3:", "key 'workload.m'", "integer", "'big'",
+                                  NULL});
+}
+
+Test(config, non_positive_m_is_an_error)
+{
+    expect_error(CFG_DIR "bad_m.yaml", NULL, 0,
+                 (const char *[]){"bad_m.yaml:5:", "key 'workload.m'", "> 0", "value '0'", NULL});
+}
+
+Test(config, negative_threshold_is_an_error)
+{
+    expect_error(CFG_DIR "bad_threshold.yaml", NULL, 0,
+                 (const char *[]){"bad_threshold.yaml:5:", "key 'quant.threshold'", ">= 0",
+                                  "value '-2'", NULL});
+}
+
+Test(config, non_positive_std_is_an_error)
+{
+    expect_error(CFG_DIR "bad_std.yaml", NULL, 0,
+                 (const char *[]){"bad_std.yaml:6:", "key 'workload.x.std'", "> 0",
+                                  "value '-1'", NULL});
+}
+
+Test(config, unknown_distribution_lists_the_known_ones)
+{
+    expect_error(CFG_DIR "bad_dist.yaml", NULL, 0,
+                 (const char *[]){"bad_dist.yaml:6:", "key 'workload.w.dist'", "'gaussian'",
+                                  "student_t", NULL});
+}
+
+Test(config, block_not_dividing_k_names_block_and_k)
+{
+    expect_error(CFG_DIR "bad_block.yaml", NULL, 0,
+                 (const char *[]){"bad_block.yaml:6:", "key 'quant.block'", "48", "k = 4096",
+                                  NULL});
+}
+
+Test(config, yaml_syntax_error_is_reported_with_position)
+{
+    expect_error(CFG_DIR "bad_syntax.yaml", NULL, 0,
+                 (const char *[]){"bad_syntax.yaml:5:3:", "duplicate key", NULL});
+}
+
+Test(config, missing_name_is_an_error)
+{
+    expect_error(CFG_DIR "missing_name.yaml", NULL, 0,
+                 (const char *[]){"missing_name.yaml:", "key 'name'", "missing", NULL});
+}
+
+Test(config, empty_list_is_an_error)
+{
+    expect_error(CFG_DIR "empty_list.yaml", NULL, 0,
+                 (const char *[]){"empty_list.yaml:5:", "key 'workload.n'", "empty list", NULL});
+}
+
+Test(config, zipped_lists_of_unequal_length_are_an_error)
+{
+    expect_error(CFG_DIR "zip_unequal.yaml", NULL, 0,
+                 (const char *[]){"zip_unequal.yaml:7:", "key 'zip'", "equal length",
+                                  "'workload.k' has 3", NULL});
+}
+
+Test(config, unsupported_workload_kind_says_so)
+{
+    expect_error(CFG_DIR "dump_kind.yaml", NULL, 0,
+                 (const char *[]){"dump_kind.yaml:3:", "workload kind 'dump' is not supported yet",
+                                  NULL});
+}
+
+Test(config, list_for_a_non_axis_key_is_an_error)
+{
+    expect_error(CFG_DIR "list_not_axis.yaml", NULL, 0,
+                 (const char *[]){"list_not_axis.yaml:2:", "key 'seed'", "cannot be a list",
+                                  NULL});
+}
+
+Test(config, missing_file_is_an_error)
+{
+    expect_error(CFG_DIR "no_such_file.yaml", NULL, 0,
+                 (const char *[]){"no_such_file.yaml", "cannot open", NULL});
+}
+
+Test(config, load_string_errors_name_the_given_source)
+{
+    qlab_experiment e;
+    const char *text = "name: s\nworkload: {m: 8, k: 16, n: 4}\nquant: {scheme: fp8}\n";
+    int rc = qlab_experiment_load_string(text, "stored-config", NULL, 0, &e, err, sizeof err);
+    cr_assert_eq(rc, 2);
+    cr_assert_not_null(strstr(err, "stored-config:3:"), "%s", err);
+    cr_assert_not_null(strstr(err, "'fp8'"), "%s", err);
+}
+
+/* ---------------------------------------------------------------------------- */
+/* --set overrides                                                               */
+
+Test(config, set_overrides_a_scalar_and_turns_a_list_into_an_axis)
+{
+    qlab_experiment e;
+    const char *sets[] = {"workload.m=128", "quant.threshold=[0, 6]", "name=renamed"};
+    cr_assert_eq(load(CFG_DIR "minimal.yaml", sets, 3, &e), 0, "%s", err);
+    cr_assert_str_eq(e.name, "renamed");
+    cr_assert_eq(e.n_points, 2);
+    cr_assert_eq(e.points[0].m, 128);
+    cr_assert_eq(e.points[0].threshold, 0.0);
+    cr_assert_eq(e.points[1].threshold, 6.0);
+    cr_assert_str_eq(e.points[1].outlier_weights, "fp16");
+    qlab_experiment_free(&e);
+}
+
+Test(config, set_replaces_a_list_and_creates_missing_keys)
+{
+    qlab_experiment e;
+    const char *sets[] = {"workload.m=[512]", "timing.warmup=3", "workload.x.outlier_cols=0.01"};
+    cr_assert_eq(load(CFG_DIR "design_example.yaml", sets, 3, &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 41);
+    cr_assert_eq(e.timing.warmup, 3);
+    cr_assert_eq(e.timing.min_samples, 10);
+    cr_assert_eq(e.points[0].x.outlier_cols, 0.01);
+    qlab_experiment_free(&e);
+
+    const char *more[] = {"timing.warmup=2", "seed=9"};
+    cr_assert_eq(load(CFG_DIR "minimal.yaml", more, 2, &e), 0, "%s", err);
+    cr_assert_eq(e.timing.warmup, 2, "timing was absent and is created");
+    cr_assert_eq(e.points[0].seed, 9);
+    qlab_experiment_free(&e);
+}
+
+Test(config, bad_set_value_names_the_override)
+{
+    expect_error(CFG_DIR "minimal.yaml", (const char *[]){"quant.threshold=-1"}, 1,
+                 (const char *[]){"--set 'quant.threshold=-1'", "key 'quant.threshold'", ">= 0",
+                                  "value '-1'", NULL});
+}
+
+Test(config, bad_set_key_suggests_the_near_key)
+{
+    expect_error(CFG_DIR "minimal.yaml", (const char *[]){"quant.thresold=1"}, 1,
+                 (const char *[]){"--set 'quant.thresold=1'", "unknown key",
+                                  "did you mean 'quant.threshold'", NULL});
+}
+
+Test(config, set_without_equals_or_with_bad_yaml_is_an_error)
+{
+    expect_error(CFG_DIR "minimal.yaml", (const char *[]){"quant.threshold"}, 1,
+                 (const char *[]){"--set 'quant.threshold'", "key=value", NULL});
+    expect_error(CFG_DIR "minimal.yaml", (const char *[]){"quant.threshold=[1,"}, 1,
+                 (const char *[]){"--set 'quant.threshold=[1,'", "not valid YAML", NULL});
+}
+
+/* ---------------------------------------------------------------------------- */
+/* exp.text: the config as run reloads to the same sweep                        */
+
+Test(config, text_reloads_to_identical_points)
+{
+    qlab_experiment a, b;
+    const char *sets[] = {"quant.threshold=[0, 6]", "workload.x.std=[1, 2]"};
+    cr_assert_eq(load(CFG_DIR "design_example.yaml", sets, 2, &a), 0, "%s", err);
+    cr_assert_not_null(a.text);
+    int rc = qlab_experiment_load_string(a.text, "resumed", NULL, 0, &b, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s\n%s", err, a.text);
+    cr_assert_eq(b.n_points, a.n_points);
+    cr_assert_eq(b.n_skipped, a.n_skipped);
+    cr_assert_str_eq(b.name, a.name);
+    cr_assert_eq(b.timing.warmup, a.timing.warmup);
+    for (int64_t i = 0; i < a.n_points; i++) {
+        cr_assert(qlab_point_same(&a.points[i], &b.points[i]), "point %lld differs", (long long)i);
+        cr_assert_eq(b.points[i].id, i);
+    }
+    cr_assert_str_eq(b.text, a.text, "emitting again is stable");
+    qlab_experiment_free(&a);
+    qlab_experiment_free(&b);
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Helpers                                                                       */
+
+Test(config, edit_distance_counts_insertions_deletions_substitutions)
+{
+    cr_assert_eq(qlab_edit_distance("kitten", "sitting"), 3);
+    cr_assert_eq(qlab_edit_distance("", "abc"), 3);
+    cr_assert_eq(qlab_edit_distance("abc", ""), 3);
+    cr_assert_eq(qlab_edit_distance("absmax", "absmax"), 0);
+    cr_assert_eq(qlab_edit_distance("absmx", "absmax"), 1);
+    cr_assert_eq(qlab_edit_distance("shceme", "scheme"), 2);
+}
+
+static qlab_point sample_point(void)
+{
+    qlab_point p;
+    memset(&p, 0, sizeof p);
+    strcpy(p.workload, "synthetic");
+    p.m = 512;
+    p.k = 4096;
+    p.n = 4096;
+    strcpy(p.x.dist, "normal");
+    p.x.std = 1.0;
+    strcpy(p.w.dist, "normal");
+    p.w.std = 0.02;
+    strcpy(p.scheme, "absmax");
+    strcpy(p.x_granularity, "row");
+    strcpy(p.w_granularity, "channel");
+    p.threshold = 6.0;
+    strcpy(p.outlier_weights, "fp16");
+    return p;
+}
+
+Test(config, describe_is_one_compact_line)
+{
+    qlab_point p = sample_point();
+    char buf[256];
+    qlab_point_describe(&p, buf, sizeof buf);
+    cr_assert_str_eq(buf, "synthetic m=512 k=4096 n=4096 absmax x=row w=channel t=6 ow=fp16"
+                          " | X normal std=1 W normal std=0.02");
+    char small[16];
+    qlab_point_describe(&p, small, sizeof small);
+    cr_assert_str_eq(small, "synthetic m=512");
+}
+
+Test(config, point_same_ignores_id_only)
+{
+    qlab_point a = sample_point(), b = sample_point();
+    b.id = 17;
+    cr_assert(qlab_point_same(&a, &b));
+    b.threshold = 4.0;
+    cr_assert_not(qlab_point_same(&a, &b));
+    b = sample_point();
+    strcpy(b.outlier_weights, "dequant");
+    cr_assert_not(qlab_point_same(&a, &b));
+    b = sample_point();
+    b.x.outlier_scale = 20.0;
+    cr_assert_not(qlab_point_same(&a, &b));
+}
