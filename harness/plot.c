@@ -714,20 +714,17 @@ static int fig_granularity(plot_ctx *c)
         if (grans[g])
             slot[g] = n_g++;
 
-    FILE *fb = tsv_open(c, "bars.tsv"), *fk = fb ? tsv_open(c, "ticks.tsv") : NULL, *fg = NULL;
-    if (fk)
-        fg = tsv_open(c, "grans.tsv");
-    if (!fg) {
+    FILE *fb = tsv_open(c, "bars.tsv"), *fk = fb ? tsv_open(c, "ticks.tsv") : NULL;
+    if (!fk) {
         if (fb)
             fclose(fb);
-        if (fk)
-            fclose(fk);
         series_set_free(&ss);
         return 2;
     }
     fprintf(fb, "x\trel_err\tscheme\tgran\n");
     fprintf(fk, "x\tscheme\n");
-    fprintf(fg, "gran\tlabel\n");
+    /* legend of the granularity patterns: gnuplot's word() keeps '...' words whole */
+    char gids[64] = "", glabs[1024] = "";
     for (int g = 1; g < 8; g++)
         if (grans[g]) {
             char gl[112];
@@ -735,7 +732,9 @@ static int fig_granularity(plot_ctx *c)
                 snprintf(gl, sizeof gl, "other");
             else
                 gran_label(gran_row[g], gl, sizeof gl);
-            fprintf(fg, "%d\t%s\n", g, gl);
+            size_t a = strlen(gids), b = strlen(glabs);
+            snprintf(gids + a, sizeof gids - a, "%s%d", a ? " " : "", g);
+            snprintf(glabs + b, sizeof glabs - b, "%s'%s'", b ? " " : "", gl);
         }
     int cluster = -1;
     const char *prev = "";
@@ -754,7 +753,6 @@ static int fig_granularity(plot_ctx *c)
     }
     fclose(fb);
     fclose(fk);
-    fclose(fg);
     series_set_free(&ss);
 
     dvec fl = {0};
@@ -766,10 +764,11 @@ static int fig_granularity(plot_ctx *c)
     double floor_v = dvec_median(&fl);
     free(fl.v);
 
-    char sub[256], vars[512];
+    char sub[256], vars[1400];
     snprintf(sub, sizeof sub, "m=%lld k=%lld n=%lld, threshold 0%s", (long long)shape->p.m,
              (long long)shape->p.k, (long long)shape->p.n, n_shapes > 1 ? " (largest of the shapes swept)" : "");
-    snprintf(vars, sizeof vars, "floor=%.6g; xmax=%g;", isfinite(floor_v) ? floor_v : -1.0, xmax);
+    snprintf(vars, sizeof vars, "floor=%.6g; xmax=%g; ngran=%d; gids='%s'; glabs=\"%s\";",
+             isfinite(floor_v) ? floor_v : -1.0, xmax, n_g, gids, glabs);
     return draw(c, fig, sub, vars);
 }
 

@@ -1,0 +1,27 @@
+# error_vs_threshold.gp: relative error vs the LLM.int8() outlier threshold.
+#
+# Reads from dir (written by harness/plot.c): s1.tsv .. s<nser>.tsv (threshold,
+# rel_err, outlier_frac; header = legend text), frac.tsv (threshold, outlier columns
+# in % of k). Variables: nser, sch/grn/dec (style keys), floor (fp16 rel_err, <= 0
+# when absent), has_frac (1 when any outlier column was found).
+load scripts.'/style.gp'
+
+set title title_of('Relative error vs LLM.int8() outlier threshold')
+set xlabel 'outlier threshold t  (columns with |x| >= t take the fp16 path; t = 0: no decomposition)'
+set ylabel 'relative error  ||Y - Y_ref||_F / ||Y_ref||_F'
+set logscale y
+set format y '%.0e'
+set offsets graph 0.03, graph 0.03, 0, 0
+set mxtics 2
+if (has_frac) {
+    set y2label 'outlier columns (% of k)'
+    set y2tics
+    set y2range [0:*]
+    set format y2 '%.2g'
+}
+
+plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.3 \
+         lc rgb s_col(i) dt s_dt(i) pt s_pt(i) title columnheader(2), \
+     for [j=1:(floor > 0)] floor with lines lw ref_lw lc rgb col_fp16 dt dt_fp16 title 'fp16 (floor)', \
+     for [j=1:has_frac] dir.'/frac.tsv' using 1:2 axes x1y2 with linespoints lw 1.2 ps 0.8 \
+         lc rgb '#777777' dt (6,4) pt 7 title columnheader(2)

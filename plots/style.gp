@@ -1,0 +1,84 @@
+# style.gp: the look shared by every qlab figure; each plots/<figure>.gp loads it first.
+#
+# Inputs (gnuplot -e, set by `qlab plot`, see harness/plot.c):
+#   term  'png' (pngcairo, README and screens) | 'pdf' (pdfcairo, papers)
+#   out   output file;  ttl  experiment, backend, device;  sub  what the figure holds
+#   sch, grn, dec  per series, space-separated: scheme name, granularity combination
+#                  index (1..7), 1 if the series uses the LLM.int8() decomposition
+#
+# Identity of a scheme is carried three ways at once, so a greyscale print still
+# tells them apart: colour (Okabe-Ito, chosen for distinct luminance), dash pattern,
+# and marker family. Within a scheme the marker shape names the granularity
+# combination; a filled marker means the outlier decomposition is on (t > 0).
+
+if (!exists("term")) term = 'png'
+if (!exists("out")) out = 'figure.'.term
+if (!exists("ttl")) ttl = ''
+if (!exists("sub")) sub = ''
+
+# The PDF is the PNG at 100 px per inch, with the font scaled to match, so both have
+# the same proportions (pngcairo sizes fonts in points at 72 dpi).
+if (term eq 'pdf') {
+    set terminal pdfcairo noenhanced color size 9.6in,6in font "Sans,13.9" linewidth 1.4 rounded dashlength 1.2
+} else {
+    set terminal pngcairo noenhanced color size 960,600 font "Sans,10" linewidth 1.4 rounded dashlength 1.2
+}
+set output out
+set encoding utf8
+
+set datafile separator "\t"
+set datafile missing "nan"
+
+set border 3 lw 1
+set tics nomirror out scale 0.6
+set grid xtics ytics lc rgb '#d9d9d9' lw 0.8 dt 1
+set grid noxtics
+set key noautotitle
+set key below horizontal maxrows 4 samplen 3 spacing 1.1 width 1
+set bmargin 4
+
+# Two-line title: what the figure shows, then where it was measured.
+title_of(what) = (sub eq '' ? what : what.'   ('.sub.')')."\n".ttl
+set title font ",11"
+
+# ---------------------------------------------------------------------------------
+# Per scheme: colour, dash type (1 solid, 2 dash, 3 dot, 4 dash-dot, 5 dash-dot-dot)
+col_fp32 = '#000000';      dt_fp32 = 1; pt_fp32 = 1
+col_fp16 = '#555555';      dt_fp16 = 4; pt_fp16 = 2
+col_bf16 = '#999999';      dt_bf16 = 5; pt_bf16 = 3
+col_absmax = '#0072B2';    dt_absmax = 1
+col_zeropoint = '#D55E00'; dt_zeropoint = 2
+col_nf4 = '#009E73';       dt_nf4 = 3
+col_fp4 = '#CC79A7';       dt_fp4 = 5
+col_fp8 = '#E69F00';       dt_fp8 = 4
+col_other = '#56B4E9';     dt_other = 3
+
+# Granularity combination -> open marker (filled = open + 1):
+# 1 tensor/tensor circle, 2 tensor/channel square, 3 row/tensor triangle,
+# 4 row/channel diamond, 5 block/block pentagon, 6 row/block inverted triangle, 7 other
+gran_pt = "6 4 8 12 14 10 6"
+# Granularity combination -> bar fill pattern (3 = solid)
+gran_pat = "3 4 5 1 6 7 2"
+
+scol(s) = exists('col_'.s) ? value('col_'.s) : col_other
+sdt(s) = exists('dt_'.s) ? value('dt_'.s) : dt_other
+spt(s, g, d) = exists('pt_'.s) ? value('pt_'.s) : int(word(gran_pt, g)) + (d ? 1 : 0)
+
+# Style of series i of the lists sch/grn/dec.
+sc(i) = word(sch, i)
+s_col(i) = scol(sc(i))
+s_dt(i) = sdt(sc(i))
+s_pt(i) = spt(sc(i), int(word(grn, i)), int(word(dec, i)))
+gpat(g) = int(word(gran_pat, g))
+
+# Colour of a scheme as a 24-bit integer, for `lc rgb variable` in bar figures.
+hexval(c) = (c eq '0' ? 0 : c eq '1' ? 1 : c eq '2' ? 2 : c eq '3' ? 3 : c eq '4' ? 4 : \
+             c eq '5' ? 5 : c eq '6' ? 6 : c eq '7' ? 7 : c eq '8' ? 8 : c eq '9' ? 9 : \
+             c eq 'A' || c eq 'a' ? 10 : c eq 'B' || c eq 'b' ? 11 : c eq 'C' || c eq 'c' ? 12 : \
+             c eq 'D' || c eq 'd' ? 13 : c eq 'E' || c eq 'e' ? 14 : 15)
+hex2(s, i) = 16 * hexval(s[i:i]) + hexval(s[i+1:i+1])
+rgbint(c) = 65536 * hex2(c, 2) + 256 * hex2(c, 4) + hex2(c, 6)
+scol_int(s) = rgbint(scol(s))
+
+# Reference lines (fp16 floor, 1.0 speedup, fp16/fp32 weight bytes)
+ref_lw = 1.6

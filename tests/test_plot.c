@@ -1,0 +1,362 @@
+/* test_plot.c: `qlab plot` (harness/plot.c) end to end: results file -> PNG + PDF.
+ *
+ * Small results files are written through the results API with deterministic rows
+ * (several schemes, granularities, thresholds, shapes, timings, stage samples),
+ * plotted into a temporary directory, and the figures checked by their signatures.
+ * Needs gnuplot on PATH and the plots/ scripts reachable from the working directory (the
+ * repository root, where `make test` runs). Set QLAB_TEST_KEEP=1 to keep the
+ * figures (their directory is printed) for looking at them.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../harness/plot.h"
+#include "../harness/results.h"
+
+// ----------------------------------------------------------------------------
+// Deterministic results files
+
+typedef struct {
+    int latency;    /* timing columns and /samples */
+    int layers;     /* /layers rows and chain points */
+} gen_opts;
+
+static void set_row(qlab_row *r, int64_t id, const char *scheme, const char *xg, const char *wg, double t,
+                    int64_t m, int64_t k, int64_t n)
+{
+    memset(r, 0, sizeof *r);
+    r->p.id = id;
+    r->p.seed = 7;
+    snprintf(r->p.workload, sizeof r->p.workload, "synthetic");
+    r->p.m = m;
+    r->p.k = k;
+    r->p.n = n;
+    snprintf(r->p.x.dist, sizeof r->p.x.dist, "normal");
+    r->p.x.std = 1;
+    r->p.x.outlier_cols = 0.001;
+    r->p.x.outlier_scale = 20;
+    snprintf(r->p.w.dist, sizeof r->p.w.dist, "normal");
+    r->p.w.std = 0.02;
+    snprintf(r->p.scheme, sizeof r->p.scheme, "%s", scheme);
+    snprintf(r->p.x_granularity, sizeof r->p.x_granularity, "%s", xg);
+    snprintf(r->p.w_granularity, sizeof r->p.w_granularity, "%s", wg);
+    r->p.threshold = t;
+    snprintf(r->p.outlier_weights, sizeof r->p.outlier_weights, "%s", t > 0 ? "fp16" : "");
+    r->status = QLAB_STATUS_OK;
+    snprintf(r->backend, sizeof r->backend, "cpu");
+}
+
+/* Error model: coarser granularity and zeropoint's smaller effective range cost
+ * error; the decomposition removes most of it as t falls. Plausible, not measured. */
+static double model_err(const char *scheme, const char *xg, const char *wg, double t)
+{
+    if (!strcmp(scheme, "fp16"))
+        return 3.1e-4;
+    if (!strcmp(scheme, "bf16"))
+        return 2.4e-3;
+    if (!strcmp(scheme, "fp32"))
+        return 1.2e-7;
+    double e = 1.1e-2;
+    if (!strcmp(xg, "tensor"))
+        e *= 3.0;
+    if (!strcmp(wg, "tensor"))
+        e *= 1.8;
+    if (!strcmp(scheme, "zeropoint"))
+        e *= 0.8;
+    if (t > 0)
+        e *= 0.12 + 0.06 * t;
+    return e;
+}
+
+static double model_frac(double t)
+{
+    return t > 0 ? 0.0012 + 0.02 * exp(-t) : 0.0;
+}
+
+static void write_results(const char *path, gen_opts o)
+{
+    char err[512];
+    qlab_results *r = NULL;
+    cr_assert_eq(qlab_results_create(path, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_set_attr(r, "experiment", "plot-test", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_set_attr(r, "backend", "cpu", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_set_attr(r, "device", "Test CPU (2 cores)", err, sizeof err), 0, "%s", err);
+
+    static const char *schemes[] = {"fp32", "fp16", "bf16", "absmax", "zeropoint"};
+    static const char *grans[][2] = {{"tensor", "tensor"}, {"tensor", "channel"}, {"row", "tensor"}, {"row", "channel"}};
+    static const double thr[] = {0, 2, 4, 6, 8};
+    static const int64_t ks[] = {1024, 2048, 4096};
+    int64_t id = 0;
+    for (int ki = 0; ki < 3; ki++) {
+        int64_t m = 512, k = ks[ki], n = ks[ki];
+        for (int s = 0; s < 5; s++) {
+            int is_int8 = s >= 3;
+            for (int g = 0; g < (is_int8 ? 4 : 1); g++) {
+                const char *xg = is_int8 ? grans[g][0] : "", *wg = is_int8 ? grans[g][1] : "";
+                int n_t = is_int8 && g == 3 ? 5 : 1;
+                for (int ti = 0; ti < n_t; ti++) {
+                    qlab_row row;
+                    set_row(&row, id, schemes[s], xg, wg, thr[ti], m, k, n);
+                    double t = thr[ti];
+                    row.rel_err = model_err(schemes[s], xg, wg, t) * (1.0 + 0.05 * ki);
+                    row.sqnr_db = -20 * log10(row.rel_err);
+                    row.cosine = 1 - row.rel_err * row.rel_err / 2;
+                    row.outlier_frac = is_int8 ? model_frac(t) : 0;
+                    row.outlier_cols = (int64_t)llround(row.outlier_frac * (double)k);
+                    row.w_bytes_fp16 = 2 * n * k;
+                    if (!strcmp(schemes[s], "fp32"))
+                        row.w_bytes = 4 * n * k;
+                    else if (!is_int8)
+                        row.w_bytes = 2 * n * k;
+                    else {
+                        int64_t groups = !strcmp(wg, "channel") ? n : 1;
+                        int64_t per = !strcmp(schemes[s], "zeropoint") ? 8 : 4;
+                        row.w_bytes = n * k + groups * per + (t > 0 ? row.outlier_cols * n * 2 : 0);
+                    }
+                    if (o.latency) {
+                        double fp16_us = 2e-6 * (double)m * (double)n * (double)k / 40.0;
+                        double speed = is_int8 ? (t > 0 ? 0.7 + 0.25 * ki : 1.2 + 0.3 * ki) : 1.0;
+                        if (!strcmp(schemes[s], "fp32"))
+                            speed = 0.5;
+                        row.t.median_us = fp16_us / speed;
+                        row.t.q1_us = 0.98 * row.t.median_us;
+                        row.t.q3_us = 1.02 * row.t.median_us;
+                        row.t.min_us = 0.97 * row.t.median_us;
+                        row.t.rel_stdev = 0.01;
+                        row.t.samples = 10;
+                        row.fp16_median_us = fp16_us;
+                        row.speedup_vs_fp16 = speed;
+                        row.tops = 2.0 * m * n * k / (row.t.median_us * 1e-6) / 1e12;
+                        row.gbps = (double)(m * k + n * k + 4 * m * n) / (row.t.median_us * 1e-6) / 1e9;
+                    }
+                    cr_assert_eq(qlab_results_append_point(r, &row, err, sizeof err), 0, "%s", err);
+                    if (o.latency && is_int8 && t > 0) {
+                        /* the LLM.int8() pipeline's stages, 3 samples each */
+                        static const char *stages[] = {"quantize_x", "gemm_i8", "outlier_gemm", "dequant", "fp16_gemm", "total"};
+                        static const double share[] = {0.15, 0.5, 0.2, 0.15, 0, 1};
+                        qlab_sample smp[18];
+                        for (int st = 0; st < 6; st++)
+                            for (int q = 0; q < 3; q++) {
+                                qlab_sample *x = &smp[st * 3 + q];
+                                memset(x, 0, sizeof *x);
+                                x->point_id = id;
+                                snprintf(x->stage, sizeof x->stage, "%s", stages[st]);
+                                double base = st == 4 ? row.fp16_median_us : share[st] * row.t.median_us;
+                                x->time_us = base * (0.99 + 0.01 * q);
+                            }
+                        cr_assert_eq(qlab_results_append_samples(r, smp, 18, err, sizeof err), 0, "%s", err);
+                    }
+                    id++;
+                }
+            }
+        }
+    }
+    if (o.layers) {
+        /* chains of depth 2, 4, 8 for two schemes, per-layer rows propagated and isolated */
+        static const char *lsch[][3] = {{"absmax", "row", "channel"}, {"fp16", "", ""}};
+        for (int s = 0; s < 2; s++)
+            for (int64_t depth = 2; depth <= 8; depth *= 2) {
+                qlab_row row;
+                set_row(&row, id, lsch[s][0], lsch[s][1], lsch[s][2], 0, 256, 1024, 1024);
+                snprintf(row.p.workload, sizeof row.p.workload, "chain");
+                row.p.depth = depth;
+                double e0 = model_err(lsch[s][0], lsch[s][1], lsch[s][2], 0);
+                row.rel_err = e0 * sqrt((double)depth);
+                row.w_bytes = row.w_bytes_fp16 = 0;
+                cr_assert_eq(qlab_results_append_point(r, &row, err, sizeof err), 0, "%s", err);
+                for (int mode = 0; mode < 2; mode++) {
+                    qlab_layer_row l[8];
+                    for (int64_t li = 0; li < depth; li++) {
+                        memset(&l[li], 0, sizeof l[li]);
+                        l[li].point_id = id;
+                        l[li].layer_index = li;
+                        snprintf(l[li].layer_name, sizeof l[li].layer_name, "linear.%lld", (long long)li);
+                        snprintf(l[li].mode, sizeof l[li].mode, "%s", mode ? "isolated" : "propagated");
+                        l[li].rel_err = mode ? e0 : e0 * sqrt((double)li + 1);
+                        l[li].cosine = 1 - l[li].rel_err * l[li].rel_err / 2;
+                    }
+                    cr_assert_eq(qlab_results_append_layers(r, l, depth, err, sizeof err), 0, "%s", err);
+                }
+                id++;
+            }
+    }
+    cr_assert_eq(qlab_results_close(r, "complete", err, sizeof err), 0, "%s", err);
+}
+
+// ----------------------------------------------------------------------------
+// Helpers
+
+typedef struct {
+    char dir[256];
+    char h5[300];
+    char out[300];
+} scratch;
+
+static void scratch_init(scratch *s)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(s->dir, sizeof s->dir, "%s/qlab-test-plot-XXXXXX", base && *base ? base : "/tmp");
+    cr_assert_not_null(mkdtemp(s->dir));
+    snprintf(s->h5, sizeof s->h5, "%s/results.h5", s->dir);
+    snprintf(s->out, sizeof s->out, "%s/figs", s->dir);
+}
+
+static void scratch_free(scratch *s)
+{
+    if (getenv("QLAB_TEST_KEEP")) {
+        fprintf(stderr, "kept %s\n", s->dir);
+        return;
+    }
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "/bin/rm -rf '%s'", s->dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* Runs qlab_plot with the log captured into `log` (NUL-terminated). */
+static int plot_capture(const char *h5, const char *out, char *log, size_t log_len, char *err, size_t err_len)
+{
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    err[0] = '\0';
+    int rc = qlab_plot(h5, out, f, err, err_len);
+    rewind(f);
+    size_t n = fread(log, 1, log_len - 1, f);
+    log[n] = '\0';
+    fclose(f);
+    return rc;
+}
+
+static void assert_png(const char *dir, const char *fig)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s.png", dir, fig);
+    FILE *f = fopen(p, "rb");
+    cr_assert_not_null(f, "%s was not written", p);
+    unsigned char sig[8] = {0};
+    size_t n = fread(sig, 1, 8, f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    cr_assert_eq(n, 8, "%s is shorter than a PNG signature", p);
+    cr_assert(memcmp(sig, png, 8) == 0, "%s does not start with the PNG signature", p);
+    cr_assert_gt(size, 2000, "%s is too small (%ld bytes) to hold a figure", p, size);
+}
+
+static void assert_pdf(const char *dir, const char *fig)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s.pdf", dir, fig);
+    FILE *f = fopen(p, "rb");
+    cr_assert_not_null(f, "%s was not written", p);
+    char head[5] = {0};
+    size_t n = fread(head, 1, 4, f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    cr_assert_eq(n, 4);
+    cr_assert_str_eq(head, "%PDF", "%s does not start with %%PDF", p);
+    cr_assert_gt(size, 1000, "%s is too small (%ld bytes)", p, size);
+}
+
+static int exists(const char *dir, const char *fig, const char *ext)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s.%s", dir, fig, ext);
+    return access(p, F_OK) == 0;
+}
+
+static const char *const error_figs[] = {"error_vs_threshold", "error_by_granularity", "memory"};
+static const char *const timing_figs[] = {"speedup_vs_k", "stage_breakdown", "throughput"};
+static const char *const layer_figs[] = {"error_vs_layer", "error_vs_depth"};
+
+// ----------------------------------------------------------------------------
+// Tests
+
+Test(plot, full_results_give_every_error_and_timing_figure_as_png_and_pdf, .timeout = 120)
+{
+    scratch s;
+    scratch_init(&s);
+    write_results(s.h5, (gen_opts){.latency = 1, .layers = 0});
+    char log[8192], err[1024];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "qlab_plot failed: %s", err);
+    for (int i = 0; i < 3; i++) {
+        assert_png(s.out, error_figs[i]);
+        assert_pdf(s.out, error_figs[i]);
+        assert_png(s.out, timing_figs[i]);
+        assert_pdf(s.out, timing_figs[i]);
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s.png", s.out, timing_figs[i]);
+        cr_assert_not_null(strstr(log, p), "the log does not name %s:\n%s", p, log);
+    }
+    cr_assert_not_null(strstr(log, "skipped error_vs_layer: "), "log:\n%s", log);
+    cr_assert_not_null(strstr(log, "6 figures drawn"), "log:\n%s", log);
+    scratch_free(&s);
+}
+
+Test(plot, results_without_latency_skip_timing_figures_with_a_reason, .timeout = 120)
+{
+    scratch s;
+    scratch_init(&s);
+    write_results(s.h5, (gen_opts){.latency = 0, .layers = 0});
+    char log[8192], err[1024];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "a results file without timings is not an error: %s", err);
+    cr_assert_eq(err[0], '\0', "no error message expected, got: %s", err);
+    cr_assert_not_null(strstr(log, "skipped speedup_vs_k: needs latency"), "log:\n%s", log);
+    cr_assert_not_null(strstr(log, "skipped stage_breakdown: needs timed"), "log:\n%s", log);
+    cr_assert_not_null(strstr(log, "skipped throughput: needs latency"), "log:\n%s", log);
+    cr_assert_not_null(strstr(log, "skipped error_vs_depth: needs chain points"), "log:\n%s", log);
+    for (int i = 0; i < 3; i++) {
+        cr_assert(!exists(s.out, timing_figs[i], "png"), "%s.png drawn without data", timing_figs[i]);
+        cr_assert(!exists(s.out, timing_figs[i], "pdf"), "%s.pdf drawn without data", timing_figs[i]);
+        assert_png(s.out, error_figs[i]);
+        assert_pdf(s.out, error_figs[i]);
+    }
+    scratch_free(&s);
+}
+
+Test(plot, layer_rows_and_chains_give_propagation_figures, .timeout = 120)
+{
+    scratch s;
+    scratch_init(&s);
+    write_results(s.h5, (gen_opts){.latency = 0, .layers = 1});
+    char log[8192], err[1024];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "qlab_plot failed: %s", err);
+    for (int i = 0; i < 2; i++) {
+        assert_png(s.out, layer_figs[i]);
+        assert_pdf(s.out, layer_figs[i]);
+    }
+    scratch_free(&s);
+}
+
+Test(plot, missing_results_file_returns_2_naming_it)
+{
+    char log[1024], err[1024];
+    int rc = plot_capture("/nonexistent/qlab-results.h5", "/tmp/qlab-plot-never", log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 2);
+    cr_assert_not_null(strstr(err, "/nonexistent/qlab-results.h5"), "message does not name the file: %s", err);
+    cr_assert_eq(access("/tmp/qlab-plot-never", F_OK), -1, "the output directory was created for a failed read");
+}
+
+Test(plot, missing_gnuplot_returns_2_with_a_clear_message, .timeout = 60)
+{
+    scratch s;
+    scratch_init(&s);
+    write_results(s.h5, (gen_opts){.latency = 0, .layers = 0});
+    cr_assert_eq(setenv("QLAB_GNUPLOT", "", 1), 0);
+    cr_assert_eq(setenv("PATH", "/nonexistent-dir", 1), 0);
+    char log[1024], err[1024];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 2);
+    cr_assert_not_null(strstr(err, "gnuplot not found"), "message: %s", err);
+    cr_assert(!exists(s.out, "error_vs_threshold", "png"));
+    scratch_free(&s);
+}
