@@ -991,18 +991,13 @@ static int expand(cfg_walk *w)
     e->n_skipped = total - n_kept;
     e->skip_summary[0] = '\0';
     if (e->n_skipped > 0) {
-        int off = snprintf(e->skip_summary, sizeof e->skip_summary,
-                           "%lld of %lld points skipped as repeats after normalisation (",
-                           (long long)e->n_skipped, (long long)total);
-        int first = 1;
+        /* reasons only: callers print the count next to it */
+        int off = 0;
         for (int i = 0; i < WHY_COUNT && off < (int)sizeof e->skip_summary; i++) {
             if (!why_count[i]) continue;
-            off += snprintf(e->skip_summary + off, sizeof e->skip_summary - (size_t)off, "%s%s: %lld",
-                            first ? "" : "; ", why_text[i], (long long)why_count[i]);
-            first = 0;
+            off += snprintf(e->skip_summary + off, sizeof e->skip_summary - (size_t)off,
+                            "%s%s (%lld)", off ? "; " : "", why_text[i], (long long)why_count[i]);
         }
-        if (off < (int)sizeof e->skip_summary)
-            snprintf(e->skip_summary + off, sizeof e->skip_summary - (size_t)off, ")");
     }
     return 0;
 }
