@@ -8,6 +8,8 @@
  * where `make test` runs the tests.
  */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../harness/config.h"
@@ -311,6 +313,14 @@ Test(config, list_for_a_non_axis_key_is_an_error)
                                   NULL});
 }
 
+/* Messages go to err only: libfyaml's own diagnostics must not reach stderr. */
+Test(config, syntax_errors_print_nothing, .init = cr_redirect_stderr)
+{
+    expect_error(CFG_DIR "bad_syntax.yaml", NULL, 0, (const char *[]){"duplicate key", NULL});
+    fflush(stderr);
+    cr_assert_stderr_eq_str("");
+}
+
 Test(config, missing_file_is_an_error)
 {
     expect_error(CFG_DIR "no_such_file.yaml", NULL, 0,
@@ -382,6 +392,43 @@ Test(config, set_without_equals_or_with_bad_yaml_is_an_error)
                  (const char *[]){"--set 'quant.threshold'", "key=value", NULL});
     expect_error(CFG_DIR "minimal.yaml", (const char *[]){"quant.threshold=[1,"}, 1,
                  (const char *[]){"--set 'quant.threshold=[1,'", "not valid YAML", NULL});
+}
+
+Test(config, set_value_may_be_a_mapping_and_is_validated_inside)
+{
+    qlab_experiment e;
+    const char *sets[] = {"workload.x={dist: uniform, std: 2}"};
+    cr_assert_eq(load(CFG_DIR "minimal.yaml", sets, 1, &e), 0, "%s", err);
+    cr_assert_str_eq(e.points[0].x.dist, "uniform");
+    cr_assert_eq(e.points[0].x.std, 2.0);
+    qlab_experiment_free(&e);
+    expect_error(CFG_DIR "minimal.yaml", (const char *[]){"workload.x={sd: 1}"}, 1,
+                 (const char *[]){"--set 'workload.x={sd: 1}'", "workload.x.sd",
+                                  "did you mean 'workload.x.std'", NULL});
+}
+
+Test(config, zip_name_matching_two_axes_is_ambiguous)
+{
+    const char *sets[] = {"workload.x.std=[1, 2]", "workload.w.std=[0.1, 0.2]", "zip=[[std]]"};
+    expect_error(CFG_DIR "minimal.yaml", sets, 3,
+                 (const char *[]){"ambiguous", "workload.x.std", "workload.w.std", NULL});
+}
+
+/* df only shapes student_t: on a normal X the two df values are one point. */
+Test(config, df_is_ignored_unless_student_t)
+{
+    qlab_experiment e;
+    const char *normal[] = {"workload.x.df=[3, 5]"};
+    cr_assert_eq(load(CFG_DIR "minimal.yaml", normal, 1, &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 1);
+    cr_assert_eq(e.n_skipped, 1);
+    qlab_experiment_free(&e);
+    const char *student[] = {"workload.x.dist=student_t", "workload.x.df=[3, 5]"};
+    cr_assert_eq(load(CFG_DIR "minimal.yaml", student, 2, &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 2);
+    cr_assert_eq(e.points[0].x.df, 3.0);
+    cr_assert_eq(e.points[1].x.df, 5.0);
+    qlab_experiment_free(&e);
 }
 
 /* ---------------------------------------------------------------------------- */
