@@ -152,6 +152,25 @@ static void series_label(const qlab_row *r, int with_t, char *buf, size_t len)
     snprintf(buf, len, "%s %s%s%s", r->p.scheme, g, t, ow);
 }
 
+/* Legend text for weight-only figures: the X granularity does not change W's bytes. */
+static void series_label_w(const qlab_row *r, char *buf, size_t len)
+{
+    if (is_float_scheme(r)) {
+        snprintf(buf, len, "%s", r->p.scheme);
+        return;
+    }
+    char wg[48];
+    if (!strcmp(r->p.w_granularity, "block"))
+        snprintf(wg, sizeof wg, "block%lld", (long long)r->p.block);
+    else
+        snprintf(wg, sizeof wg, "%s", r->p.w_granularity);
+    char t[64] = "";
+    if (r->p.threshold > 0)
+        snprintf(t, sizeof t, " t=%g%s", r->p.threshold,
+                 !strcmp(r->p.outlier_weights, "dequant") ? " outlier-W=dequant" : "");
+    snprintf(buf, len, "%s w=%s%s", r->p.scheme, wg, t);
+}
+
 static int same_shape(const qlab_row *a, const qlab_row *b)
 {
     return a->p.m == b->p.m && a->p.k == b->p.k && a->p.n == b->p.n;
@@ -250,7 +269,31 @@ typedef struct {
     char *err;
     size_t err_len;
     int drawn, skipped;
+    double rep_t;              /* the one threshold > 0 shown where t is not the x axis */
 } plot_ctx;
+
+/* Figures whose x axis is not the threshold show t = 0 and one threshold > 0: a line
+ * per threshold would multiply the series without showing anything the threshold
+ * figure does not. */
+static int keep_t(const plot_ctx *c, const qlab_row *r)
+{
+    return r->p.threshold <= 0 || r->p.threshold == c->rep_t;
+}
+
+/* The threshold > 0 closest to the paper's 6 among usable int8 rows (0 if none). */
+static double representative_threshold(const qlab_results_data *d)
+{
+    double best = 0;
+    for (int64_t i = 0; i < d->n_points; i++) {
+        const qlab_row *r = &d->points[i];
+        if (r->status != QLAB_STATUS_OK || r->p.threshold <= 0)
+            continue;
+        double t = r->p.threshold;
+        if (best == 0 || fabs(t - 6) < fabs(best - 6) || (fabs(t - 6) == fabs(best - 6) && t > best))
+            best = t;
+    }
+    return best;
+}
 
 static void logf_(plot_ctx *c, const char *fmt, ...)
 {
@@ -638,7 +681,7 @@ static int fig_threshold(plot_ctx *c)
 
     char sub[256], vars[4096];
     snprintf(sub, sizeof sub, "m=%lld k=%lld n=%lld%s", (long long)shape->p.m, (long long)shape->p.k,
-             (long long)shape->p.n, n_shapes > 1 ? " (largest of the shapes swept)" : "");
+             (long long)shape->p.n, n_shapes > 1 ? ", the largest shape swept" : "");
     snprintf(vars, sizeof vars, "nser=%d; sch='%s'; grn='%s'; dec='%s'; floor=%.6g; has_frac=%d;", ss.n, sch,
              grn, dec, isfinite(floor_v) ? floor_v : -1.0, frac_any);
     series_set_free(&ss);
@@ -766,7 +809,7 @@ static int fig_granularity(plot_ctx *c)
 
     char sub[256], vars[1400];
     snprintf(sub, sizeof sub, "m=%lld k=%lld n=%lld, threshold 0%s", (long long)shape->p.m,
-             (long long)shape->p.k, (long long)shape->p.n, n_shapes > 1 ? " (largest of the shapes swept)" : "");
+             (long long)shape->p.k, (long long)shape->p.n, n_shapes > 1 ? ", the largest shape swept" : "");
     snprintf(vars, sizeof vars, "floor=%.6g; xmax=%g; ngran=%d; gids='%s'; glabs=\"%s\";",
              isfinite(floor_v) ? floor_v : -1.0, xmax, n_g, gids, glabs);
     return draw(c, fig, sub, vars);
@@ -816,7 +859,7 @@ static int fig_speedup(plot_ctx *c)
     series_set ss = {0};
     for (int64_t i = 0; i < d->n_points; i++) {
         const qlab_row *r = &d->points[i];
-        if (!want_timed(r) || r->p.m != m || is_float_scheme(r))
+        if (!want_timed(r) || r->p.m != m || is_float_scheme(r) || !keep_t(c, r))
             continue;
         char lab[256];
         series_label(r, 1, lab, sizeof lab);
@@ -861,6 +904,11 @@ static int fig_speedup(plot_ctx *c)
         return 2;
     }
     fprintf(f, "k\tfp16 GEMM\n");
+    char kticks[512] = "";
+    for (int64_t j = 0; j < all_k.n; j++) {
+        size_t a = strlen(kticks);
+        snprintf(kticks + a, sizeof kticks - a, "%s%g", a ? " " : "", all_k.v[j]);
+    }
     for (int64_t j = 0; j < all_k.n; j++) {
         dvec v = {0};
         for (int64_t i = 0; i < d->n_points; i++) {
@@ -878,7 +926,8 @@ static int fig_speedup(plot_ctx *c)
 
     char sub[256], vars[4096];
     snprintf(sub, sizeof sub, "m=%lld tokens", (long long)m);
-    snprintf(vars, sizeof vars, "nser=%d; sch='%s'; grn='%s'; dec='%s';", ss.n, sch, grn, dec);
+    snprintf(vars, sizeof vars, "nser=%d; sch='%s'; grn='%s'; dec='%s'; kticks='%s';", ss.n, sch, grn, dec,
+             kticks);
     series_set_free(&ss);
     return draw(c, fig, sub, vars);
 }
@@ -904,7 +953,7 @@ static int fig_stages(plot_ctx *c)
     series_set ss = {0};
     for (int64_t i = 0; i < d->n_points; i++) {
         const qlab_row *r = &d->points[i];
-        if (!want_llm_int8_timed(r) || r->p.m != m)
+        if (!want_llm_int8_timed(r) || r->p.m != m || !keep_t(c, r))
             continue;
         char lab[256];
         series_label(r, 1, lab, sizeof lab);
@@ -997,10 +1046,10 @@ static int fig_memory(plot_ctx *c)
     series_set ss = {0};
     for (int64_t i = 0; i < d->n_points; i++) {
         const qlab_row *r = &d->points[i];
-        if (!want_mem(r) || !same_shape(r, shape))
+        if (!want_mem(r) || !same_shape(r, shape) || !keep_t(c, r))
             continue;
         char lab[256];
-        series_label(r, 1, lab, sizeof lab);
+        series_label_w(r, lab, sizeof lab);
         series_add(&ss, lab, r, i);
     }
     qsort(ss.s, (size_t)ss.n, sizeof *ss.s, cmp_series);
@@ -1047,9 +1096,8 @@ static int fig_memory(plot_ctx *c)
     }
     fclose(f);
     char sub[256], vars[512];
-    snprintf(sub, sizeof sub, "weights of m=%lld k=%lld n=%lld (W is %lldx%lld)%s", (long long)shape->p.m,
-             (long long)shape->p.k, (long long)shape->p.n, (long long)shape->p.n, (long long)shape->p.k,
-             n_shapes > 1 ? ", largest shape" : "");
+    snprintf(sub, sizeof sub, "W of n=%lld x k=%lld%s", (long long)shape->p.n, (long long)shape->p.k,
+             n_shapes > 1 ? ", the largest shape swept" : "");
     snprintf(vars, sizeof vars, "nbar=%d; unit='%s'; fp16=%.6g; fp32=%.6g;", ss.n, unit, fp16_shape / div,
              2 * fp16_shape / div);
     series_set_free(&ss);
@@ -1114,7 +1162,7 @@ static int fig_throughput(plot_ctx *c)
     series_set ss = {0};
     for (int64_t i = 0; i < d->n_points; i++) {
         const qlab_row *r = &d->points[i];
-        if (!want_tput(r))
+        if (!want_tput(r) || !keep_t(c, r))
             continue;
         char lab[256];
         series_label(r, 1, lab, sizeof lab);
@@ -1277,7 +1325,7 @@ static int fig_depth(plot_ctx *c)
     series_set ss = {0};
     for (int64_t i = 0; i < d->n_points; i++) {
         const qlab_row *r = &d->points[i];
-        if (!want_chain(r))
+        if (!want_chain(r) || !keep_t(c, r))
             continue;
         char lab[256];
         series_label(r, 1, lab, sizeof lab);
@@ -1371,6 +1419,7 @@ int qlab_plot_data(const qlab_results_data *d, const char *source, const char *o
     snprintf(c.title, sizeof c.title, "%s, %s backend%s%s", exp && *exp ? exp : source, be && *be ? be : "?",
              dev && *dev ? ", " : "", dev && *dev ? dev : "");
 
+    c.rep_t = representative_threshold(d);
     int rc = 0;
     for (size_t i = 0; i < sizeof figures / sizeof figures[0] && rc != 2; i++) {
         const char *tmpbase = getenv("TMPDIR");

@@ -11,7 +11,8 @@ set xlabel 'outlier threshold t  (columns with |x| >= t take the fp16 path; t = 
 set ylabel 'relative error  ||Y - Y_ref||_F / ||Y_ref||_F'
 set logscale y
 set format y '%.0e'
-set offsets graph 0.03, graph 0.03, 0, 0
+set autoscale xfix
+set offsets 0.3, 0.3, 0, 0
 set mxtics 2
 if (has_frac) {
     set y2label 'outlier columns (% of k)'

@@ -11,10 +11,8 @@ set xlabel ''
 set yrange [0:fp32 * 1.15]
 set xrange [-0.7:nbar - 0.3]
 set boxwidth 0.7
-set xtics rotate by 30 right scale 0 font ",9"
+set xtics rotate by 35 right scale 0 font ",9"
 set grid noxtics
-set bmargin 9
-set key below horizontal maxrows 2
 plot dir.'/mem.tsv' using 1:5:(scol_int(strcol(7))) with boxes fs pattern 4 border lc rgb variable lw 1.5 \
          lc rgb variable notitle, \
      '' using 1:($2 + $3):(scol_int(strcol(7))) with boxes fs pattern 1 border lc rgb variable lw 1.5 \

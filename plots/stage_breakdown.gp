@@ -14,6 +14,7 @@ set boxwidth 0.6
 set yrange [0:*]
 set grid noxtics
 set xtics scale 0
+set key below horizontal maxrows 2 width 2
 # greys of distinct lightness plus patterns: stages stay apart in greyscale print
 stage_col = "#0072B2 #56B4E9 #D55E00 #999999"
 stage_pat = "3 5 4 1"

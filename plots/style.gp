@@ -34,8 +34,9 @@ set tics nomirror out scale 0.6
 set grid xtics ytics lc rgb '#d9d9d9' lw 0.8 dt 1
 set grid noxtics
 set key noautotitle
-set key below horizontal maxrows 4 samplen 3 spacing 1.1 width 1
-set bmargin 4
+# Line figures: legend outside, right of the plot, so it never covers data; bar
+# figures move it below.
+set key outside right top vertical reverse Left samplen 3.5 spacing 1.1 width 1 font ",9"
 
 # Two-line title: what the figure shows, then where it was measured.
 title_of(what) = (sub eq '' ? what : what.'   ('.sub.')')."\n".ttl

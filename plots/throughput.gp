@@ -5,28 +5,27 @@
 load scripts.'/style.gp'
 
 set multiplot title title_of('Throughput vs shape')
-set xrange [-0.4:nshape - 0.6]
-set lmargin 11
-set rmargin 3
+set xrange [-0.3:nshape - 0.7]
+set lmargin at screen 0.09
+set rmargin at screen 0.66
 set grid noxtics
 
-set tmargin at screen 0.88
-set bmargin at screen 0.58
+set tmargin at screen 0.86
+set bmargin at screen 0.52
 set key off
 set logscale y
 set format y '%g'
-set ylabel 'TOPS (2mnk / time, 10^12 op/s)'
-set xtics scale 0 format ''
+set ylabel 'TOPS (10^12 op/s)'
+set xtics scale 0.6
 plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.2 \
          lc rgb s_col(i) dt s_dt(i) pt s_pt(i), \
-     dir.'/shapes.tsv' using 1:(NaN):xtic('') notitle
+     dir.'/shapes.tsv' using 1:(NaN):xtic("") notitle
 
-set tmargin at screen 0.55
-set bmargin at screen 0.25
-set ylabel 'GB/s (operand + output bytes / time)'
-set xlabel 'shape m x k x n'
-set format x '%g'
-set key at screen 0.5, screen 0.1 center center horizontal maxrows 3 samplen 3
+set tmargin at screen 0.49
+set bmargin at screen 0.14
+set ylabel 'GB/s'
+set xlabel 'shape m × k × n (ascending 2mnk)'
+set key at screen 0.68, screen 0.86 left top vertical reverse Left samplen 3.5 font ",9"
 plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:3 with linespoints lw 2 ps 1.2 \
          lc rgb s_col(i) dt s_dt(i) pt s_pt(i) title columnheader(2), \
      dir.'/shapes.tsv' using 1:(NaN):xtic(2) notitle
