@@ -30,6 +30,30 @@ Test(quant_int8, absmax_max4_gives_scale_31_75_and_code_127)
     quant_matrix_free(&q);
 }
 
+Test(quant_int8, codes_round_half_to_even)
+{
+    /* max|v| = 127 gives s = 1, so the products are the values themselves:
+     * 2.5 -> 2, 3.5 -> 4, -3.5 -> -4, 0.5 -> 0, -0.5 -> -0 (round half away would give 3, 1). */
+    float v[6] = {127.0f, 2.5f, 3.5f, -3.5f, 0.5f, -0.5f};
+    quant_matrix q;
+    cr_assert_eq(quant_matrix_init(&q, QUANT_SCHEME_ABSMAX, QUANT_GRAN_TENSOR, 1, 6, 0), QUANT_OK);
+    cr_assert_eq(quant_quantize(v, &q), QUANT_OK);
+    cr_assert_eq(q.scales[0], 1.0f);
+    const int8_t want[6] = {127, 2, 4, -4, 0, 0};
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(q.codes[i], want[i], "value %g", v[i]);
+    quant_matrix_free(&q);
+    /* zeropoint with range [0, 255] has s = 1 and z = -128: 2.5 - 128 = -125.5 -> -126. */
+    float u[3] = {255.0f, 2.5f, 3.5f};
+    cr_assert_eq(quant_matrix_init(&q, QUANT_SCHEME_ZEROPOINT, QUANT_GRAN_TENSOR, 1, 3, 0), QUANT_OK);
+    cr_assert_eq(quant_quantize(u, &q), QUANT_OK);
+    cr_assert_eq(q.scales[0], 1.0f);
+    cr_assert_eq(q.zeros[0], -128);
+    cr_assert_eq(q.codes[1], -126);
+    cr_assert_eq(q.codes[2], -124, "-124.5 -> -124");
+    quant_matrix_free(&q);
+}
+
 Test(quant_int8, absmax_max3_2_maps_0_1_to_code_4)
 {
     float v[2] = {3.2f, 0.1f};
