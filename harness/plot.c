@@ -681,7 +681,7 @@ static int fig_threshold(plot_ctx *c)
 
     char sub[256], vars[4096];
     snprintf(sub, sizeof sub, "m=%lld k=%lld n=%lld%s", (long long)shape->p.m, (long long)shape->p.k,
-             (long long)shape->p.n, n_shapes > 1 ? ", the largest shape swept" : "");
+             (long long)shape->p.n, n_shapes > 1 ? " (largest shape swept)" : "");
     snprintf(vars, sizeof vars, "nser=%d; sch='%s'; grn='%s'; dec='%s'; floor=%.6g; has_frac=%d;", ss.n, sch,
              grn, dec, isfinite(floor_v) ? floor_v : -1.0, frac_any);
     series_set_free(&ss);
@@ -809,7 +809,7 @@ static int fig_granularity(plot_ctx *c)
 
     char sub[256], vars[1400];
     snprintf(sub, sizeof sub, "m=%lld k=%lld n=%lld, threshold 0%s", (long long)shape->p.m,
-             (long long)shape->p.k, (long long)shape->p.n, n_shapes > 1 ? ", the largest shape swept" : "");
+             (long long)shape->p.k, (long long)shape->p.n, n_shapes > 1 ? " (largest shape swept)" : "");
     snprintf(vars, sizeof vars, "floor=%.6g; xmax=%g; ngran=%d; gids='%s'; glabs=\"%s\";",
              isfinite(floor_v) ? floor_v : -1.0, xmax, n_g, gids, glabs);
     return draw(c, fig, sub, vars);
@@ -1097,7 +1097,7 @@ static int fig_memory(plot_ctx *c)
     fclose(f);
     char sub[256], vars[512];
     snprintf(sub, sizeof sub, "W of n=%lld x k=%lld%s", (long long)shape->p.n, (long long)shape->p.k,
-             n_shapes > 1 ? ", the largest shape swept" : "");
+             n_shapes > 1 ? " (largest shape swept)" : "");
     snprintf(vars, sizeof vars, "nbar=%d; unit='%s'; fp16=%.6g; fp32=%.6g;", ss.n, unit, fp16_shape / div,
              2 * fp16_shape / div);
     series_set_free(&ss);
@@ -1201,7 +1201,7 @@ static int fig_throughput(plot_ctx *c)
     char vars[4096];
     snprintf(vars, sizeof vars, "nser=%d; nshape=%d; sch='%s'; grn='%s'; dec='%s';", ss.n, ns, sch, grn, dec);
     series_set_free(&ss);
-    return draw(c, fig, "shapes m x k x n in order of 2mnk", vars);
+    return draw(c, fig, "", vars);
 }
 
 /* ---------------------------------------------------------------------------- */

@@ -10,7 +10,8 @@ set xlabel 'layer index (execution order)'
 set ylabel 'relative error of the layer output'
 set logscale y
 set format y '%.0e'
-set offsets graph 0.02, graph 0.02, 0, 0
+set autoscale xfix
+set offsets 0.3, 0.3, 0, 0
 isolated(i) = int(word(iso, i))
 l_lw(i) = isolated(i) ? 1.2 : 2
 l_ps(i) = isolated(i) ? 0.8 : 1.2

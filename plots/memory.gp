@@ -11,7 +11,7 @@ set xlabel ''
 set yrange [0:fp32 * 1.15]
 set xrange [-0.7:nbar - 0.3]
 set boxwidth 0.7
-set xtics rotate by 35 right scale 0 font ",9"
+set xtics rotate by 35 right scale 0 font f9
 set grid noxtics
 plot dir.'/mem.tsv' using 1:5:(scol_int(strcol(7))) with boxes fs pattern 4 border lc rgb variable lw 1.5 \
          lc rgb variable notitle, \
@@ -19,7 +19,7 @@ plot dir.'/mem.tsv' using 1:5:(scol_int(strcol(7))) with boxes fs pattern 4 bord
          lc rgb variable notitle, \
      '' using 1:2:(scol_int(strcol(7))):xtic(8) with boxes fs solid 0.75 border lc rgb variable lw 1.5 \
          lc rgb variable notitle, \
-     '' using 1:5:(sprintf('%.0f%%', $6)) with labels offset 0, 0.7 font ",9" notitle, \
+     '' using 1:5:(sprintf('%.1f%%', $6)) with labels offset 0, 0.7 font f9 notitle, \
      NaN with boxes fs solid 0.75 lc rgb '#555555' title 'codes', \
      NaN with boxes fs pattern 1 lc rgb '#555555' title 'scales + zero points', \
      NaN with boxes fs pattern 4 lc rgb '#555555' title 'outlier columns (fp16)', \

@@ -36,7 +36,7 @@ set xlabel 'model dimension k (= n)'
 set ylabel 'speedup over fp16 (×)'
 set yrange [0:*]
 set format y '%.1f'
-set key at screen 0.68, screen 0.86 left top vertical reverse Left samplen 3.5 font ",9"
+set key at screen 0.68, screen 0.86 left top vertical reverse Left samplen 3.5 font f9
 plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.2 \
          lc rgb s_col(i) dt s_dt(i) pt s_pt(i) title columnheader(2), \
      dir.'/fp16.tsv' using 1:(1.0) with linespoints lw ref_lw ps 1 lc rgb col_fp16 dt dt_fp16 pt pt_fp16 \

@@ -18,8 +18,14 @@ if (!exists("sub")) sub = ''
 
 # The PDF is the PNG at 100 px per inch, with the font scaled to match, so both have
 # the same proportions (pngcairo sizes fonts in points at 72 dpi).
+# Every font size below goes through fnt(), and line widths through the terminal's
+# linewidth, so that a figure scales as a whole.
+fscale = (term eq 'pdf') ? 1.39 : 1.0
+fnt(size) = sprintf(",%g", size * fscale)
+f8 = fnt(8); f9 = fnt(9); f11 = fnt(11)
 if (term eq 'pdf') {
-    set terminal pdfcairo noenhanced color size 9.6in,6in font "Sans,13.9" linewidth 1.4 rounded dashlength 1.2
+    set terminal pdfcairo noenhanced color size 9.6in,6in font "Sans,13.9" linewidth 1.2 rounded dashlength 1.6
+    set pointsize 0.75
 } else {
     set terminal pngcairo noenhanced color size 960,600 font "Sans,10" linewidth 1.4 rounded dashlength 1.2
 }
@@ -36,11 +42,12 @@ set grid noxtics
 set key noautotitle
 # Line figures: legend outside, right of the plot, so it never covers data; bar
 # figures move it below.
-set key outside right top vertical reverse Left samplen 3.5 spacing 1.1 width 1 font ",9"
+set key outside right top vertical reverse Left samplen 3.5 spacing 1.1 width 1 font f9
 
-# Two-line title: what the figure shows, then where it was measured.
-title_of(what) = (sub eq '' ? what : what.'   ('.sub.')')."\n".ttl
-set title font ",11"
+# Title: what the figure shows, what data it holds, where it was measured; one line
+# each, since device names are long and gnuplot centres (and clips) on the plot area.
+title_of(what) = what."\n".(sub eq '' ? '' : sub."\n").ttl
+set title font f11
 
 # ---------------------------------------------------------------------------------
 # Per scheme: colour, dash type (1 solid, 2 dash, 3 dot, 4 dash-dot, 5 dash-dot-dot)

@@ -25,7 +25,7 @@ set tmargin at screen 0.49
 set bmargin at screen 0.14
 set ylabel 'GB/s'
 set xlabel 'shape m × k × n (ascending 2mnk)'
-set key at screen 0.68, screen 0.86 left top vertical reverse Left samplen 3.5 font ",9"
+set key at screen 0.68, screen 0.86 left top vertical reverse Left samplen 3.5 font f9
 plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:3 with linespoints lw 2 ps 1.2 \
          lc rgb s_col(i) dt s_dt(i) pt s_pt(i) title columnheader(2), \
      dir.'/shapes.tsv' using 1:(NaN):xtic(2) notitle
