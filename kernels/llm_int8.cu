@@ -1,0 +1,250 @@
+// llm_int8.cu: the quantized linear layer as one call: vector-wise (or tensor-wise)
+// int8 with the LLM.int8() outlier decomposition, each stage timed with CUDA events.
+//
+// Forward, on the context's stream:
+//   quantize_x    outlier flags of X (threshold t), sorted outlier index list and its
+//                 count, X quantized with the outlier columns read as 0 (+ row sums);
+//                 the count is copied to pinned host memory behind an event
+//   gemm_i8       cuBLASLt int8 GEMM of the padded codes -> int32 [m, n]
+//   outlier_gemm  the host waits for the count only (the int8 GEMM keeps the GPU
+//                 busy meanwhile), gathers X[:,O] and W[:,O] into compact fp16
+//                 buffers and multiplies them in fp16 with float32 accumulation
+//   dequant       the epilogue: scales, zeropoint corrections, + outlier product + bias
+// The semantics are quant_matmul_scheme's: W quantized over all its columns (offline,
+// in qk_linear_create), X's outlier columns zeroed before X is quantized, and the
+// outlier columns of W taken in fp16 from the float W (`fp16`) or from the
+// dequantized int8 W rounded to fp16 (`dequant`).
+#include <stdio.h>
+#include <string.h>
+
+#include <algorithm>
+
+#include "common.cuh"
+
+enum { EV_START = 0, EV_QUANT, EV_GEMM, EV_OUTLIER, EV_END, EV_COUNT_READY, EV_N };
+
+struct qk_linear {
+    qk_linear_opts o;
+    int64_t m, k, n;
+    qk_qmatrix qw, qx;
+    int32_t *d_acc;          // [m, ldacc], ldacc = qw.rows_alloc (multiple of 4)
+    int64_t ldacc;
+    uint8_t *d_flags;        // [k]
+    int32_t *d_idx;          // [k]
+    int32_t *d_count;        // 1
+    __half *d_w16;           // [n, k] fp16 copy of W (fp16 outlier weights only)
+    __half *d_xo, *d_wo;     // compact outlier columns [m, cap], [n, cap]
+    int64_t cap;             // columns the compact buffers hold
+    float *d_yo;             // [m, n] outlier product
+    int64_t last_outliers;
+    cudaEvent_t ev[EV_N];
+};
+
+static bool decomposes(const qk_linear *l) { return l->o.threshold > 0.0f; }
+
+extern "C" void qk_linear_free(qk_ctx *c, qk_linear *l)
+{
+    if (!l)
+        return;
+    if (c && c->stream)
+        cudaStreamSynchronize(c->stream);
+    qk_qmatrix_free(c, &l->qw);
+    qk_qmatrix_free(c, &l->qx);
+    qk_free(c, l->d_acc);
+    qk_free(c, l->d_flags);
+    qk_free(c, l->d_idx);
+    qk_free(c, l->d_count);
+    qk_free(c, l->d_w16);
+    qk_free(c, l->d_xo);
+    qk_free(c, l->d_wo);
+    qk_free(c, l->d_yo);
+    for (int i = 0; i < EV_N; i++)
+        if (l->ev[i])
+            cudaEventDestroy(l->ev[i]);
+    free(l);
+}
+
+static qk_status linear_init(qk_ctx *c, qk_linear *l, const float *d_w)
+{
+    const qk_linear_opts *o = &l->o;
+    qk_status st = qk_qmatrix_init(c, &l->qw, o->scheme, o->w_gran, l->n, l->k, o->block);
+    if (st == QK_OK)
+        st = qk_qmatrix_init(c, &l->qx, o->scheme, o->x_gran, l->m, l->k, o->block);
+    if (st == QK_OK)
+        st = qk_quantize(c, d_w, QK_DTYPE_F32, l->k, NULL, &l->qw);
+    l->ldacc = l->qw.rows_alloc;
+    if (st == QK_OK)
+        st = qk_malloc(c, (void **)&l->d_acc, (size_t)(l->m * l->ldacc) * sizeof(int32_t));
+    if (st == QK_OK)
+        st = qk_malloc(c, (void **)&l->d_flags, (size_t)l->k);
+    if (st == QK_OK)
+        st = qk_malloc(c, (void **)&l->d_idx, (size_t)l->k * sizeof(int32_t));
+    if (st == QK_OK)
+        st = qk_malloc(c, (void **)&l->d_count, sizeof(int32_t));
+    if (st == QK_OK && decomposes(l)) {
+        st = qk_malloc(c, (void **)&l->d_yo, (size_t)(l->m * l->n) * sizeof(float));
+        if (st == QK_OK && o->outlier_weights == QUANT_OUTLIER_FP16) {
+            st = qk_malloc(c, (void **)&l->d_w16, (size_t)(l->n * l->k) * sizeof(__half));
+            if (st == QK_OK)
+                st = qk_convert(c, d_w, l->n, l->k, l->k, l->d_w16, QK_DTYPE_F16, l->k);
+        }
+    }
+    for (int i = 0; st == QK_OK && i < EV_N; i++) {
+        // The count-ready event is only waited on: no timing, so it is cheaper.
+        cudaError_t e = cudaEventCreateWithFlags(&l->ev[i], i == EV_COUNT_READY ? cudaEventDisableTiming
+                                                                               : cudaEventDefault);
+        if (e != cudaSuccess)
+            st = qk_fail(c, QK_ERR_CUDA, __FILE__, __LINE__, "cudaEventCreate: %s", cudaGetErrorString(e));
+    }
+    if (st == QK_OK)
+        st = qk_ctx_sync(c);
+    return st;
+}
+
+extern "C" qk_status qk_linear_create(qk_ctx *c, const qk_linear_opts *o, const float *d_w, int64_t m, int64_t k,
+                                      int64_t n, qk_linear **out)
+{
+    QK_ARG_CHECK(c, o && d_w && out && m > 0 && k > 0 && n > 0);
+    *out = NULL;
+    if (o->scheme != QUANT_SCHEME_ABSMAX && o->scheme != QUANT_SCHEME_ZEROPOINT)
+        return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__, "qk_linear: scheme %d is not an int8 scheme",
+                       (int)o->scheme);
+    if (o->x_gran != QUANT_GRAN_TENSOR && o->x_gran != QUANT_GRAN_ROW)
+        return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__,
+                       "X granularity %s has no GPU matmul (tensor and row do); block granularity needs "
+                       "per-block partial products that the cuBLASLt path does not compute",
+                       o->x_gran == QUANT_GRAN_BLOCK ? "block" : "channel");
+    if (o->w_gran != QUANT_GRAN_TENSOR && o->w_gran != QUANT_GRAN_CHANNEL && o->w_gran != QUANT_GRAN_ROW)
+        return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__,
+                       "W granularity block has no GPU matmul (tensor and channel do); its per-block "
+                       "partial products need a k-split GEMM that qlab does not have yet");
+    if (o->threshold > 0.0f && o->outlier_weights != QUANT_OUTLIER_FP16 && o->outlier_weights != QUANT_OUTLIER_DEQUANT)
+        return qk_fail(c, QK_ERR_ARG, __FILE__, __LINE__, "unknown outlier_weights %d", (int)o->outlier_weights);
+    if (k > 131071)
+        return qk_fail(c, QK_ERR_ALIGN, __FILE__, __LINE__,
+                       "k = %lld > 131071: int32 accumulation could overflow", (long long)k);
+    qk_linear *l = (qk_linear *)calloc(1, sizeof *l);
+    if (!l)
+        return qk_fail(c, QK_ERR_NOMEM, __FILE__, __LINE__, "out of host memory");
+    l->o = *o;
+    l->m = m;
+    l->k = k;
+    l->n = n;
+    qk_status st = linear_init(c, l, d_w);
+    if (st != QK_OK) {
+        qk_linear_free(c, l);
+        return st;
+    }
+    *out = l;
+    return QK_OK;
+}
+
+// Grows the compact outlier buffers to hold `cols` columns. Allocation synchronizes
+// the device, so it belongs in warm-up: the timed runs repeat the same X and find the
+// buffers big enough.
+static qk_status ensure_capacity(qk_ctx *c, qk_linear *l, int64_t cols)
+{
+    if (cols <= l->cap)
+        return QK_OK;
+    const int64_t cap = std::min(qk_round_up(cols, 64), qk_round_up(l->k, 8));
+    qk_free(c, l->d_xo);
+    qk_free(c, l->d_wo);
+    l->d_xo = l->d_wo = NULL;
+    l->cap = 0;
+    qk_status st = qk_malloc(c, (void **)&l->d_xo, (size_t)(l->m * cap) * sizeof(__half));
+    if (st == QK_OK)
+        st = qk_malloc(c, (void **)&l->d_wo, (size_t)(l->n * cap) * sizeof(__half));
+    if (st == QK_OK)
+        l->cap = cap;
+    return st;
+}
+
+#define MARK(i)                                                            \
+    do {                                                                   \
+        if (times)                                                         \
+            QK_CUDA_CHECK(c, cudaEventRecord(l->ev[(i)], c->stream));      \
+    } while (0)
+
+#define TRY(call)                      \
+    do {                               \
+        qk_status st_ = (call);        \
+        if (st_ != QK_OK)              \
+            return st_;                \
+    } while (0)
+
+extern "C" qk_status qk_linear_forward(qk_ctx *c, qk_linear *l, const void *d_x, qk_dtype xdt, int64_t ldx,
+                                       const float *d_bias, void *d_y, qk_dtype ydt, int64_t ldy,
+                                       qk_linear_times *times)
+{
+    QK_ARG_CHECK(c, l && d_x && d_y && ldx >= l->k && ldy >= l->n);
+    const bool dec = decomposes(l);
+    MARK(EV_START);
+
+    // quantize_x
+    TRY(qk_quantize_x(c, d_x, xdt, ldx, l->o.threshold, l->d_flags, l->d_idx, l->d_count, &l->qx));
+    if (dec) {
+        QK_CUDA_CHECK(c, cudaMemcpyAsync(c->h_pinned, l->d_count, sizeof(int32_t), cudaMemcpyDeviceToHost,
+                                         c->stream));
+        QK_CUDA_CHECK(c, cudaEventRecord(l->ev[EV_COUNT_READY], c->stream));
+    }
+    MARK(EV_QUANT);
+
+    // gemm_i8 over the padded codes: k = ld (multiple of 16), n = rows_alloc (of 4)
+    TRY(qk_gemm_i8(c, l->qx.d_codes, l->qx.ld, l->qw.d_codes, l->qw.ld, l->d_acc, l->ldacc, l->m, l->qx.ld,
+                   l->qw.rows_alloc));
+    MARK(EV_GEMM);
+
+    // outlier_gemm
+    int64_t no = 0;
+    if (dec) {
+        QK_CUDA_CHECK(c, cudaEventSynchronize(l->ev[EV_COUNT_READY]));
+        no = *c->h_pinned;
+        if (no < 0 || no > l->k)
+            return qk_fail(c, QK_ERR_CUDA, __FILE__, __LINE__, "outlier count %lld out of range", (long long)no);
+    }
+    l->last_outliers = no;
+    if (no > 0) {
+        TRY(ensure_capacity(c, l, no));
+        // Zero-padded to a multiple of 8 halves (16 bytes): the tensor-core path's
+        // alignment; the zero columns add exact zeros.
+        const int64_t ldo = qk_round_up(no, 8);
+        TRY(qk_gather_cols_f16(c, d_x, xdt, l->m, ldx, l->d_idx, no, l->d_xo, ldo));
+        if (l->o.outlier_weights == QUANT_OUTLIER_FP16)
+            TRY(qk_gather_cols_f16(c, l->d_w16, QK_DTYPE_F16, l->n, l->k, l->d_idx, no, l->d_wo, ldo));
+        else
+            TRY(qk_gather_cols_dequant_f16(c, &l->qw, l->d_idx, no, l->d_wo, ldo));
+        TRY(qk_gemm_float(c, QK_DTYPE_F16, l->d_xo, ldo, l->d_wo, ldo, l->d_yo, QK_DTYPE_F32, l->n, l->m, ldo,
+                          l->n, 1.0f, 0.0f));
+    }
+    MARK(EV_OUTLIER);
+
+    // dequant
+    TRY(qk_epilogue(c, l->d_acc, l->ldacc, &l->qx, &l->qw, no > 0 ? l->d_yo : NULL, l->n, d_bias, d_y, ydt, ldy));
+    MARK(EV_END);
+
+    if (times) {
+        memset(times, 0, sizeof *times);
+        QK_CUDA_CHECK(c, cudaEventSynchronize(l->ev[EV_END]));
+        QK_CUDA_CHECK(c, cudaEventElapsedTime(&times->quantize_x_ms, l->ev[EV_START], l->ev[EV_QUANT]));
+        QK_CUDA_CHECK(c, cudaEventElapsedTime(&times->gemm_i8_ms, l->ev[EV_QUANT], l->ev[EV_GEMM]));
+        QK_CUDA_CHECK(c, cudaEventElapsedTime(&times->outlier_gemm_ms, l->ev[EV_GEMM], l->ev[EV_OUTLIER]));
+        QK_CUDA_CHECK(c, cudaEventElapsedTime(&times->dequant_ms, l->ev[EV_OUTLIER], l->ev[EV_END]));
+        QK_CUDA_CHECK(c, cudaEventElapsedTime(&times->total_ms, l->ev[EV_START], l->ev[EV_END]));
+        times->n_outliers = no;
+    }
+    return QK_OK;
+}
+
+extern "C" const qk_qmatrix *qk_linear_weights(const qk_linear *l) { return l ? &l->qw : NULL; }
+extern "C" const qk_qmatrix *qk_linear_last_x(const qk_linear *l) { return l ? &l->qx : NULL; }
+extern "C" const uint8_t *qk_linear_flags(const qk_linear *l) { return l ? l->d_flags : NULL; }
+
+extern "C" int64_t qk_linear_weight_bytes(const qk_linear *l)
+{
+    if (!l)
+        return 0;
+    int64_t b = qk_qmatrix_bytes(&l->qw);
+    if (decomposes(l) && l->o.outlier_weights == QUANT_OUTLIER_FP16)
+        b += l->n * l->last_outliers * (int64_t)sizeof(__half);
+    return b;
+}
