@@ -744,6 +744,21 @@ int qlab_results_append_batch(qlab_results *r, const qlab_row *row,
     return 0;
 }
 
+int qlab_results_append_rows(qlab_results *r, const qlab_row *rows, int64_t n, char *err, size_t err_len)
+{
+    int64_t before = r->n[TABLE_POINTS];
+    if (push_rows(r, TABLE_POINTS, rows, n)) {
+        r->n[TABLE_POINTS] = before;
+        set_err(err, err_len, "%s: out of memory", r->path);
+        return 2;
+    }
+    if (persist(r, 0, err, err_len)) {
+        r->n[TABLE_POINTS] = before;
+        return 2;
+    }
+    return 0;
+}
+
 int qlab_results_append_point(qlab_results *r, const qlab_row *row, char *err, size_t err_len)
 {
     return qlab_results_append_batch(r, row, NULL, 0, NULL, 0, err, err_len);

@@ -55,6 +55,9 @@ int qlab_results_append_batch(qlab_results *r, const qlab_row *row,
                               const qlab_layer_row *l, int64_t n_layers,
                               char *err, size_t err_len);
 
+/* Appends n point rows in one durable write (merge). Return 0 or 2 (message in err). */
+int qlab_results_append_rows(qlab_results *r, const qlab_row *rows, int64_t n, char *err, size_t err_len);
+
 /* Sets status ("complete" | "interrupted") and finished_utc, and closes. r is freed
  * whatever the result. */
 int qlab_results_close(qlab_results *r, const char *status, char *err, size_t err_len);
