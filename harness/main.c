@@ -16,6 +16,7 @@
 #include "backend.h"
 #include "compare.h"
 #include "history.h"
+#include "merge.h"
 #include "plot.h"
 #include "results.h"
 #include "run.h"
@@ -37,7 +38,7 @@ static const char *usage_main =
     "  plot FILE         every figure the file's data supports (PNG and PDF)\n"
     "  compare BASE NEW  regressions in error and speed; exit 1 if any\n"
     "  history FILE...   one point's metric over runs: TSV and figure\n"
-    "  merge FILE...     join shard files (not built yet)\n"
+    "  merge FILE... -o OUT   join the shard files of one sweep\n"
     "  dump MODEL        layer dump of a model (not built yet)\n"
     "  info              devices, versions, what this build supports\n"
     "\n"
@@ -237,6 +238,35 @@ static int cmd_info(int argc, char **argv)
     return 0;
 }
 
+static const char *usage_merge =
+    "usage: qlab merge FILE... -o OUT [--allow-mixed-devices] [--allow-missing]\n"
+    "\nJoins the shard files of one sweep (qlab run --shard I/N) into OUT. Refuses files of\n"
+    "different experiments, configs or builds, mixed devices (unless allowed), duplicate\n"
+    "points and, unless allowed, missing points.\n";
+
+static int cmd_merge(int argc, char **argv)
+{
+    const char *out = NULL;
+    int mixed = 0, missing = 0, n = 0;
+    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    if (!inputs) return 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (is_help(a)) { fputs(usage_merge, stdout); free(inputs); return 0; }
+        else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && v) { out = v; i++; }
+        else if (strcmp(a, "--allow-mixed-devices") == 0) mixed = 1;
+        else if (strcmp(a, "--allow-missing") == 0) missing = 1;
+        else if (a[0] == '-') { free(inputs); return usage_error(usage_merge, "unknown option or missing value '%s'", a); }
+        else inputs[n++] = a;
+    }
+    int rc;
+    if (!out) rc = usage_error(usage_merge, "%s", "missing -o OUT");
+    else if (n < 1) rc = usage_error(usage_merge, "%s", "no input files");
+    else rc = qlab_merge(inputs, n, out, mixed, missing);
+    free(inputs);
+    return rc;
+}
+
 static int cmd_not_built(const char *cmd, int argc, char **argv)
 {
     (void)argc; (void)argv;
@@ -257,7 +287,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
     if (strcmp(cmd, "compare") == 0) return qlab_compare_main(argc - 2, argv + 2, stdout, stderr);
     if (strcmp(cmd, "history") == 0) return qlab_history_main(argc - 2, argv + 2, stdout, stderr);
-    if (strcmp(cmd, "merge") == 0 || strcmp(cmd, "dump") == 0)
+    if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 2, argv + 2);
+    if (strcmp(cmd, "dump") == 0)
         return cmd_not_built(cmd, argc - 2, argv + 2);
     fprintf(stderr, "qlab: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
