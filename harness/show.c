@@ -86,7 +86,7 @@ static void print_row(FILE *out, char c[N_COLS][CELL], const int *w, int last)
 {
     for (int j = 0; j <= last; j++) {
         if (j) fputs("  ", out);
-        if (j == last) fputs(c[j], out);   /* no trailing blanks */
+        if (j == last && !cols[j].right) fputs(c[j], out);   /* no trailing blanks */
         else fprintf(out, cols[j].right ? "%*s" : "%-*s", w[j], c[j]);
     }
     fputc('\n', out);
