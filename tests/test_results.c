@@ -525,6 +525,23 @@ Test(results, open_append_then_append_gives_the_union)
     H5Fclose(f);
 }
 
+Test(results, append_rows_adds_many_points_in_one_write)
+{
+    const char *path = in_dir("a.h5");
+    char err[512] = "";
+    qlab_results *r;
+    cr_assert_eq(qlab_results_create(path, &r, err, sizeof err), 0, "%s", err);
+    qlab_row rows[3] = { make_row(0), make_row(1), make_row(2) };
+    cr_assert_eq(qlab_results_append_rows(r, rows, 3, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_append_rows(r, rows, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_close(r, "complete", err, sizeof err), 0, "%s", err);
+    qlab_results_data d;
+    cr_assert_eq(qlab_results_read(path, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n_points, 3);
+    for (int i = 0; i < 3; i++) assert_row_eq(&d.points[i], &rows[i]);
+    qlab_results_data_free(&d);
+}
+
 Test(results, open_append_refuses_a_complete_run)
 {
     const char *path = in_dir("a.h5");
