@@ -16,8 +16,10 @@
  * library does not journal). SWMR write mode orders its flushes so that a *reader*
  * sees consistent metadata, but in HDF5 1.10 a killed SWMR writer leaves the
  * superblock's "file open for SWMR write" status flags set and H5Fopen, and hence a
- * plain h5dump, refuses the file until `h5clear -s` is run; DESIGN asks for a file
- * that opens "with no help".
+ * plain h5dump, refuses the file until `h5clear -s` is run (checked: a writer
+ * killed after H5Fstart_swmr_write + H5Fflush leaves a file h5dump 1.10.8 will not
+ * open, with HDF5_USE_FILE_LOCKING=FALSE too); DESIGN asks for a file that opens
+ * "with no help".
  * So the writer keeps the tables in memory, and after every change it builds a
  * complete file image (core driver, in memory), writes it to FILE.tmp-PID in the
  * same directory, fsyncs it, rename()s it over FILE and fsyncs the directory.
