@@ -651,6 +651,7 @@ static int fig_threshold(plot_ctx *c)
     }
     fprintf(f, "threshold\toutlier fraction (right axis)\n");
     int frac_any = 0;
+    double frac_lo = INFINITY, frac_hi = 0;
     for (int64_t j = 0; j < all_t.n; j++) {
         dvec v = {0};
         for (int64_t i = 0; i < d->n_points; i++) {
@@ -664,6 +665,10 @@ static int fig_threshold(plot_ctx *c)
         if (isfinite(m)) {
             fprintf(f, "%g\t%.6g\n", all_t.v[j], m * 100.0);
             frac_any |= m > 0;
+            if (m > 0) {
+                frac_lo = fmin(frac_lo, m);
+                frac_hi = fmax(frac_hi, m);
+            }
         }
     }
     fclose(f);
@@ -682,8 +687,10 @@ static int fig_threshold(plot_ctx *c)
     char sub[256], vars[4096];
     snprintf(sub, sizeof sub, "m=%lld k=%lld n=%lld%s", (long long)shape->p.m, (long long)shape->p.k,
              (long long)shape->p.n, n_shapes > 1 ? " (largest shape swept)" : "");
-    snprintf(vars, sizeof vars, "nser=%d; sch='%s'; grn='%s'; dec='%s'; floor=%.6g; has_frac=%d;", ss.n, sch,
-             grn, dec, isfinite(floor_v) ? floor_v : -1.0, frac_any);
+    /* a fraction spanning decades (low t sends most columns to fp16) reads on a log axis */
+    snprintf(vars, sizeof vars, "nser=%d; sch='%s'; grn='%s'; dec='%s'; floor=%.6g; has_frac=%d; frac_log=%d;",
+             ss.n, sch, grn, dec, isfinite(floor_v) ? floor_v : -1.0, frac_any,
+             frac_any && frac_hi > 30 * frac_lo);
     series_set_free(&ss);
     if (n_shapes > 1)
         logf_(c, "%s: %d shapes support it; drawing the largest, %s", fig, n_shapes, sub);

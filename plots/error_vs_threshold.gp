@@ -3,7 +3,8 @@
 # Reads from dir (written by harness/plot.c): s1.tsv .. s<nser>.tsv (threshold,
 # rel_err, outlier_frac; header = legend text), frac.tsv (threshold, outlier columns
 # in % of k). Variables: nser, sch/grn/dec (style keys), floor (fp16 rel_err, <= 0
-# when absent), has_frac (1 when any outlier column was found).
+# when absent), has_frac (1 when any outlier column was found), frac_log (1 when the
+# fraction spans decades: log right axis).
 load scripts.'/style.gp'
 
 set title title_of('Relative error vs LLM.int8() outlier threshold')
@@ -17,8 +18,13 @@ set mxtics 2
 if (has_frac) {
     set y2label 'outlier columns (% of k)'
     set y2tics
-    set y2range [0:*]
-    set format y2 '%.2g'
+    set format y2 '%g'
+    if (frac_log) {
+        set logscale y2
+        set y2label 'outlier columns (% of k, log scale)'
+    } else {
+        set y2range [0:*]
+    }
 }
 
 plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.3 \

@@ -24,8 +24,8 @@ fscale = (term eq 'pdf') ? 1.39 : 1.0
 fnt(size) = sprintf(",%g", size * fscale)
 f8 = fnt(8); f9 = fnt(9); f11 = fnt(11)
 if (term eq 'pdf') {
-    set terminal pdfcairo noenhanced color size 9.6in,6in font "Sans,13.9" linewidth 1.2 rounded dashlength 1.6
-    set pointsize 0.75
+    set terminal pdfcairo noenhanced color size 9.6in,6in font "Sans,13.9" linewidth 1.2 rounded dashlength 2.2
+    set pointsize 0.65
 } else {
     set terminal pngcairo noenhanced color size 960,600 font "Sans,10" linewidth 1.4 rounded dashlength 1.2
 }
