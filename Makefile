@@ -4,6 +4,7 @@
 #   make run        the default experiment on the best backend present: results + table + figures
 #   make test       every CPU test (and the GPU tests when a usable GPU is present)
 #   make test-gpu   the GPU tests alone (they skip, saying why, without a GPU)
+#   make baseline   regenerate results/baselines/baseline.h5 on purpose (see README)
 #   make bench-cpu  int8 GEMM vs float64 reference GEMM on the CPU
 #   make plots      figures of the newest default run into plots/out/
 #   make clean
@@ -61,7 +62,7 @@ CUDA_LIBS :=
 CUDA_TARGETS :=
 endif
 
-.PHONY: print-flags all deps run test test-cpu test-gpu bench-cpu plots clean info
+.PHONY: print-flags all deps run test baseline test-cpu test-gpu bench-cpu plots clean info
 all: $(B)/qlab $(B)/tests $(CUDA_TARGETS)
 	@echo "qlab: built $(B)/qlab (CUDA: $(if $(filter 1,$(CUDA)),yes via $(NVCC) for sm_$(subst $(eval) $(eval),/sm_,$(CUDA_ARCHS)),no: nvcc not found))"
 
@@ -127,6 +128,19 @@ test: deps
 	./$(B)/tests --jobs $$(nproc)
 	@if [ -x $(B)/test-gpu ]; then ./$(B)/test-gpu; fi
 	@if [ -x tests/run_cli_tests.sh ]; then bash tests/run_cli_tests.sh; fi
+	QLAB=./$(B)/qlab bash tools/check_baseline.sh
+
+# The accuracy regression baseline that `make test` compares against. Regenerate it
+# only when a change is meant to move error numbers: this prints what moved against
+# the old file, then replaces it; review that and commit the file with the change.
+baseline: deps
+	@$(MAKE) --no-print-directory $(B)/qlab
+	@rm -f results/baselines/baseline.new.h5
+	./$(B)/qlab run experiments/baseline.yaml -o results/baselines/baseline.new.h5 --no-progress
+	@if [ -f results/baselines/baseline.h5 ]; then \
+	  ./$(B)/qlab compare results/baselines/baseline.h5 results/baselines/baseline.new.h5 || true; fi
+	mv results/baselines/baseline.new.h5 results/baselines/baseline.h5
+	@echo "baseline: results/baselines/baseline.h5 regenerated; commit it with the change that moved it"
 
 test-gpu: deps
 	@$(MAKE) --no-print-directory $(B)/test-gpu
