@@ -128,7 +128,7 @@ test: deps
 	./$(B)/tests --jobs $$(nproc)
 	@if [ -x $(B)/test-gpu ]; then ./$(B)/test-gpu; fi
 	@if [ -x tests/run_cli_tests.sh ]; then bash tests/run_cli_tests.sh; fi
-	QLAB=./$(B)/qlab bash tools/check_baseline.sh
+	QLAB=$(B)/qlab bash tools/check_baseline.sh
 
 # The accuracy regression baseline that `make test` compares against. Regenerate it
 # only when a change is meant to move error numbers: this prints what moved against
@@ -136,9 +136,9 @@ test: deps
 baseline: deps
 	@$(MAKE) --no-print-directory $(B)/qlab
 	@rm -f results/baselines/baseline.new.h5
-	./$(B)/qlab run experiments/baseline.yaml -o results/baselines/baseline.new.h5 --no-progress
+	$(B)/qlab run experiments/baseline.yaml -o results/baselines/baseline.new.h5 --no-progress
 	@if [ -f results/baselines/baseline.h5 ]; then \
-	  ./$(B)/qlab compare results/baselines/baseline.h5 results/baselines/baseline.new.h5 || true; fi
+	  $(B)/qlab compare results/baselines/baseline.h5 results/baselines/baseline.new.h5 || true; fi
 	mv results/baselines/baseline.new.h5 results/baselines/baseline.h5
 	@echo "baseline: results/baselines/baseline.h5 regenerated; commit it with the change that moved it"
 
