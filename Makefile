@@ -22,7 +22,8 @@ CUDA_ARCHS ?= 80 89 90
 # Set CUDA=0 to build without CUDA even where nvcc is present.
 CUDA ?= $(if $(NVCC),1,0)
 
-B := build
+# CUDA and non-CUDA objects differ (-DQLAB_HAVE_CUDA): keep them apart.
+B ?= build$(if $(filter 0,$(CUDA)),/cpu-only)
 
 # pkg-config is read lazily (=) so that a make after tools/setup.sh sees the packages.
 PKGS := hdf5 libfyaml openblas
