@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# gpu-check.sh: the GPU acceptance run of the cuda backend, on a machine with a GPU.
+#
+#   bash tools/gpu-check.sh
+#
+# Builds everything (make), runs the GPU tests (build/test-gpu: kernels against quant/,
+# bit for bit where integer), then both timing experiments on the cuda backend:
+#   experiments/latency.yaml     -> results/gpu/<device>/latency.h5
+#   experiments/gemm-shapes.yaml -> results/gpu/<device>/gemm-shapes.h5
+# and writes results/gpu/<device>/summary.md with the device, the test outcome and
+# `qlab show` of each file. <device> is the GPU name as a slug (nvidia-h100-80gb-hbm3).
+# Fails loudly (exit 1) when no GPU is usable: a GPU check that silently ran on the CPU
+# would be worse than none.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "gpu-check: $*" >&2; exit 1; }
+
+command -v nvidia-smi >/dev/null 2>&1 || die "nvidia-smi not found: this machine has no NVIDIA driver, so no GPU to check"
+name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1) \
+    || die "nvidia-smi cannot query a GPU"
+[ -n "$name" ] || die "nvidia-smi lists no GPU"
+slug=$(printf '%s' "$name" | tr '[:upper:]' '[:lower:]' | sed -e 's/[^a-z0-9]\+/-/g' -e 's/^-//' -e 's/-$//')
+out="results/gpu/$slug"
+mkdir -p "$out"
+echo "gpu-check: device '$name' -> $out"
+
+make -j"$(nproc)"
+[ -x build/test-gpu ] || die "build/test-gpu was not built (is nvcc on PATH or in /usr/local/cuda?)"
+
+# The tests skip without a usable device; here a skip is a failure.
+test_log="$out/test-gpu.log"
+set +e
+./build/test-gpu --verbose 2>&1 | tee "$test_log"
+test_rc=${PIPESTATUS[0]}
+set -e
+if grep -q '^\[SKIP\]' "$test_log"; then
+    die "GPU tests skipped: $(grep -m1 '^\[SKIP\]' "$test_log")"
+fi
+[ "$test_rc" -eq 0 ] || die "GPU tests failed (see $test_log)"
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+failed=""
+for exp in latency gemm-shapes; do
+    f="$out/$exp.h5"
+    # qlab never overwrites a results file: keep the previous run under its time stamp.
+    [ -e "$f" ] && mv "$f" "$out/$exp-before-$stamp.h5"
+    # Exit 1 means some points failed: keep going so the summary shows which.
+    rc=0
+    ./build/qlab run "experiments/$exp.yaml" --backend cuda -o "$f" || rc=$?
+    [ "$rc" -eq 0 ] || failed="$failed $exp(exit $rc)"
+    [ -e "$f" ] || die "qlab run experiments/$exp.yaml wrote no results (exit $rc)"
+done
+
+{
+    echo "# GPU check: $name"
+    echo
+    echo "- date (UTC): $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "- git commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "- nvidia-smi: $(nvidia-smi --query-gpu=driver_version,clocks.sm,clocks.max.sm,memory.total --format=csv,noheader | head -n 1)"
+    echo "- GPU tests: $(grep -m1 'Synthesis' "$test_log" || echo 'see test-gpu.log')"
+    echo
+    for exp in latency gemm-shapes; do
+        echo "## $exp"
+        echo
+        echo '```'
+        ./build/qlab show "$out/$exp.h5"
+        echo '```'
+        echo
+    done
+    echo "Stage samples (quantize_x, gemm_i8, outlier_gemm, dequant, fp16_gemm, bf16_gemm) are"
+    echo "in each file's /samples: \`build/qlab export FILE --table samples\`."
+} > "$out/summary.md"
+echo "gpu-check: wrote $out/summary.md"
+[ -z "$failed" ] || die "experiments with failed points:$failed (see $out/summary.md)"
