@@ -1,8 +1,8 @@
 /* bench_cpu.c: the CPU int8 GEMM (quant_matmul_i8_i32) against the float64 reference
  * GEMM (cblas_dgemm) and cblas_sgemm of the same shapes.
  *
- * Build and run: make bench-cpu. Prints, per shape, the median of several timed runs
- * (after one warm-up) in ms and GOP/s (2mnk / time) and the ratio
+ * Build and run: make bench-cpu. Prints, per shape, the median of several interleaved
+ * timed runs (after one warm-up) in ms and GOP/s (2mnk / time) and the ratio
  * int8 time / dgemm time (below 1 means the int8 GEMM is faster). Exits 0 unless an
  * allocation or a quant call fails.
  */
@@ -70,18 +70,24 @@ static int run_once(bench_case *c, int which)
     return 0;
 }
 
-static int time_median_ms(bench_case *c, int which, double *ms)
+/* Median ms of each GEMM. The runs are interleaved (int8, f64, f32, int8, ...) so
+ * that load from elsewhere on the machine biases all three alike and the ratio
+ * stays meaningful. */
+static int time_medians_ms(bench_case *c, double ms[3])
 {
-    double t[BENCH_RUNS];
-    if (run_once(c, which) != 0)
-        return -1;
-    for (int r = 0; r < BENCH_RUNS; r++) {
-        double t0 = now_s();
+    double t[3][BENCH_RUNS];
+    for (int which = 0; which < 3; which++)
         if (run_once(c, which) != 0)
             return -1;
-        t[r] = (now_s() - t0) * 1e3;
-    }
-    *ms = median(t, BENCH_RUNS);
+    for (int r = 0; r < BENCH_RUNS; r++)
+        for (int which = 0; which < 3; which++) {
+            double t0 = now_s();
+            if (run_once(c, which) != 0)
+                return -1;
+            t[which][r] = (now_s() - t0) * 1e3;
+        }
+    for (int which = 0; which < 3; which++)
+        ms[which] = median(t[which], BENCH_RUNS);
     return 0;
 }
 
@@ -117,11 +123,10 @@ static int bench_shape(int64_t m, int64_t n, int64_t k)
         c.wd[i] = c.wf[i];
     }
     double ms[3];
-    for (int which = 0; which < 3; which++)
-        if (time_median_ms(&c, which, &ms[which]) != 0) {
-            fprintf(stderr, "bench-cpu: quant_matmul_i8_i32 failed\n");
-            goto done;
-        }
+    if (time_medians_ms(&c, ms) != 0) {
+        fprintf(stderr, "bench-cpu: quant_matmul_i8_i32 failed\n");
+        goto done;
+    }
     double ops = 2.0 * (double)m * (double)n * (double)k;
     const char *names[3] = {"int8 -> int32 (quant)", "float64 cblas_dgemm", "float32 cblas_sgemm"};
     for (int which = 0; which < 3; which++)
