@@ -315,6 +315,8 @@ static void col_short(const qlab_row *r, const qlab_column *c, char *buf, size_t
         snprintf(buf, len, "%g", v == 0 ? 0.0 : v);
     } else {
         col_text(r, c, buf, len);
+        if (!buf[0])
+            snprintf(buf, len, "-");   /* an axis the scheme does not use */
     }
 }
 

@@ -478,3 +478,40 @@ Test(compare, unknown_metric_on_command_line_gives_exit_2)
     free(out);
     free(errs);
 }
+
+/* ---------------------------------------------------------------------------- */
+/* history: step changes                                                         */
+
+#include "../harness/history.h"
+
+Test(history, any_change_of_an_exact_metric_is_a_step)
+{
+    double v[] = {0.5, 0.5, 0.5000001, 0.5000001, 0.4};
+    double nz[] = {0, 0, 0, 0, 0};
+    int step[5];
+    qlab_history_steps(v, nz, 5, step);
+    int want[] = {0, 0, 1, 0, 1};
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(step[i], want[i], "run %d", i);
+}
+
+Test(history, timing_moves_inside_the_noise_are_not_steps)
+{
+    /* noise 2 around runs 0..3: a move of 3 is inside 3 * noise, a move of 20 is not */
+    double v[] = {100, 103, 101, 121, 120};
+    double nz[] = {2, 2, 2, 2, 2};
+    int step[5];
+    qlab_history_steps(v, nz, 5, step);
+    int want[] = {0, 0, 0, 1, 0};
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(step[i], want[i], "run %d", i);
+}
+
+Test(history, nan_values_never_make_a_step)
+{
+    double v[] = {1, NAN, 2};
+    double nz[] = {0, 0, 0};
+    int step[3];
+    qlab_history_steps(v, nz, 3, step);
+    cr_assert(step[0] == 0 && step[1] == 0 && step[2] == 0);
+}
