@@ -816,7 +816,9 @@ int qlab_point_same(const qlab_point *a, const qlab_point *b)
            a->depth == b->depth && !strcmp(a->scheme, b->scheme) &&
            !strcmp(a->x_granularity, b->x_granularity) &&
            !strcmp(a->w_granularity, b->w_granularity) && a->block == b->block &&
-           a->threshold == b->threshold && !strcmp(a->outlier_weights, b->outlier_weights);
+           a->threshold == b->threshold && !strcmp(a->outlier_weights, b->outlier_weights) &&
+           !strcmp(a->model, b->model) && !strcmp(a->mode, b->mode) &&
+           a->smooth_alpha == b->smooth_alpha;
 }
 
 /* FNV-1a over the fields qlab_point_same compares, for the de-duplication table. */
@@ -846,6 +848,7 @@ static uint64_t point_hash(const qlab_point *p)
     h = hash_str(h, p->scheme); h = hash_str(h, p->x_granularity);
     h = hash_str(h, p->w_granularity); h = hash_bytes(h, &p->block, sizeof p->block);
     h = hash_f64(h, p->threshold); h = hash_str(h, p->outlier_weights);
+    h = hash_str(h, p->model); h = hash_str(h, p->mode); h = hash_f64(h, p->smooth_alpha);
     return h;
 }
 

@@ -38,6 +38,8 @@ typedef struct {
     int64_t m, k, n;
     qlab_dist x, w;
     int64_t depth;                  /* chain depth; 0 otherwise */
+    char model[QLAB_NAME_LEN];      /* model workloads: "minilm"; "" otherwise */
+    char mode[QLAB_NAME_LEN];       /* chain/model: "propagated" | "isolated"; "" otherwise */
 
     /* scheme */
     char scheme[QLAB_NAME_LEN];     /* quant_scheme name */
@@ -46,6 +48,7 @@ typedef struct {
     int64_t block;                  /* block size where a granularity is "block"; 0 otherwise */
     double threshold;               /* LLM.int8() threshold, 0 = none */
     char outlier_weights[QLAB_NAME_LEN];  /* "fp16" | "dequant" ("" where threshold is 0) */
+    double smooth_alpha;            /* SmoothQuant migration strength, 0 = off */
 } qlab_point;
 
 /* Timing summary of one stage (DESIGN section 5). Times in microseconds. */

@@ -57,6 +57,8 @@ uint64_t qlab_workload_key(const qlab_point *p)
     h = hash_i64(h, p->k);
     h = hash_i64(h, p->n);
     h = hash_i64(h, p->depth);
+    h = hash_str(h, p->model);
+    h = hash_str(h, p->mode);
     h = hash_dist(h, &p->x);
     return hash_dist(h, &p->w);
 }

@@ -705,8 +705,8 @@ Test(results, export_writes_a_header_and_one_line_per_row)
                     "mean_abs_err,cosine,outlier_cols", 2 },
         { "points", "id,status,message,backend,seed,workload,path,layer,m,k,n,x_dist,x_std,"
                     "x_df,x_outlier_cols,x_outlier_scale,w_dist,w_std,w_df,w_outlier_cols,"
-                    "w_outlier_scale,depth,scheme,x_granularity,w_granularity,block,threshold,"
-                    "outlier_weights,rel_err,sqnr_db,max_abs_err,mean_abs_err,cosine,x_rel_err,"
+                    "w_outlier_scale,depth,model,mode,scheme,x_granularity,w_granularity,block,threshold,"
+                    "outlier_weights,smooth_alpha,rel_err,sqnr_db,max_abs_err,mean_abs_err,cosine,x_rel_err,"
                     "w_rel_err,outlier_cols,outlier_frac,median_us,q1_us,q3_us,min_us,rel_stdev,"
                     "samples,tops,gbps,fp16_median_us,speedup_vs_fp16,w_bytes,w_bytes_fp16,"
                     "x_bytes,peak_bytes", 3 },
