@@ -217,6 +217,12 @@ typedef struct {
     int64_t w_bytes;                      /* stored weight bytes: codes + scales (+ zeros) (+ fp16 outlier cols) */
     int64_t x_bytes;                      /* activation bytes of the quantized X: codes + scales (+ zeros) */
 } quant_matmul_info;
+/* Byte counts: 1 per int8 code, 4 per float32 scale, 4 per zero point (int32, as
+ * quant_matrix stores them); with threshold > 0, x_bytes adds 2 * m * outlier_cols
+ * (the fp16 outlier columns of X) and, for QUANT_OUTLIER_FP16, w_bytes adds
+ * 2 * n * outlier_cols. fp32/fp16/bf16: 4 or 2 bytes per value.
+ * x_rel_err / w_rel_err compare each operand with the operand the product actually
+ * used: dequantized int8 with the outlier columns replaced by their fp16 values. */
 
 /* Y [m,n] float32 = the point's quantized X W^T, the whole reference pipeline:
  * fp32/fp16/bf16: operands rounded, float32 accumulation.
@@ -226,6 +232,9 @@ typedef struct {
  *   quantized once, offline); Y = int8 product + X[:,O]_fp16 W[:,O]_fp16 (or the
  *   dequantized W columns rounded to fp16 for QUANT_OUTLIER_DEQUANT), the outlier
  *   product accumulated in float32.
+ * The float schemes ignore the granularities and the threshold. For the int8 schemes
+ * x_gran = QUANT_GRAN_CHANNEL (a scale per column of X) is QUANT_ERR_UNSUPPORTED: it
+ * cannot be factored out of the integer k-sum; w_gran row and channel are the same.
  * info may be NULL. */
 quant_status quant_matmul_scheme(const float *x, const float *w, int64_t m, int64_t k,
                                  int64_t n, const quant_matmul_opts *opts, float *y,
