@@ -20,6 +20,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "network.h"
 #include "results.h"
 #include "run.h"
 #include "version.h"
@@ -315,6 +316,7 @@ int qlab_run(const qlab_run_opts *o)
     qlab_workload wl = { 0 };
     int have_wl = 0;
     qlab_samples samples = { 0 };
+    qlab_layers layers = { 0 };
     float *y = NULL;
     size_t y_cap = 0;
     int64_t n_done = 0, n_failed = 0, n_run = 0;
@@ -339,6 +341,20 @@ int qlab_run(const qlab_run_opts *o)
         qlab_samples_clear(&samples);
 
         int failed = 0;
+        int network = strcmp(p->workload, "chain") == 0 || strcmp(p->workload, "model") == 0;
+        layers.n = 0;
+        if (network) {
+            qlab_network_job job = {
+                .p = p, .backend = b, .measure_latency = e.measure_latency,
+                .measure_memory = e.measure_memory, .timing = &e.timing,
+            };
+            int (*fn)(const qlab_network_job *, qlab_row *, qlab_layers *, qlab_samples *,
+                      char *, size_t) = p->workload[0] == 'c' ? qlab_chain_run : qlab_model_run;
+            failed = fn(&job, &row, &layers, &samples, row.message, sizeof row.message) != 0;
+            for (int64_t l = 0; l < layers.n; l++)
+                layers.v[l].point_id = p->id;
+            goto record;
+        }
         uint64_t key = qlab_workload_key(p);
         if (!have_wl || wl.key != key) {
             if (have_wl)
@@ -376,6 +392,7 @@ int qlab_run(const qlab_run_opts *o)
             else if (e.measure_error)
                 fill_metrics(y, wl.y_ref, p->m, p->n, &row);
         }
+    record:
         row.status = failed ? QLAB_STATUS_FAILED : QLAB_STATUS_OK;
         if (failed) {
             n_failed++;
@@ -384,7 +401,8 @@ int qlab_run(const qlab_run_opts *o)
             fprintf(stderr, "qlab: point %lld failed: %s\n", (long long)p->id, row.message);
         }
         /* One durable write for the point and its samples: a kill never splits them. */
-        if (qlab_results_append_batch(r, &row, samples.v, samples.n, NULL, 0, err, sizeof err)) {
+        if (qlab_results_append_batch(r, &row, samples.v, samples.n, layers.v, layers.n, err,
+                                      sizeof err)) {
             fprintf(stderr, "%sqlab: %s\n", tty ? "\n" : "", err);
             rc_io = 1;
             break;
@@ -410,6 +428,7 @@ int qlab_run(const qlab_run_opts *o)
     if (have_wl)
         qlab_workload_free(&wl);
     qlab_samples_free(&samples);
+    qlab_layers_free(&layers);
     free(y);
     free(done);
     free(shard);
