@@ -1182,6 +1182,33 @@ static int load_document(struct fy_document *fyd, cfg_ctx *c, const char *const 
     return rc;
 }
 
+/* Offset of the first byte that is not part of well-formed UTF-8 (or is a NUL), or
+ * len if there is none. YAML is UTF-8 text; libfyaml 0.7 loops forever on some
+ * malformed sequences inside directives, so bad text is refused before parsing. */
+static size_t utf8_bad_offset(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                 : (c & 0xF8) == 0xF0 ? 3 : 4;
+        if (c == 0 || n == 4 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4) || i + n >= len + (n == 0))
+            return i;
+        uint32_t cp = n == 0 ? c : c & (0x3Fu >> n);
+        for (size_t j = 1; j <= n; j++) {
+            if ((s[i + j] & 0xC0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + j] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += n + 1;
+    }
+    return len;
+}
+
 static int load_common(const char *text, size_t len, char *owned, const char *source,
                        const char *const *sets, int n_sets, qlab_experiment *exp, char *err,
                        size_t err_len)
@@ -1194,6 +1221,19 @@ static int load_common(const char *text, size_t len, char *owned, const char *so
     c.source = source;
     c.err = err ? err : dummy;
     c.err_len = err ? err_len : sizeof dummy;
+
+    size_t bad = utf8_bad_offset(text, len);
+    if (bad < len) {
+        int line = 1, col = 1;
+        for (size_t i = 0; i < bad; i++) {
+            if (text[i] == '\n') { line++; col = 1; }
+            else if (((unsigned char)text[i] & 0xC0) != 0x80) col++;
+        }
+        snprintf(c.err, c.err_len, "%s:%d:%d: not UTF-8 text (byte 0x%02x); a config is a YAML text file",
+                 source, line, col, (unsigned char)text[bad]);
+        free(owned);
+        return 2;
+    }
 
     struct fy_diag_cfg dc;
     fy_diag_cfg_default(&dc);
