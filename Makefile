@@ -63,8 +63,9 @@ CUDA_LIBS :=
 CUDA_TARGETS :=
 endif
 
-.PHONY: print-flags all deps run test baseline test-cpu test-gpu bench-cpu plots clean info
-all: $(B)/qlab $(B)/tests $(CUDA_TARGETS)
+.PHONY: print-flags all deps run test baseline test-cpu test-gpu bench-cpu plots clean info \
+        test-asan test-kill test-slurm fuzz
+all: $(B)/qlab $(B)/qlab-tests $(CUDA_TARGETS)
 	@echo "qlab: built $(B)/qlab (CUDA: $(if $(filter 1,$(CUDA)),yes via $(NVCC) for sm_$(subst $(eval) $(eval),/sm_,$(CUDA_ARCHS)),no: nvcc not found))"
 
 deps:
@@ -104,7 +105,7 @@ $(B)/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h kernels/*.cuh quant/*.h)
 $(B)/qlab: $(B)/harness/main.o $(B)/libqlab.a $(B)/libquant.a $(if $(filter 1,$(CUDA)),$(B)/libqlabkernels.a)
 	$(CC) -o $@ $(B)/harness/main.o $(B)/libqlab.a $(B)/libquant.a $(LDLIBS_ALL)
 
-$(B)/tests: $(TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(if $(filter 1,$(CUDA)),$(B)/libqlabkernels.a)
+$(B)/qlab-tests: $(TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(if $(filter 1,$(CUDA)),$(B)/libqlabkernels.a)
 	$(CC) -o $@ $(TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(CRIT_LIBS) $(LDLIBS_ALL)
 
 $(B)/test-gpu: $(GPU_TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(B)/libqlabkernels.a
@@ -126,9 +127,10 @@ run: deps
 # Criterion runs tests in parallel workers; -j keeps it to the machine's cores.
 test: deps
 	@$(MAKE) --no-print-directory all $(if $(filter 1,$(CUDA)),$(B)/test-gpu)
-	./$(B)/tests --jobs $$(nproc)
-	@if [ -x $(B)/test-gpu ]; then ./$(B)/test-gpu; fi
-	@if [ -x tests/run_cli_tests.sh ]; then bash tests/run_cli_tests.sh; fi
+	./$(B)/qlab-tests --jobs $$(nproc)
+	@# --verbose prints each skipped GPU test with its reason (no usable GPU: ...)
+	@if [ -x $(B)/test-gpu ]; then ./$(B)/test-gpu --verbose; fi
+	QLAB=$(B)/qlab bash tests/run_cli_tests.sh
 	QLAB=$(B)/qlab bash tools/check_baseline.sh
 
 # The accuracy regression baseline that `make test` compares against. Regenerate it
@@ -142,6 +144,42 @@ baseline: deps
 	  $(B)/qlab compare results/baselines/baseline.h5 results/baselines/baseline.new.h5 || true; fi
 	mv results/baselines/baseline.new.h5 results/baselines/baseline.h5
 	@echo "baseline: results/baselines/baseline.h5 regenerated; commit it with the change that moved it"
+
+# --------------------------------------------------------------------------------
+# Robustness (see README, "Robustness testing")
+
+# The CPU test suite and the CLI tests under AddressSanitizer (leaks included) and
+# UndefinedBehaviorSanitizer, in their own build directory. Reports go to files under
+# build/asan/reports/; any report fails the target, whatever the exit statuses said.
+ASAN_DIR ?= build/asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN_DIR)/reports/asan \
+          UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN_DIR)/reports/ubsan
+test-asan: deps
+	@$(MAKE) --no-print-directory B=$(ASAN_DIR) CUDA=0 OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)" \
+	  EXTRA_LDFLAGS="$(SAN_FLAGS)" $(ASAN_DIR)/qlab $(ASAN_DIR)/qlab-tests
+	@rm -rf $(ASAN_DIR)/reports; mkdir -p $(ASAN_DIR)/reports
+	@st=0; $(SAN_ENV) ./$(ASAN_DIR)/qlab-tests --jobs $$(nproc) || st=1; \
+	  $(SAN_ENV) QLAB=$(ASAN_DIR)/qlab bash tests/run_cli_tests.sh || st=1; \
+	  if [ -n "$$(ls -A $(ASAN_DIR)/reports)" ]; then \
+	    for f in $(ASAN_DIR)/reports/*; do echo "== $$f"; head -n 40 "$$f"; done; \
+	    echo "test-asan: sanitizer reports in $(ASAN_DIR)/reports/"; st=1; fi; \
+	  if [ $$st = 0 ]; then echo "test-asan: no sanitizer reports"; fi; exit $$st
+
+# SIGKILL at random moments, signals, full disk, unwritable directory.
+test-kill: deps
+	@$(MAKE) --no-print-directory $(B)/qlab
+	QLAB=$(B)/qlab bash tests/kill_test.sh
+
+# A single-node Slurm cluster on this machine running a sharded sweep (installs
+# slurm-wlm and munge when missing; needs root).
+test-slurm: deps
+	@$(MAKE) --no-print-directory $(B)/qlab
+	QLAB=$(B)/qlab bash tests/slurm_test.sh
+
+# libFuzzer harnesses, FUZZ_SECONDS each (default 60).
+fuzz:
+	bash fuzz/run.sh
 
 test-gpu: deps
 	@$(MAKE) --no-print-directory $(B)/test-gpu
