@@ -1,0 +1,396 @@
+/* test_dump.c: layer dump files (harness/dump.c, DESIGN section 8).
+ *
+ * Fixtures are made at test time in a fresh temporary directory: well-formed dumps
+ * through the writer, malformed ones with the HDF5 C API directly (each breaks one
+ * rule). Expected values of the 16-bit formats come from quant/'s conversions, which
+ * have their own tests (test_quant_half.c).
+ */
+#include <criterion/criterion.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../harness/dump.h"
+#include "../quant/quant.h"
+
+static char dir[64];
+static char err[1024];
+
+static void make_dir(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/qlab-test-dump-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    (void)!system(cmd);
+}
+
+TestSuite(dump, .init = make_dir, .fini = remove_dir);
+
+static const char *tmp(const char *name)
+{
+    static char buf[4][160];
+    static int next = 0;
+    char *b = buf[next++ & 3];
+    snprintf(b, 160, "%s/%s", dir, name);
+    return b;
+}
+
+/* Deterministic values of both signs and varied magnitudes, none exactly
+ * representable in fp16 / bf16 for most i, so rounding is exercised. */
+static void fill(float *v, int count, float scale, int salt)
+{
+    for (int i = 0; i < count; i++)
+        v[i] = scale * (float)sin(0.7 * (i + 1) + salt) * (1.0f + 0.013f * (float)(i % 7));
+}
+
+enum { N = 3, K = 4, T = 2 };
+
+/* A dump of two layers: "fc1" with bias and output, "fc2" with neither. */
+static void write_two_layers(const char *path, qlab_dump_dtype dt, float *w, float *x, float *b,
+                             float *y)
+{
+    fill(w, N * K, 0.5f, 1);
+    fill(x, T * K, 3.0f, 2);
+    fill(b, N, 0.1f, 3);
+    fill(y, T * N, 2.0f, 4);
+    qlab_dump_writer *wr;
+    cr_assert_eq(qlab_dump_create(path, "toy", "test_dump.c", dt, &wr, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_dump_add_layer(wr, "fc1", w, N, K, b, x, T, y, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_dump_add_layer(wr, "fc2", w, K, N, NULL, y, T, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_dump_close(wr, err, sizeof err), 0, "%s", err);
+}
+
+static float as_stored(qlab_dump_dtype dt, float v)
+{
+    if (dt == QLAB_DUMP_F16) return quant_f16_to_f32(quant_f32_to_f16(v));
+    if (dt == QLAB_DUMP_BF16) return quant_bf16_to_f32(quant_f32_to_bf16(v));
+    return v;
+}
+
+static void assert_values(qlab_dump_dtype dt, const float *got, const float *src, int count,
+                          const char *what)
+{
+    for (int i = 0; i < count; i++)
+        cr_assert_eq(got[i], as_stored(dt, src[i]), "%s %s[%d]: %g, expected %g",
+                     qlab_dump_dtype_name(dt), what, i, got[i], as_stored(dt, src[i]));
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Round trips                                                                   */
+
+static void round_trip(qlab_dump_dtype dt)
+{
+    float w[N * K], x[T * K], b[N], y[T * N];
+    const char *path = tmp("rt.h5");
+    write_two_layers(path, dt, w, x, b, y);
+
+    qlab_dump_info info;
+    cr_assert_eq(qlab_dump_inspect(path, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(info.n_layers, 2);
+    cr_assert_eq(info.format_version, QLAB_DUMP_FORMAT_VERSION);
+    cr_assert_str_eq(info.model, "toy");
+    cr_assert_str_eq(info.source, "test_dump.c");
+    cr_assert_str_eq(info.layers[0].group, "000-fc1");
+    cr_assert_str_eq(info.layers[0].name, "fc1");
+    cr_assert_eq(info.layers[0].index, 0);
+    cr_assert_eq(info.layers[0].n, N);
+    cr_assert_eq(info.layers[0].k, K);
+    cr_assert_eq(info.layers[0].tokens, T);
+    cr_assert(info.layers[0].has_bias && info.layers[0].has_output);
+    cr_assert_str_eq(info.layers[1].group, "001-fc2");
+    cr_assert_eq(info.layers[1].index, 1);
+    cr_assert_eq(info.layers[1].n, K);
+    cr_assert_eq(info.layers[1].k, N);
+    cr_assert(!info.layers[1].has_bias && !info.layers[1].has_output);
+    qlab_dump_info_free(&info);
+
+    qlab_dump_tensors t;
+    cr_assert_eq(qlab_dump_read_layer(path, "000-fc1", &t, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(t.n, N);
+    cr_assert_eq(t.k, K);
+    cr_assert_eq(t.tokens, T);
+    assert_values(dt, t.weight, w, N * K, "weight");
+    assert_values(dt, t.input, x, T * K, "input");
+    cr_assert_not_null(t.bias);
+    assert_values(dt, t.bias, b, N, "bias");
+    cr_assert_not_null(t.output);
+    assert_values(dt, t.output, y, T * N, "output");
+    qlab_dump_tensors_free(&t);
+
+    cr_assert_eq(qlab_dump_read_layer(path, "001-fc2", &t, err, sizeof err), 0, "%s", err);
+    cr_assert_null(t.bias);
+    cr_assert_null(t.output);
+    assert_values(dt, t.input, y, T * N, "input");
+    qlab_dump_tensors_free(&t);
+}
+
+Test(dump, float32_round_trip_is_exact) { round_trip(QLAB_DUMP_F32); }
+Test(dump, float16_round_trip_equals_quant_rounding) { round_trip(QLAB_DUMP_F16); }
+Test(dump, bfloat16_round_trip_equals_quant_rounding) { round_trip(QLAB_DUMP_BF16); }
+
+Test(dump, bfloat16_is_stored_as_uint16_with_dtype_attribute)
+{
+    float w[N * K], x[T * K], b[N], y[T * N];
+    const char *path = tmp("bf.h5");
+    write_two_layers(path, QLAB_DUMP_BF16, w, x, b, y);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, "/layers/000-fc1/weight", H5P_DEFAULT);
+    hid_t ty = H5Dget_type(ds);
+    cr_assert_eq(H5Tget_class(ty), H5T_INTEGER);
+    cr_assert_eq(H5Tget_size(ty), 2);
+    cr_assert_eq(H5Tget_sign(ty), H5T_SGN_NONE);
+    cr_assert_gt(H5Aexists(ds, "dtype"), 0);
+    uint16_t bits[N * K];
+    cr_assert_geq(H5Dread(ds, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, bits), 0);
+    for (int i = 0; i < N * K; i++) cr_assert_eq(bits[i], quant_f32_to_bf16(w[i]));
+    H5Tclose(ty);
+    H5Dclose(ds);
+    H5Fclose(f);
+}
+
+Test(dump, writer_refuses_a_name_with_a_slash)
+{
+    float w[N * K] = {0}, x[T * K] = {0};
+    qlab_dump_writer *wr;
+    cr_assert_eq(qlab_dump_create(tmp("slash.h5"), "", "", QLAB_DUMP_F32, &wr, err, sizeof err), 0);
+    cr_assert_eq(qlab_dump_add_layer(wr, "a/b", w, N, K, NULL, x, T, NULL, err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "'a/b'"), "%s", err);
+    qlab_dump_close(wr, err, sizeof err);
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Malformed files                                                               */
+
+/* A file with the root attributes (format NULL: none) and an empty /layers. */
+static hid_t make_root(const char *path, const char *format, int64_t version, hid_t *layers)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (format) {
+        hid_t st = H5Tcopy(H5T_C_S1);
+        H5Tset_size(st, strlen(format) + 1);
+        hid_t a = H5Acreate2(f, "format", st, sp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, st, format);
+        H5Aclose(a);
+        H5Tclose(st);
+    }
+    hid_t a = H5Acreate2(f, "format_version", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT64, &version);
+    H5Aclose(a);
+    H5Sclose(sp);
+    *layers = H5Gcreate2(f, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    return f;
+}
+
+/* A float32 dataset of the given shape; data NULL: chunked and never written, so a
+ * huge declared shape costs nothing on disk. */
+static void add_f32(hid_t g, const char *name, int rank, hsize_t d0, hsize_t d1, const float *data)
+{
+    hsize_t dims[2] = {d0, d1};
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    if (!data) {
+        hsize_t chunk[2] = {1, rank == 2 ? (d1 < 1024 ? d1 : 1024) : 1};
+        if (rank == 1) chunk[0] = d0 < 1024 ? d0 : 1024;
+        H5Pset_chunk(pl, rank, chunk);
+    }
+    hid_t ds = H5Dcreate2(g, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    cr_assert_geq(ds, 0);
+    if (data) H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    H5Dclose(ds);
+    H5Pclose(pl);
+    H5Sclose(sp);
+}
+
+/* One layer group "000-a" holding weight [wn, wk] and input [xt, xk] (0: leave out). */
+static void make_layer_file(const char *path, const char *format, int64_t version, int wn, int wk,
+                            int xt, int xk)
+{
+    hid_t lg, f = make_root(path, format, version, &lg);
+    hid_t g = H5Gcreate2(lg, "000-a", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    float v[64];
+    fill(v, 64, 1.0f, 5);
+    if (wn) add_f32(g, "weight", 2, (hsize_t)wn, (hsize_t)wk, v);
+    if (xt) add_f32(g, "input", 2, (hsize_t)xt, (hsize_t)xk, v);
+    H5Gclose(g);
+    H5Gclose(lg);
+    H5Fclose(f);
+}
+
+/* Both readers must refuse the file with 2 and a message holding every needle. */
+static void expect_refused(const char *path, const char *const *needles)
+{
+    qlab_dump_info info;
+    qlab_dump_tensors t;
+    int rc = qlab_dump_inspect(path, &info, err, sizeof err);
+    cr_assert_eq(rc, 2, "inspect should refuse %s (rc %d)", path, rc);
+    cr_assert_null(info.layers);
+    for (int i = 0; needles[i]; i++)
+        cr_assert_not_null(strstr(err, needles[i]), "inspect: '%s' lacks '%s'", err, needles[i]);
+    rc = qlab_dump_read_layer(path, "000-a", &t, err, sizeof err);
+    cr_assert_eq(rc, 2, "read_layer should refuse %s (rc %d)", path, rc);
+    cr_assert_null(t.weight);
+    for (int i = 0; needles[i]; i++)
+        cr_assert_not_null(strstr(err, needles[i]), "read: '%s' lacks '%s'", err, needles[i]);
+}
+
+Test(dump, a_well_formed_handmade_file_is_accepted)
+{
+    /* the control for the malformed cases below: same construction, nothing broken */
+    const char *path = tmp("ok.h5");
+    make_layer_file(path, "qlab-dump", 1, 4, 8, 2, 8);
+    qlab_dump_tensors t;
+    cr_assert_eq(qlab_dump_read_layer(path, "000-a", &t, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(t.n, 4);
+    cr_assert_eq(t.tokens, 2);
+    qlab_dump_tensors_free(&t);
+}
+
+Test(dump, wrong_format_attribute_is_refused)
+{
+    const char *path = tmp("fmt.h5");
+    make_layer_file(path, "qlab-results", 1, 4, 8, 2, 8);
+    expect_refused(path, (const char *[]){"fmt.h5", "format = 'qlab-results'", "'qlab-dump'", NULL});
+}
+
+Test(dump, missing_format_attribute_is_refused)
+{
+    const char *path = tmp("nofmt.h5");
+    make_layer_file(path, NULL, 1, 4, 8, 2, 8);
+    expect_refused(path, (const char *[]){"nofmt.h5", "'format' is missing", NULL});
+}
+
+Test(dump, unknown_format_version_is_refused)
+{
+    const char *path = tmp("ver.h5");
+    make_layer_file(path, "qlab-dump", 99, 4, 8, 2, 8);
+    expect_refused(path, (const char *[]){"ver.h5", "format_version = 99", "not known", NULL});
+}
+
+Test(dump, weight_and_input_k_mismatch_is_refused)
+{
+    const char *path = tmp("k.h5");
+    make_layer_file(path, "qlab-dump", 1, 4, 8, 2, 6);
+    expect_refused(path, (const char *[]){"k.h5", "/layers/000-a/input", "[2, 6]",
+                                          "weight [4, 8]", NULL});
+}
+
+Test(dump, missing_weight_is_refused)
+{
+    const char *path = tmp("now.h5");
+    make_layer_file(path, "qlab-dump", 1, 0, 0, 2, 8);
+    expect_refused(path, (const char *[]){"/layers/000-a/weight", "missing", NULL});
+}
+
+Test(dump, bias_of_wrong_length_is_refused)
+{
+    const char *path = tmp("bias.h5");
+    make_layer_file(path, "qlab-dump", 1, 4, 8, 2, 8);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t g = H5Gopen2(f, "/layers/000-a", H5P_DEFAULT);
+    float b[5] = {0};
+    add_f32(g, "bias", 1, 5, 0, b);
+    H5Gclose(g);
+    H5Fclose(f);
+    expect_refused(path, (const char *[]){"/layers/000-a/bias", "length 5", NULL});
+}
+
+Test(dump, nan_in_input_is_refused_naming_the_value)
+{
+    float w[N * K], x[T * K];
+    fill(w, N * K, 1.0f, 1);
+    fill(x, T * K, 1.0f, 2);
+    x[6] = NAN;   /* row 1, column 2 */
+    const char *path = tmp("nan.h5");
+    qlab_dump_writer *wr;
+    cr_assert_eq(qlab_dump_create(path, "", "", QLAB_DUMP_F32, &wr, err, sizeof err), 0);
+    cr_assert_eq(qlab_dump_add_layer(wr, "a", w, N, K, NULL, x, T, NULL, err, sizeof err), 0);
+    cr_assert_eq(qlab_dump_close(wr, err, sizeof err), 0);
+    qlab_dump_tensors t;
+    cr_assert_eq(qlab_dump_read_layer(path, "000-a", &t, err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "/layers/000-a/input"), "%s", err);
+    cr_assert_not_null(strstr(err, "value 6 (row 1, column 2) is NaN"), "%s", err);
+    cr_assert_null(t.input);
+}
+
+Test(dump, huge_declared_shape_is_refused_before_allocating)
+{
+    const char *path = tmp("huge.h5");
+    hid_t lg, f = make_root(path, "qlab-dump", 1, &lg);
+    hid_t g = H5Gcreate2(lg, "000-a", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    /* 2^40 values declared, nothing stored: reading it would need 4 TiB */
+    add_f32(g, "weight", 2, (hsize_t)1 << 20, (hsize_t)1 << 20, NULL);
+    add_f32(g, "input", 2, 4, (hsize_t)1 << 20, NULL);
+    H5Gclose(g);
+    H5Gclose(lg);
+    H5Fclose(f);
+    expect_refused(path, (const char *[]){"/layers/000-a/weight", "[1048576, 1048576]",
+                                          "refusing to allocate", NULL});
+}
+
+Test(dump, uint16_without_bfloat16_attribute_is_refused)
+{
+    const char *path = tmp("u16.h5");
+    make_layer_file(path, "qlab-dump", 1, 4, 8, 0, 0);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t g = H5Gopen2(f, "/layers/000-a", H5P_DEFAULT);
+    hsize_t dims[2] = {2, 8};
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    hid_t ds = H5Dcreate2(g, "input", H5T_STD_U16LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    uint16_t z[16] = {0};
+    H5Dwrite(ds, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, z);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Gclose(g);
+    H5Fclose(f);
+    expect_refused(path, (const char *[]){"/layers/000-a/input", "bfloat16", NULL});
+}
+
+Test(dump, truncated_file_is_refused)
+{
+    enum { BN = 64, BK = 64 };
+    float *w = malloc(sizeof(float) * BN * BK);
+    fill(w, BN * BK, 1.0f, 9);
+    const char *path = tmp("trunc.h5");
+    qlab_dump_writer *wr;
+    cr_assert_eq(qlab_dump_create(path, "", "", QLAB_DUMP_F32, &wr, err, sizeof err), 0);
+    cr_assert_eq(qlab_dump_add_layer(wr, "a", w, BN, BK, NULL, w, BN, NULL, err, sizeof err), 0);
+    cr_assert_eq(qlab_dump_close(wr, err, sizeof err), 0);
+    free(w);
+    FILE *fp = fopen(path, "rb");
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    fclose(fp);
+    cr_assert_eq(truncate(path, size / 2), 0);
+    expect_refused(path, (const char *[]){"trunc.h5", NULL});
+    cr_assert(strstr(err, "truncated") || strstr(err, "corrupt"), "%s", err);
+}
+
+Test(dump, missing_file_and_non_hdf5_file_are_refused)
+{
+    expect_refused(tmp("absent.h5"), (const char *[]){"absent.h5", "cannot open", NULL});
+    const char *path = tmp("text.h5");
+    FILE *fp = fopen(path, "w");
+    fputs("not hdf5\n", fp);
+    fclose(fp);
+    expect_refused(path, (const char *[]){"text.h5", "not an HDF5 file", NULL});
+}
+
+Test(dump, unknown_layer_group_is_refused)
+{
+    float w[N * K], x[T * K], b[N], y[T * N];
+    const char *path = tmp("ok2.h5");
+    write_two_layers(path, QLAB_DUMP_F32, w, x, b, y);
+    qlab_dump_tensors t;
+    cr_assert_eq(qlab_dump_read_layer(path, "005-nope", &t, err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "/layers/005-nope"), "%s", err);
+}
