@@ -11,8 +11,10 @@
  * callback and re-worded as "file:line:col: ..." into the caller's err buffer.
  */
 #include "config.h"
+#include "dump.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <libfyaml.h>
 #include <math.h>
 #include <stdarg.h>
@@ -40,7 +42,7 @@ typedef enum {
     F_NAME, F_DESC, F_BACKEND, F_SEED, F_ZIP, F_MEASURE,
     F_WARMUP, F_MIN_SAMPLES, F_MAX_NOISE, F_MIN_TIME, F_TIMEOUT,
     /* axes */
-    F_KIND, F_PATH, F_LAYERS, F_DEPTH, F_M, F_K, F_N,
+    F_KIND, F_PATH, F_LAYERS, F_DEPTH, F_WIDTH, F_TOKENS, F_MODE, F_M, F_K, F_N,
     F_X_DIST, F_X_STD, F_X_DF, F_X_OCOLS, F_X_OSCALE,
     F_W_DIST, F_W_STD, F_W_DF,
     F_SCHEME, F_XGRAN, F_WGRAN, F_BLOCK, F_THRESHOLD, F_OW,
@@ -60,6 +62,7 @@ typedef struct {
 
 static const char *const names_backend[] = {"auto", "cpu", "cuda", NULL};
 static const char *const names_kind[] = {"synthetic", "dump", "chain", "model", NULL};
+static const char *const names_mode[] = {"propagated", "isolated", NULL};
 static const char *const names_dist[] = {"normal", "uniform", "student_t", NULL};
 /* Consistent with quant.h's traits table; llm_int8 is a preset expanded here. */
 static const char *const names_scheme[] = {"fp32", "fp16", "bf16", "absmax", "zeropoint",
@@ -79,7 +82,10 @@ static const cfg_key cfg_keys[] = {
     {"workload.kind", T_ENUM, F_KIND, 1, names_kind, "workload kind", NB, NB, 0, 0},
     {"workload.path", T_TEXT, F_PATH, 1, NULL, NULL, NB, NB, 0, 0},
     {"workload.layers", T_TEXT, F_LAYERS, 1, NULL, NULL, NB, NB, 0, 0},
-    {"workload.depth", T_INT, F_DEPTH, 1, NULL, NULL, 0, NB, 1, 0},
+    {"workload.depth", T_INT, F_DEPTH, 1, NULL, NULL, 1, 48, 0, 0},
+    {"workload.width", T_INT, F_WIDTH, 1, NULL, NULL, 0, NB, 1, 0},
+    {"workload.tokens", T_INT, F_TOKENS, 1, NULL, NULL, 0, NB, 1, 0},
+    {"workload.mode", T_ENUM, F_MODE, 1, names_mode, "mode", NB, NB, 0, 0},
     {"workload.m", T_INT, F_M, 1, NULL, NULL, 0, NB, 1, 0},
     {"workload.k", T_INT, F_K, 1, NULL, NULL, 0, NB, 1, 0},
     {"workload.n", T_INT, F_N, 1, NULL, NULL, 0, NB, 1, 0},
@@ -531,11 +537,17 @@ static int walk_leaf(cfg_walk *w, const cfg_key *k, struct fy_node *kn, struct f
             if (rc) return rc;
         }
         if (k->field == F_KIND)
-            for (int i = 0; i < a->n; i++)
-                if (strcmp(a->v[i].s, "synthetic") != 0)
+            for (int i = 0; i < a->n; i++) {
+                if (strcmp(a->v[i].s, "model") == 0)
                     return cfg_fail(c, a->v[i].node, kn, k->path,
-                                    "workload kind '%s' is not supported yet (only 'synthetic')",
-                                    a->v[i].s);
+                                    "workload kind '%s' is not supported yet (one of: synthetic, "
+                                    "dump, chain)", a->v[i].s);
+                /* each kind has its own keys: one kind per experiment keeps them checkable */
+                if (i > 0 && strcmp(a->v[i].s, a->v[0].s) != 0)
+                    return cfg_fail(c, a->v[i].node, kn, k->path,
+                                    "one workload kind per experiment (value '%s' after '%s')",
+                                    a->v[i].s, a->v[0].s);
+            }
         return 0;
     }
 
@@ -752,6 +764,9 @@ static void point_apply(qlab_point *p, cfg_field f, const cfg_val *v)
     case F_KIND: copy_str(p->workload, sizeof p->workload, v->s); break;
     case F_PATH: copy_str(p->path, sizeof p->path, v->s); break;
     case F_DEPTH: p->depth = v->i; break;
+    case F_WIDTH: p->k = p->n = v->i; break;
+    case F_TOKENS: p->m = v->i; break;
+    case F_MODE: copy_str(p->mode, sizeof p->mode, v->s); break;
     case F_M: p->m = v->i; break;
     case F_K: p->k = v->i; break;
     case F_N: p->n = v->i; break;
@@ -893,6 +908,155 @@ static const cfg_val *axis_value(const cfg_walk *w, const int64_t *idx, cfg_fiel
     return NULL;
 }
 
+/* Workload kind of the experiment (one per experiment, checked by walk_leaf). */
+static const char *experiment_kind(const cfg_walk *w)
+{
+    for (int i = 0; i < w->n_axes; i++)
+        if (w->axes[i].key->field == F_KIND) return w->axes[i].v[0].s;
+    return "synthetic";
+}
+
+/* 1 if workload key f is read by workload kind `kind`; the others are errors, so a
+ * key that would silently do nothing is never accepted. */
+static int field_used_by(const char *kind, cfg_field f)
+{
+    int dists = f >= F_X_DIST && f <= F_W_DF;
+    if (f == F_KIND) return 1;
+    if (!strcmp(kind, "synthetic")) return f == F_M || f == F_K || f == F_N || dists;
+    if (!strcmp(kind, "dump")) return f == F_PATH || f == F_LAYERS;
+    if (!strcmp(kind, "chain"))
+        return f == F_DEPTH || f == F_WIDTH || f == F_TOKENS || f == F_MODE || dists;
+    return 1;
+}
+
+static int is_workload_field(cfg_field f) { return f >= F_KIND && f <= F_W_DF; }
+
+/* A point of the product before de-duplication; dump points carry their layer. */
+typedef struct {
+    qlab_point p;          /* raw values (before normalisation) */
+    int64_t r;             /* index in the product, to locate its axis values */
+    int64_t path_i;        /* dump: which dump file (order of first appearance) */
+    int64_t layer_i;       /* dump: position of the layer in the file */
+    int64_t seq;
+} cfg_cand;
+
+typedef struct {
+    cfg_cand *v;
+    int64_t n, cap;
+} cand_list;
+
+static int cand_push(cand_list *l, const cfg_cand *c)
+{
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 64;
+        cfg_cand *v = realloc(l->v, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n] = *c;
+    l->v[l->n].seq = l->n;
+    l->n++;
+    return 0;
+}
+
+/* Dump points: layers slowest, then the product in its own order. */
+static int cmp_cand(const void *a, const void *b)
+{
+    const cfg_cand *x = a, *y = b;
+    if (x->path_i != y->path_i) return x->path_i < y->path_i ? -1 : 1;
+    if (x->layer_i != y->layer_i) return x->layer_i < y->layer_i ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Dump files opened during one expansion, each once. */
+typedef struct {
+    char path[QLAB_PATH_LEN];
+    qlab_dump_info info;
+} dump_entry;
+
+typedef struct {
+    dump_entry *v;
+    int64_t n;
+} dump_cache;
+
+static void dump_cache_free(dump_cache *dc)
+{
+    for (int64_t i = 0; i < dc->n; i++) qlab_dump_info_free(&dc->v[i].info);
+    free(dc->v);
+    dc->v = NULL;
+    dc->n = 0;
+}
+
+/* The dump at `path` (inspected on first use) and its index in the cache; on a bad
+ * dump returns -1 with the dump's own message in derr. */
+static int64_t dump_cache_get(dump_cache *dc, const char *path, char *derr, size_t derr_len)
+{
+    for (int64_t i = 0; i < dc->n; i++)
+        if (!strcmp(dc->v[i].path, path)) return i;
+    dump_entry *v = realloc(dc->v, (size_t)(dc->n + 1) * sizeof *v);
+    if (!v) {
+        snprintf(derr, derr_len, "out of memory");
+        return -1;
+    }
+    dc->v = v;
+    if (qlab_dump_inspect(path, &v[dc->n].info, derr, derr_len)) return -1;
+    copy_str(v[dc->n].path, sizeof v[dc->n].path, path);
+    return dc->n++;
+}
+
+/* 1 if a layer selector (all | a name | a glob) selects layer L: it may name the
+ * group ("003-fc1") or the module ("fc1"). */
+static int layer_selected(const char *sel, const qlab_dump_layer *L)
+{
+    if (!strcmp(sel, "all")) return 1;
+    return fnmatch(sel, L->group, 0) == 0 || fnmatch(sel, L->name, 0) == 0;
+}
+
+/* The dump layers of raw point p (axis values at idx) appended to cands. */
+static int expand_dump_point(cfg_walk *w, const int64_t *idx, const qlab_point *p, int64_t r,
+                             dump_cache *dc, cand_list *cands)
+{
+    cfg_ctx *c = w->c;
+    const cfg_val *pv = axis_value(w, idx, F_PATH);
+    char derr[768];
+    int64_t di = dump_cache_get(dc, p->path, derr, sizeof derr);
+    if (di < 0)
+        return cfg_fail(c, pv ? pv->node : NULL, w->root, "workload.path", "%s", derr);
+    const qlab_dump_info *info = &dc->v[di].info;
+    const cfg_val *lv = axis_value(w, idx, F_LAYERS);
+    const char *sel = lv ? lv->s : "all";
+    int64_t hits = 0;
+    for (int64_t l = 0; l < info->n_layers; l++) {
+        const qlab_dump_layer *L = &info->layers[l];
+        if (!layer_selected(sel, L)) continue;
+        cfg_cand cd;
+        memset(&cd, 0, sizeof cd);
+        cd.p = *p;
+        copy_str(cd.p.layer, sizeof cd.p.layer, L->group);
+        cd.p.m = L->tokens;
+        cd.p.k = L->k;
+        cd.p.n = L->n;
+        cd.r = r;
+        cd.path_i = di;
+        cd.layer_i = l;
+        if (cand_push(cands, &cd))
+            return cfg_fail(c, w->root, NULL, "", "out of memory expanding the dump's layers");
+        hits++;
+    }
+    if (hits == 0) {
+        char some[256] = "";
+        for (int64_t l = 0; l < info->n_layers && l < 4; l++) {
+            strncat(some, l ? ", " : "", sizeof some - strlen(some) - 1);
+            strncat(some, info->layers[l].group, sizeof some - strlen(some) - 1);
+        }
+        return cfg_fail(c, lv ? lv->node : NULL, w->root, "workload.layers",
+                        "no layer of dump '%s' matches '%s' (its %lld layers: %s%s)", p->path, sel,
+                        (long long)info->n_layers, some, info->n_layers > 4 ? ", ..." : "");
+    }
+    return 0;
+}
+
 static int expand(cfg_walk *w)
 {
     cfg_ctx *c = w->c;
@@ -901,20 +1065,35 @@ static int expand(cfg_walk *w)
     int n_dims = assign_dims(w, dim_size);
     if (n_dims < 0) return 2;
 
-    static const cfg_field required[] = {F_M, F_K, F_N, F_SCHEME};
-    static const char *const required_path[] = {"workload.m", "workload.k", "workload.n",
-                                                "quant.scheme"};
-    for (int i = 0; i < 4; i++)
-        if (!w->seen[required[i]])
-            return cfg_fail(c, w->map_node[i < 3 ? 0 : 1], w->root, required_path[i],
-                            "missing (a synthetic workload needs m, k, n; quant needs a scheme)");
-    static const cfg_field unused[] = {F_PATH, F_LAYERS, F_DEPTH};
-    for (int i = 0; i < 3; i++)
-        if (w->seen[unused[i]])
-            for (int a = 0; a < w->n_axes; a++)
-                if (w->axes[a].key->field == unused[i])
-                    return cfg_fail(c, w->axes[a].key_node, NULL, w->axes[a].key->path,
-                                    "not used by workload kind 'synthetic'");
+    const char *kind = experiment_kind(w);
+    int is_dump = !strcmp(kind, "dump"), is_chain = !strcmp(kind, "chain");
+    for (int a = 0; a < w->n_axes; a++) {
+        cfg_field f = w->axes[a].key->field;
+        if (!is_workload_field(f) || field_used_by(kind, f)) continue;
+        const char *hint = "";
+        if (is_dump && (f == F_M || f == F_K || f == F_N))
+            hint = " (a dump point's m, k, n come from the layer's shapes in the dump file)";
+        else if (is_chain && (f == F_M || f == F_K || f == F_N))
+            hint = " (a chain has tokens = m and width = k = n)";
+        return cfg_fail(c, w->axes[a].key_node, NULL, w->axes[a].key->path,
+                        "not used by workload kind '%s'%s", kind, hint);
+    }
+    static const cfg_field req_synthetic[] = {F_M, F_K, F_N, F_SCHEME};
+    static const cfg_field req_dump[] = {F_PATH, F_SCHEME};
+    static const cfg_field req_chain[] = {F_DEPTH, F_WIDTH, F_TOKENS, F_SCHEME};
+    const cfg_field *req = is_dump ? req_dump : is_chain ? req_chain : req_synthetic;
+    int n_req = is_dump ? 2 : 4;
+    const char *needs = is_dump ? "a dump workload needs path; quant needs a scheme"
+                      : is_chain ? "a chain workload needs depth, width and tokens; quant needs a scheme"
+                      : "a synthetic workload needs m, k, n; quant needs a scheme";
+    for (int i = 0; i < n_req; i++) {
+        if (w->seen[req[i]]) continue;
+        const cfg_key *k = NULL;
+        for (int j = 0; j < N_KEYS; j++)
+            if (cfg_keys[j].field == req[i]) k = &cfg_keys[j];
+        return cfg_fail(c, w->map_node[req[i] == F_SCHEME ? 1 : 0], w->root, k->path,
+                        "missing (%s)", needs);
+    }
 
     int64_t total = 1;
     for (int d = 0; d < n_dims; d++) {
@@ -924,38 +1103,75 @@ static int expand(cfg_walk *w)
                             (long long)CFG_MAX_PRODUCT);
     }
 
-    qlab_point *raw = calloc((size_t)total, sizeof *raw);
-    qlab_point *pts = calloc((size_t)total, sizeof *pts);
-    int64_t *origin = calloc((size_t)total, sizeof *origin);   /* kept index -> raw index */
-    size_t cap = 16;
-    while (cap < (size_t)total * 2) cap *= 2;
-    int64_t *table = malloc(cap * sizeof *table);
-    if (!raw || !pts || !origin || !table) {
-        free(raw); free(pts); free(origin); free(table);
-        return cfg_fail(c, w->root, NULL, "", "out of memory expanding %lld points", (long long)total);
-    }
-    for (size_t i = 0; i < cap; i++) table[i] = -1;
-
+    /* 1. the product (dump points: one per selected layer) */
+    cand_list cands = {0};
+    dump_cache dc = {0};
     int64_t idx[N_KEYS] = {0};
-    int64_t n_kept = 0, why_count[WHY_COUNT] = {0};
     int rc = 0;
-    for (int64_t r = 0; r < total; r++) {
-        qlab_point *p = &raw[r];
+    for (int64_t r = 0; r < total && !rc; r++) {
+        int64_t rem = r;   /* mixed radix: the last dimension varies fastest */
+        for (int d = n_dims - 1; d >= 0; d--) {
+            idx[d] = rem % dim_size[d];
+            rem /= dim_size[d];
+        }
+        cfg_cand cd;
+        memset(&cd, 0, sizeof cd);
+        qlab_point *p = &cd.p;
         point_defaults(p, e->seed);
         for (int a = 0; a < w->n_axes; a++)
             point_apply(p, w->axes[a].key->field, &w->axes[a].v[idx[w->axes[a].dim]]);
+        if (is_chain) {
+            if (!p->mode[0]) copy_str(p->mode, sizeof p->mode, "propagated");
+            /* unit-variance outputs from unit-variance inputs, as in a trained network */
+            if (!w->seen[F_W_STD]) p->w.std = 1.0 / sqrt((double)p->k);
+        }
+        cd.r = r;
+        if (is_dump) rc = expand_dump_point(w, idx, p, r, &dc, &cands);
+        else if (cand_push(&cands, &cd))
+            rc = cfg_fail(c, w->root, NULL, "", "out of memory expanding %lld points", (long long)total);
+        if (!rc && cands.n > CFG_MAX_PRODUCT)
+            rc = cfg_fail(c, w->root, NULL, "", "the sweep has more than %lld points",
+                          (long long)CFG_MAX_PRODUCT);
+    }
+    dump_cache_free(&dc);
+    if (rc) { free(cands.v); return rc; }
+    if (is_dump) qsort(cands.v, (size_t)cands.n, sizeof *cands.v, cmp_cand);
+
+    /* 2. normalise and de-duplicate */
+    int64_t n_cand = cands.n;
+    qlab_point *pts = calloc((size_t)n_cand + 1, sizeof *pts);
+    int64_t *origin = calloc((size_t)n_cand + 1, sizeof *origin);   /* kept index -> candidate */
+    size_t cap = 16;
+    while (cap < (size_t)n_cand * 2) cap *= 2;
+    int64_t *table = malloc(cap * sizeof *table);
+    if (!pts || !origin || !table) {
+        free(cands.v); free(pts); free(origin); free(table);
+        return cfg_fail(c, w->root, NULL, "", "out of memory expanding %lld points", (long long)n_cand);
+    }
+    for (size_t i = 0; i < cap; i++) table[i] = -1;
+
+    int64_t n_kept = 0, why_count[WHY_COUNT] = {0};
+    for (int64_t ci = 0; ci < n_cand; ci++) {
+        qlab_point *p = &cands.v[ci].p;
 
         /* block must divide k wherever a block granularity is used by an int8 scheme */
         if (!is_float_scheme(p->scheme) && strcmp(p->scheme, "llm_int8") != 0 &&
             (!strcmp(p->x_granularity, "block") || !strcmp(p->w_granularity, "block")) &&
             p->k % p->block != 0) {
+            int64_t rem = cands.v[ci].r;
+            for (int d = n_dims - 1; d >= 0; d--) {
+                idx[d] = rem % dim_size[d];
+                rem /= dim_size[d];
+            }
             const cfg_val *src = axis_value(w, idx, F_BLOCK);
             if (!src) src = axis_value(w, idx, !strcmp(p->x_granularity, "block") ? F_XGRAN : F_WGRAN);
-            char val[32];
+            char val[32], where[QLAB_LAYER_LEN + QLAB_PATH_LEN + 32] = "";
             snprintf(val, sizeof val, "%lld", (long long)p->block);
+            if (p->layer[0])
+                snprintf(where, sizeof where, " of layer '%s' in dump '%s'", p->layer, p->path);
             rc = cfg_fail(c, src ? src->node : NULL, w->root, "quant.block",
-                          "block %lld does not divide k = %lld (value '%s')", (long long)p->block,
-                          (long long)p->k, val);
+                          "block %lld does not divide k = %lld%s (value '%s')", (long long)p->block,
+                          (long long)p->k, where, val);
             break;
         }
 
@@ -969,29 +1185,23 @@ static int expand(cfg_walk *w)
             slot = (slot + 1) & (cap - 1);
         }
         if (dup >= 0) {
-            why_count[skip_reason(p, &raw[origin[dup]])]++;
+            why_count[skip_reason(p, &cands.v[origin[dup]].p)]++;
         } else {
             q.id = n_kept;
             pts[n_kept] = q;
-            origin[n_kept] = r;
+            origin[n_kept] = ci;
             table[slot] = n_kept;
             n_kept++;
         }
-
-        /* odometer: the last dimension varies fastest */
-        for (int d = n_dims - 1; d >= 0; d--) {
-            if (++idx[d] < dim_size[d]) break;
-            idx[d] = 0;
-        }
     }
-    free(raw);
+    free(cands.v);
     free(origin);
     free(table);
     if (rc) { free(pts); return rc; }
 
     e->points = pts;
     e->n_points = n_kept;
-    e->n_skipped = total - n_kept;
+    e->n_skipped = n_cand - n_kept;
     e->skip_summary[0] = '\0';
     if (e->n_skipped > 0) {
         /* reasons only: callers print the count next to it */
@@ -1317,13 +1527,14 @@ void qlab_point_describe(const qlab_point *p, char *buf, size_t len)
     if (p->path[0]) PUT(" %s", p->path);
     if (p->layer[0]) PUT(" layer=%s", p->layer);
     if (p->depth) PUT(" depth=%lld", (long long)p->depth);
+    if (p->mode[0]) PUT(" %s", p->mode);
     PUT(" m=%lld k=%lld n=%lld %s", (long long)p->m, (long long)p->k, (long long)p->n, p->scheme);
     if (p->x_granularity[0]) PUT(" x=%s", p->x_granularity);
     if (p->w_granularity[0]) PUT(" w=%s", p->w_granularity);
     if (p->block) PUT(" b=%lld", (long long)p->block);
     if (!is_float_scheme(p->scheme)) PUT(" t=%g", p->threshold);
     if (p->outlier_weights[0]) PUT(" ow=%s", p->outlier_weights);
-    if (!strcmp(p->workload, "synthetic")) {
+    if (!strcmp(p->workload, "synthetic") || !strcmp(p->workload, "chain")) {
         PUT(" | X %s std=%g", p->x.dist, p->x.std);
         if (!strcmp(p->x.dist, "student_t")) PUT(" df=%g", p->x.df);
         if (p->x.outlier_cols > 0) PUT(" out=%g*%g", p->x.outlier_cols, p->x.outlier_scale);

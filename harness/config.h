@@ -26,8 +26,28 @@
  *     outlier_cols is 0; w never has outliers (outlier_cols 0, outlier_scale 1).
  * Defaults: x normal std 1 (df 4, no outliers), w normal std 0.02, x_granularity
  * row, w_granularity channel, block 64, threshold 0, outlier_weights fp16, backend
- * auto, seed 0, measure all, timing {10, 10, 0.005, 0.2, 10}. workload.m, k, n and
- * quant.scheme are required. Only workload kind "synthetic" is supported so far.
+ * auto, seed 0, measure all, timing {10, 10, 0.005, 0.2, 10}. quant.scheme is
+ * required.
+ *
+ * Workload kinds (one per experiment; a workload key the kind does not read is an
+ * error, so nothing is silently ignored):
+ *   synthetic  m, k, n (required), x, w.
+ *   dump       path (required): a layer dump file (dump.h), opened at expansion, so a
+ *              bad dump is an error naming the config's file:line and the dump's
+ *              problem; layers: all (default) | a name | a glob ("*.query") | a list
+ *              of those, matched against the group name ("003-fc1") or the layer's
+ *              name attribute ("fc1"). Each selected layer becomes one point with
+ *              layer = its group name and m = tokens, k, n from its shapes (m, k, n
+ *              may not be given). Dump points run layer by layer: the layers vary
+ *              slowest (dump files in list order, then layers in file order), the
+ *              other axes in document order within each layer, so a layer is read
+ *              and its reference computed once. Paths are relative to the working
+ *              directory.
+ *   chain      depth (1..48), width (= k = n), tokens (= m) required; mode
+ *              propagated (default) | isolated; x (its outlier_cols/outlier_scale are
+ *              the hidden state's persistent outlier dims), w (std defaults to
+ *              1/sqrt(width) instead of 0.02). See chain.c.
+ *   model      not supported by the loader yet.
  *
  * zip names an axis by its dotted path (workload.x.outlier_scale) or by any unique
  * suffix of it (m, x.std); zipped lists must have equal lengths.

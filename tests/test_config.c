@@ -9,10 +9,14 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../harness/config.h"
+#include "../harness/dump.h"
 
 #define CFG_DIR "tests/data/configs/"
 
@@ -299,11 +303,22 @@ Test(config, zipped_lists_of_unequal_length_are_an_error)
                                   "'workload.k' has 3", NULL});
 }
 
-Test(config, unsupported_workload_kind_says_so)
+Test(config, dump_workload_refuses_m_k_n)
 {
     expect_error(CFG_DIR "dump_kind.yaml", NULL, 0,
-                 (const char *[]){"dump_kind.yaml:3:", "workload kind 'dump' is not supported yet",
-                                  NULL});
+                 (const char *[]){"dump_kind.yaml:4:", "key 'workload.m'",
+                                  "not used by workload kind 'dump'", NULL});
+}
+
+Test(config, unsupported_workload_kind_says_so)
+{
+    qlab_experiment e;
+    err[0] = '\0';
+    int rc = qlab_experiment_load_string("name: m\nworkload: {kind: model}\nquant: {scheme: fp16}\n",
+                                         "model.yaml", NULL, 0, &e, err, sizeof err);
+    cr_assert_eq(rc, 2);
+    cr_assert_not_null(strstr(err, "model.yaml:2:"), "%s", err);
+    cr_assert_not_null(strstr(err, "workload kind 'model' is not supported yet"), "%s", err);
 }
 
 Test(config, list_for_a_non_axis_key_is_an_error)
@@ -513,4 +528,193 @@ Test(config, point_same_ignores_id_only)
     b = sample_point();
     b.x.outlier_scale = 20.0;
     cr_assert_not(qlab_point_same(&a, &b));
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Dump workloads: expansion over a dump file written here                       */
+
+static char dump_dir[64], dump_path[128];
+
+/* Three layers: 000-enc.q [8 x 16], 001-enc.k [8 x 16], 002-fc1 [32 x 16], 4 tokens
+ * each (fc1 has 6). */
+static void make_dump(void)
+{
+    snprintf(dump_dir, sizeof dump_dir, "/tmp/qlab-test-config-XXXXXX");
+    cr_assert_not_null(mkdtemp(dump_dir));
+    snprintf(dump_path, sizeof dump_path, "%s/three.h5", dump_dir);
+    float w[32 * 16], x[6 * 16];
+    for (int i = 0; i < 32 * 16; i++) w[i] = (float)((i % 13) - 6) * 0.01f;
+    for (int i = 0; i < 6 * 16; i++) x[i] = (float)((i % 7) - 3);
+    qlab_dump_writer *wr;
+    char e2[512];
+    cr_assert_eq(qlab_dump_create(dump_path, "toy", "", QLAB_DUMP_F32, &wr, e2, sizeof e2), 0, "%s", e2);
+    cr_assert_eq(qlab_dump_add_layer(wr, "enc.q", w, 8, 16, NULL, x, 4, NULL, e2, sizeof e2), 0);
+    cr_assert_eq(qlab_dump_add_layer(wr, "enc.k", w, 8, 16, NULL, x, 4, NULL, e2, sizeof e2), 0);
+    cr_assert_eq(qlab_dump_add_layer(wr, "fc1", w, 32, 16, NULL, x, 6, NULL, e2, sizeof e2), 0);
+    cr_assert_eq(qlab_dump_close(wr, e2, sizeof e2), 0);
+}
+
+static void remove_dump(void)
+{
+    unlink(dump_path);
+    rmdir(dump_dir);
+}
+
+/* Loads a dump config whose workload mapping is `workload` (with %s for the path). */
+static int load_dump_cfg(const char *workload, const char *quant, qlab_experiment *e)
+{
+    char wl[512], text[1024];
+    snprintf(wl, sizeof wl, workload, dump_path);
+    snprintf(text, sizeof text, "name: d\nworkload: %s\nquant: %s\n", wl, quant);
+    err[0] = '\0';
+    return qlab_experiment_load_string(text, "d.yaml", NULL, 0, e, err, sizeof err);
+}
+
+TestSuite(config_dump, .init = make_dump, .fini = remove_dump);
+
+Test(config_dump, layers_all_gives_one_point_per_layer_and_scheme_layer_slowest)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_dump_cfg("{kind: dump, path: %s}", "{scheme: [fp16, absmax]}", &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 6);
+    static const char *const layer[6] = {"000-enc.q", "000-enc.q", "001-enc.k", "001-enc.k",
+                                         "002-fc1", "002-fc1"};
+    static const char *const scheme[6] = {"fp16", "absmax", "fp16", "absmax", "fp16", "absmax"};
+    for (int i = 0; i < 6; i++) {
+        cr_assert_str_eq(e.points[i].workload, "dump");
+        cr_assert_str_eq(e.points[i].path, dump_path);
+        cr_assert_str_eq(e.points[i].layer, layer[i], "point %d: %s", i, e.points[i].layer);
+        cr_assert_str_eq(e.points[i].scheme, scheme[i]);
+    }
+    cr_assert_eq(e.points[0].m, 4);
+    cr_assert_eq(e.points[0].k, 16);
+    cr_assert_eq(e.points[0].n, 8);
+    cr_assert_eq(e.points[5].m, 6);
+    cr_assert_eq(e.points[5].n, 32);
+    qlab_experiment_free(&e);
+}
+
+Test(config_dump, layer_list_selects_by_name_or_group_glob)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_dump_cfg("{kind: dump, path: %s, layers: [fc1, '000-*']}", "{scheme: fp16}", &e),
+                 0, "%s", err);
+    cr_assert_eq(e.n_points, 2);
+    cr_assert_str_eq(e.points[0].layer, "000-enc.q");   /* file order, not list order */
+    cr_assert_str_eq(e.points[1].layer, "002-fc1");
+    qlab_experiment_free(&e);
+}
+
+Test(config_dump, layer_pattern_matches_module_names)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_dump_cfg("{kind: dump, path: %s, layers: 'enc.*'}", "{scheme: fp16}", &e), 0,
+                 "%s", err);
+    cr_assert_eq(e.n_points, 2);
+    cr_assert_str_eq(e.points[0].layer, "000-enc.q");
+    cr_assert_str_eq(e.points[1].layer, "001-enc.k");
+    qlab_experiment_free(&e);
+}
+
+Test(config_dump, a_selector_matching_nothing_is_an_error_at_its_line)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_dump_cfg("{kind: dump, path: %s, layers: 'dec.*'}", "{scheme: fp16}", &e), 2);
+    cr_assert_not_null(strstr(err, "d.yaml:2:"), "%s", err);
+    cr_assert_not_null(strstr(err, "key 'workload.layers'"), "%s", err);
+    cr_assert_not_null(strstr(err, "matches 'dec.*'"), "%s", err);
+    cr_assert_not_null(strstr(err, "000-enc.q"), "%s", err);
+}
+
+Test(config_dump, a_missing_dump_file_is_an_error_naming_config_and_dump)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_dump_cfg("{kind: dump, path: %s.absent}", "{scheme: fp16}", &e), 2);
+    cr_assert_not_null(strstr(err, "d.yaml:2:"), "%s", err);
+    cr_assert_not_null(strstr(err, "key 'workload.path'"), "%s", err);
+    cr_assert_not_null(strstr(err, "three.h5.absent: cannot open"), "%s", err);
+}
+
+Test(config_dump, block_not_dividing_a_layers_k_names_the_layer)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_dump_cfg("{kind: dump, path: %s}",
+                               "{scheme: absmax, w_granularity: block, block: 12}", &e), 2);
+    cr_assert_not_null(strstr(err, "key 'quant.block'"), "%s", err);
+    cr_assert_not_null(strstr(err, "k = 16 of layer '000-enc.q'"), "%s", err);
+}
+
+Test(config_dump, a_dump_needs_a_path)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_dump_cfg("{kind: dump}", "{scheme: fp16}", &e), 2);
+    cr_assert_not_null(strstr(err, "key 'workload.path'"), "%s", err);
+    cr_assert_not_null(strstr(err, "missing"), "%s", err);
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Chain workloads                                                               */
+
+static int load_text(const char *text, qlab_experiment *e)
+{
+    err[0] = '\0';
+    return qlab_experiment_load_string(text, "c.yaml", NULL, 0, e, err, sizeof err);
+}
+
+Test(config, chain_sweeps_depth_and_mode_with_tokens_as_m_and_width_as_k_and_n)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_text("name: c\nworkload: {kind: chain, depth: [1, 4, 48], width: 64, tokens: 8,\n"
+                           "  mode: [propagated, isolated], x: {outlier_cols: 0.05, outlier_scale: 20}}\n"
+                           "quant: {scheme: llm_int8}\n", &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 6);
+    static const int64_t depth[6] = {1, 1, 4, 4, 48, 48};
+    for (int i = 0; i < 6; i++) {
+        cr_assert_str_eq(e.points[i].workload, "chain");
+        cr_assert_eq(e.points[i].depth, depth[i]);
+        cr_assert_str_eq(e.points[i].mode, i % 2 ? "isolated" : "propagated");
+        cr_assert_eq(e.points[i].m, 8);
+        cr_assert_eq(e.points[i].k, 64);
+        cr_assert_eq(e.points[i].n, 64);
+        cr_assert_eq(e.points[i].x.outlier_scale, 20.0);
+        cr_assert_float_eq(e.points[i].w.std, 0.125, 1e-15, "w std defaults to 1/sqrt(width)");
+    }
+    qlab_experiment_free(&e);
+}
+
+Test(config, chain_mode_defaults_to_propagated_and_w_std_is_kept_when_given)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_text("name: c\nworkload: {kind: chain, depth: 2, width: 16, tokens: 4, w: {std: 0.3}}\n"
+                           "quant: {scheme: fp16}\n", &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 1);
+    cr_assert_str_eq(e.points[0].mode, "propagated");
+    cr_assert_eq(e.points[0].w.std, 0.3);
+    qlab_experiment_free(&e);
+}
+
+Test(config, chain_refuses_m_and_depth_beyond_48)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_text("name: c\nworkload: {kind: chain, depth: 2, width: 16, tokens: 4, m: 8}\n"
+                           "quant: {scheme: fp16}\n", &e), 2);
+    cr_assert_not_null(strstr(err, "key 'workload.m'"), "%s", err);
+    cr_assert_not_null(strstr(err, "tokens = m"), "%s", err);
+    cr_assert_eq(load_text("name: c\nworkload: {kind: chain, depth: 49, width: 16, tokens: 4}\n"
+                           "quant: {scheme: fp16}\n", &e), 2);
+    cr_assert_not_null(strstr(err, "c.yaml:2:"), "%s", err);
+    cr_assert_not_null(strstr(err, "key 'workload.depth'"), "%s", err);
+    cr_assert_not_null(strstr(err, "value '49'"), "%s", err);
+    cr_assert_eq(load_text("name: c\nworkload: {kind: chain, width: 16, tokens: 4}\n"
+                           "quant: {scheme: fp16}\n", &e), 2);
+    cr_assert_not_null(strstr(err, "key 'workload.depth'"), "%s", err);
+}
+
+Test(config, synthetic_refuses_chain_keys)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_text("name: s\nworkload: {m: 4, k: 4, n: 4, mode: isolated}\nquant: {scheme: fp16}\n",
+                           &e), 2);
+    cr_assert_not_null(strstr(err, "key 'workload.mode'"), "%s", err);
+    cr_assert_not_null(strstr(err, "not used by workload kind 'synthetic'"), "%s", err);
 }
