@@ -63,7 +63,7 @@ CUDA_LIBS :=
 CUDA_TARGETS :=
 endif
 
-.PHONY: print-flags all deps run test baseline test-cpu test-gpu bench-cpu plots clean info \
+.PHONY: readme-figures print-flags all deps run test baseline test-cpu test-gpu bench-cpu plots clean info \
         test-asan test-kill test-slurm fuzz
 all: $(B)/qlab $(B)/qlab-tests $(CUDA_TARGETS)
 	@echo "qlab: built $(B)/qlab (CUDA: $(if $(filter 1,$(CUDA)),yes via $(NVCC) for sm_$(subst $(eval) $(eval),/sm_,$(CUDA_ARCHS)),no: nvcc not found))"
@@ -202,3 +202,10 @@ clean:
 print-flags:
 	@echo "CFLAGS=$(CFLAGS_ALL)"
 	@echo "LDLIBS=$(LDLIBS_ALL) $(CRIT_LIBS)"
+
+# The figures README shows: a fresh default run drawn into docs/img (committed).
+readme-figures: deps
+	@$(MAKE) --no-print-directory $(B)/qlab
+	./$(B)/qlab run experiments/default.yaml -o /tmp/qlab-readme-$$$$.h5 --no-progress && \
+	  ./$(B)/qlab plot /tmp/qlab-readme-$$$$.h5 -o docs/img && rm -f /tmp/qlab-readme-$$$$.h5
+	rm -f docs/img/*.pdf
