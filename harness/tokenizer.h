@@ -12,7 +12,8 @@
  * Unicode limits (no Unicode database is linked): lower-casing covers ASCII, Latin-1,
  * Latin Extended-A, Greek and Cyrillic; accent stripping covers the precomposed
  * letters of Latin-1, Latin Extended-A, Greek (tonos, dialytika) and the Cyrillic
- * letters that decompose (й, ё, ї, ў); combining marks U+0300..U+036F are removed;
+ * letters that decompose (й, ё, ї, ў) and voiced Kana (で -> て); combining marks
+ * U+0300..U+036F and U+3099/U+309A are removed;
  * punctuation is every ASCII non-alphanumeric symbol plus the Unicode punctuation of
  * Latin-1, General Punctuation, CJK Symbols and fullwidth forms. Other scripts pass
  * through unchanged (they are then matched as whole characters by WordPiece), which
