@@ -8,6 +8,10 @@
  * deviation. Outlier feature columns of X (emergent features: the same columns for
  * every token) are a deterministic choice of round(frac * k) columns, multiplied by
  * outlier_scale.
+ *
+ * Dump points (workload "dump") take X = the layer's captured input, W = its weight
+ * and its bias from the dump file (dump.h); the reference is then X W^T + b in
+ * float64 like any other point.
  */
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +19,7 @@
 #include <string.h>
 
 #include "workload.h"
+#include "dump.h"
 #include "../quant/quant.h"
 
 #define GOLDEN 0x9E3779B97F4A7C15ull
@@ -151,9 +156,38 @@ void qlab_workload_free(qlab_workload *wl)
     memset(wl, 0, sizeof *wl);
 }
 
+/* A dump point: the layer's captured input as X, its weight as W, its bias. The
+ * shapes must still be those the config saw at expansion (the file may have been
+ * replaced since). */
+static int workload_from_dump(const qlab_point *p, qlab_workload *wl, char *err, size_t err_len)
+{
+    qlab_dump_tensors t;
+    if (qlab_dump_read_layer(p->path, p->layer, &t, err, err_len))
+        return 2;
+    if (t.tokens != p->m || t.k != p->k || t.n != p->n) {
+        snprintf(err, err_len, "%s: /layers/%s: shapes are now tokens=%lld k=%lld n=%lld, the point "
+                 "was expanded with m=%lld k=%lld n=%lld (the file changed since)", p->path, p->layer,
+                 (long long)t.tokens, (long long)t.k, (long long)t.n, (long long)p->m,
+                 (long long)p->k, (long long)p->n);
+        qlab_dump_tensors_free(&t);
+        return 2;
+    }
+    wl->m = t.tokens;
+    wl->k = t.k;
+    wl->n = t.n;
+    wl->key = qlab_workload_key(p);
+    wl->x = t.input;
+    wl->w = t.weight;
+    wl->bias = t.bias;
+    free(t.output);   /* the reference is recomputed in float64 from X, W, b */
+    return 0;
+}
+
 int qlab_workload_make(const qlab_point *p, qlab_workload *wl, char *err, size_t err_len)
 {
     memset(wl, 0, sizeof *wl);
+    if (strcmp(p->workload, "dump") == 0)
+        return workload_from_dump(p, wl, err, err_len);
     if (strcmp(p->workload, "synthetic") != 0) {
         snprintf(err, err_len, "workload kind '%s' is not supported by this build", p->workload);
         return 2;
