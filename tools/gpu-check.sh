@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gpu-check.sh: the GPU acceptance run of the cuda backend, on a machine with a GPU.
 #
-#   bash tools/gpu-check.sh
+#   bash tools/gpu-check.sh                        # builds here (needs the Debian packages)
+#   bash tools/gpu-check.sh --prebuilt build/device  # uses tools/device-bundle.sh's build
 #
 # Builds everything (make), runs the GPU tests (build/test-gpu: kernels against quant/,
 # bit for bit where integer), then both timing experiments on the cuda backend:
@@ -25,13 +26,27 @@ out="results/gpu/$slug"
 mkdir -p "$out"
 echo "gpu-check: device '$name' -> $out"
 
-make -j"$(nproc)"
-[ -x build/test-gpu ] || die "build/test-gpu was not built (is nvcc on PATH or in /usr/local/cuda?)"
+# --prebuilt DIR: binaries and libraries packed by tools/device-bundle.sh on a machine
+# with the packages, for a GPU machine that has none of them and cannot fetch them.
+BIN=build
+if [ "${1:-}" = "--prebuilt" ]; then
+    BIN=${2:?--prebuilt needs the directory made by tools/device-bundle.sh}
+    [ -f "$BIN/libs.tar.xz" ] || die "$BIN/libs.tar.xz missing: run tools/device-bundle.sh first"
+    libs=$(mktemp -d /tmp/qlab-libs.XXXXXX)
+    tar -C "$libs" -xJf "$BIN/libs.tar.xz"
+    # cuBLASLt and the CUDA runtime come from this machine's toolkit (or its pip wheels).
+    cuda_dirs=$(find / -xdev \( -name 'libcublasLt.so.13' -o -name 'libcudart.so.13' \) -printf '%h\n' 2>/dev/null | sort -u | tr '\n' ':')
+    export LD_LIBRARY_PATH="$libs:${cuda_dirs}${LD_LIBRARY_PATH:-}"
+    echo "gpu-check: prebuilt binaries from $BIN, libraries from $libs and ${cuda_dirs:-nowhere}"
+else
+    make -j"$(nproc)"
+fi
+[ -x "$BIN/test-gpu" ] || die "$BIN/test-gpu was not built (is nvcc on PATH or in /usr/local/cuda?)"
 
 # The tests skip without a usable device; here a skip is a failure.
 test_log="$out/test-gpu.log"
 set +e
-./build/test-gpu --verbose 2>&1 | tee "$test_log"
+"$BIN/test-gpu" --verbose 2>&1 | tee "$test_log"
 test_rc=${PIPESTATUS[0]}
 set -e
 if grep -q '^\[SKIP\]' "$test_log"; then
@@ -47,7 +62,7 @@ for exp in latency gemm-shapes; do
     [ -e "$f" ] && mv "$f" "$out/$exp-before-$stamp.h5"
     # Exit 1 means some points failed: keep going so the summary shows which.
     rc=0
-    ./build/qlab run "experiments/$exp.yaml" --backend cuda -o "$f" || rc=$?
+    "$BIN/qlab" run "experiments/$exp.yaml" --backend cuda -o "$f" --no-progress || rc=$?
     [ "$rc" -eq 0 ] || failed="$failed $exp(exit $rc)"
     [ -e "$f" ] || die "qlab run experiments/$exp.yaml wrote no results (exit $rc)"
 done
@@ -64,7 +79,7 @@ done
         echo "## $exp"
         echo
         echo '```'
-        ./build/qlab show "$out/$exp.h5"
+        "$BIN/qlab" show "$out/$exp.h5"
         echo '```'
         echo
     done
