@@ -309,7 +309,7 @@ int qlab_bert_forward(const qlab_bert *m, const int32_t *ids, const int64_t *seq
 
     for (int64_t l = 0; l < c->layers; l++) {
         const qlab_bert_layer *L = &m->layer[l];
-        if (layer_in)
+        if (layer_in && layer_in[l])
             memcpy(h, layer_in[l], (size_t)(T * H) * sizeof *h);
         char nm[6][96];
         static const char *const sfx[6] = {
@@ -374,4 +374,104 @@ int qlab_bert_forward(const qlab_bert *m, const int32_t *ids, const int64_t *seq
 done:
     free(h); free(q); free(k); free(v); free(cx); free(a); free(mid); free(scores);
     return rc;
+}
+
+/* ---------------------------------------------------------------------------- */
+/* MiniLM: model + vocabulary, text batches                                     */
+
+int qlab_minilm_load(qlab_minilm *mm, char *err, size_t err_len)
+{
+    memset(mm, 0, sizeof *mm);
+    if (qlab_minilm_dir(mm->dir, sizeof mm->dir, err, err_len))
+        return 2;
+    if (qlab_bert_load(&mm->model, mm->dir, err, err_len))
+        return 2;
+    char vp[1100];
+    snprintf(vp, sizeof vp, "%s/vocab.txt", mm->dir);
+    if (qlab_tokenizer_load(&mm->tok, vp, err, err_len)) {
+        qlab_bert_free(&mm->model);
+        return 2;
+    }
+    if (mm->tok.n_tokens != mm->model.cfg.vocab) {
+        snprintf(err, err_len, "%s: %d tokens, but config.json says vocab_size %lld", vp,
+                 mm->tok.n_tokens, (long long)mm->model.cfg.vocab);
+        qlab_minilm_free(mm);
+        return 2;
+    }
+    return 0;
+}
+
+void qlab_minilm_free(qlab_minilm *mm)
+{
+    qlab_bert_free(&mm->model);
+    qlab_tokenizer_free(&mm->tok);
+}
+
+void qlab_bert_batch_free(qlab_bert_batch *b)
+{
+    free(b->ids);
+    free(b->start);
+    memset(b, 0, sizeof *b);
+}
+
+int qlab_bert_batch_from_file(const qlab_tokenizer *tk, const char *path, int64_t max_len,
+                              qlab_bert_batch *b, char *err, size_t err_len)
+{
+    memset(b, 0, sizeof *b);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, err_len, "%s: cannot open the text file", path);
+        return 2;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int64_t seq_cap = 0, tok_cap = 0;
+    int32_t *tmp = malloc((size_t)max_len * sizeof *tmp);
+    b->start = malloc(sizeof *b->start);
+    int rc = tmp && b->start ? 0 : 2;
+    if (!rc)
+        b->start[0] = 0;
+    while (!rc && (len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        int blank = 1;
+        for (ssize_t i = 0; i < len && blank; i++)
+            blank = line[i] == ' ' || line[i] == '\t';
+        if (blank)
+            continue;
+        int64_t n = qlab_tokenizer_encode(tk, line, tmp, max_len);
+        if (n < 0) { rc = 2; break; }
+        if (b->n_seq + 2 > seq_cap) {
+            seq_cap = seq_cap ? 2 * seq_cap : 64;
+            int64_t *s = realloc(b->start, (size_t)seq_cap * sizeof *s);
+            if (!s) { rc = 2; break; }
+            b->start = s;
+        }
+        if (b->n_tokens + n > tok_cap) {
+            tok_cap = tok_cap ? 2 * tok_cap : 4096;
+            while (tok_cap < b->n_tokens + n)
+                tok_cap *= 2;
+            int32_t *v = realloc(b->ids, (size_t)tok_cap * sizeof *v);
+            if (!v) { rc = 2; break; }
+            b->ids = v;
+        }
+        memcpy(b->ids + b->n_tokens, tmp, (size_t)n * sizeof *tmp);
+        b->n_tokens += n;
+        b->start[++b->n_seq] = b->n_tokens;
+    }
+    free(line);
+    free(tmp);
+    fclose(f);
+    if (rc) {
+        snprintf(err, err_len, "%s: out of memory tokenizing the text", path);
+        qlab_bert_batch_free(b);
+        return 2;
+    }
+    if (b->n_seq == 0) {
+        snprintf(err, err_len, "%s: no sentences (one per line expected)", path);
+        qlab_bert_batch_free(b);
+        return 2;
+    }
+    return 0;
 }

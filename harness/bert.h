@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tokenizer.h"
+
 #define QLAB_BERT_MAX_LAYERS 48
 #define QLAB_BERT_LINEARS_PER_LAYER 6
 
@@ -63,7 +65,7 @@ int qlab_bert_linear_ref(void *ctx, const char *name, int index, const float *x,
  * sentence s (seq_start has n_seq + 1 entries; each sentence 1..max_pos tokens).
  * linear computes every linear layer. If layer_in is non-NULL, layer l starts from
  * layer_in[l] ([T, hidden]) instead of the previous layer's output (layer-isolated
- * runs). If layer_out is non-NULL, layer l's output hidden state is copied to
+ * runs; a NULL entry keeps the computed input). If layer_out is non-NULL, layer l's output hidden state is copied to
  * layer_out[l] ([T, hidden], caller-allocated). emb [n_seq, hidden] receives the
  * L2-normalised mean-pooled embeddings. Returns 0; 2 with a message on bad input or
  * out of memory; the callback's non-zero value if it aborts. */
@@ -77,5 +79,36 @@ int qlab_bert_forward(const qlab_bert *m, const int32_t *ids, const int64_t *seq
  * tools/setup.sh installs it). Returns 0 when config.json, model.safetensors and
  * vocab.txt are all there, else 2 with a message saying to run tools/setup.sh. */
 int qlab_minilm_dir(char *dir, size_t cap, char *err, size_t err_len);
+
+/* ---------------------------------------------------------------------------- */
+/* all-MiniLM-L6-v2: weights, vocabulary and packed text batches                  */
+
+/* Tokens per sentence, as sentence-transformers truncates for this model. */
+#define QLAB_MINILM_MAX_TOKENS 256
+
+typedef struct {
+    char dir[1024];
+    qlab_bert model;
+    qlab_tokenizer tok;
+} qlab_minilm;
+
+/* Finds the weights (qlab_minilm_dir) and loads the model and its vocabulary.
+ * Returns 0, or 2 with a message (the missing-weights one says to run setup.sh). */
+int qlab_minilm_load(qlab_minilm *mm, char *err, size_t err_len);
+void qlab_minilm_free(qlab_minilm *mm);
+
+/* Sentences packed for qlab_bert_forward. */
+typedef struct {
+    int32_t *ids;        /* [n_tokens] */
+    int64_t *start;      /* [n_seq + 1] */
+    int64_t n_seq, n_tokens;
+} qlab_bert_batch;
+
+/* Reads a text file, one sentence per line (blank lines skipped, trailing CR
+ * dropped), and tokenizes each into [CLS] ... [SEP] of at most max_len ids. Returns
+ * 0, or 2 with a message naming the file (missing, empty, unreadable). */
+int qlab_bert_batch_from_file(const qlab_tokenizer *tk, const char *path, int64_t max_len,
+                              qlab_bert_batch *b, char *err, size_t err_len);
+void qlab_bert_batch_free(qlab_bert_batch *b);
 
 #endif

@@ -89,6 +89,10 @@ typedef struct {
     int64_t w_bytes_fp16;       /* the same weights in fp16, for ratios */
     int64_t x_bytes;            /* quantized activation buffers */
     int64_t peak_bytes;         /* peak allocated during the point (device on cuda, resident on cpu) */
+
+    /* model points: Spearman rank correlation of the pairwise sentence-embedding
+     * similarities against the reference's (1 = same ordering); 0 for other workloads */
+    double rank_agreement;
 } qlab_row;
 
 /* One timing sample (/samples). */

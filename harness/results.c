@@ -115,6 +115,7 @@ static const qlab_column points_cols[] = {
     COL("w_bytes_fp16", qlab_row, w_bytes_fp16, QLAB_COL_I64),
     COL("x_bytes", qlab_row, x_bytes, QLAB_COL_I64),
     COL("peak_bytes", qlab_row, peak_bytes, QLAB_COL_I64),
+    COL("rank_agreement", qlab_row, rank_agreement, QLAB_COL_F64),
 };
 
 static const qlab_column layers_cols[] = {

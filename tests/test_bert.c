@@ -257,3 +257,120 @@ Test(safetensors, refuses_non_float_reads_and_missing_files)
     cr_assert_eq(qlab_st_open(&st, "/nonexistent.safetensors", err, sizeof err), 2);
     cr_assert(strstr(err, "/nonexistent.safetensors"), "%s", err);
 }
+
+/* ---------------------------------------------------------------------------- */
+/* Model points: qlab_model_run on the cpu backend                              */
+
+#include "../harness/network.h"
+
+static int run_point(const char *scheme, const char *xg, const char *wg, double threshold,
+                     const char *mode, qlab_row *row, qlab_layers *layers)
+{
+    qlab_point p;
+    memset(&p, 0, sizeof p);
+    strcpy(p.workload, "model");
+    strcpy(p.model, "minilm");
+    strcpy(p.mode, mode);
+    strcpy(p.path, FIX "sentences.txt");
+    strcpy(p.scheme, scheme);
+    strcpy(p.x_granularity, xg);
+    strcpy(p.w_granularity, wg);
+    p.threshold = threshold;
+    if (threshold > 0)
+        strcpy(p.outlier_weights, "fp16");
+    qlab_timing_opts t = {0};
+    qlab_network_job job = {.p = &p, .backend = &qlab_backend_cpu, .measure_memory = 1,
+                            .timing = &t};
+    qlab_samples s = {0};
+    memset(row, 0, sizeof *row);
+    row->p = p;
+    int rc = qlab_model_run(&job, row, layers, &s, row->message, sizeof row->message);
+    qlab_samples_free(&s);
+    return rc;
+}
+
+Test(minilm_points, fp32_scheme_reproduces_the_reference_forward)
+{
+    if (!need_weights())
+        return;
+    qlab_row row;
+    qlab_layers ly = {0};
+    cr_assert_eq(run_point("fp32", "tensor", "tensor", 0, "propagated", &row, &ly), 0, "%s",
+                 row.message);
+    cr_assert_eq(ly.n, 6, "one /layers row per transformer layer");
+    for (int64_t l = 0; l < ly.n; l++) {
+        cr_assert_eq(ly.v[l].layer_index, l);
+        cr_assert_lt(ly.v[l].rel_err, 1e-5, "layer %lld rel_err %g", (long long)l,
+                     ly.v[l].rel_err);
+    }
+    cr_assert_gt(row.cosine, 0.999999);
+    cr_assert_float_eq(row.rank_agreement, 1.0, 1e-12);
+    cr_assert_eq(row.w_bytes, 4 * (6 * (4 * 384 * 384 + 2 * 384 * 1536)), "fp32 weight bytes: %lld",
+                 (long long)row.w_bytes);
+    qlab_layers_free(&ly);
+}
+
+Test(minilm_points, int8_error_is_recorded_and_isolated_is_at_most_propagated_at_the_end)
+{
+    if (!need_weights())
+        return;
+    qlab_row prop, iso;
+    qlab_layers lp = {0}, li = {0};
+    cr_assert_eq(run_point("absmax", "tensor", "tensor", 0, "propagated", &prop, &lp), 0, "%s",
+                 prop.message);
+    cr_assert_eq(run_point("absmax", "tensor", "tensor", 0, "isolated", &iso, &li), 0, "%s",
+                 iso.message);
+    cr_assert_eq(lp.n, 6);
+    cr_assert_eq(li.n, 6);
+    cr_assert_str_eq(li.v[0].mode, "isolated");
+    /* layer 0 sees the exact input in both modes */
+    cr_assert_float_eq(lp.v[0].rel_err, li.v[0].rel_err, 1e-12);
+    cr_assert_gt(lp.v[5].rel_err, 1e-4, "per-tensor int8 leaves visible error");
+    cr_assert_leq(li.v[5].rel_err, lp.v[5].rel_err, "isolated %g, propagated %g",
+                  li.v[5].rel_err, lp.v[5].rel_err);
+    cr_assert_lt(prop.cosine, 1.0);
+    cr_assert_gt(prop.cosine, 0.9);
+    cr_assert(prop.rank_agreement > 0.5 && prop.rank_agreement <= 1.0, "rank %g",
+              prop.rank_agreement);
+    cr_assert_lt(prop.w_bytes, 6 * (4 * 384 * 384 + 2 * 384 * 1536) * 2, "int8 is under fp16");
+    qlab_layers_free(&lp);
+    qlab_layers_free(&li);
+}
+
+Test(minilm_points, llm_int8_counts_outlier_columns_per_layer)
+{
+    if (!need_weights())
+        return;
+    qlab_row row;
+    qlab_layers ly = {0};
+    cr_assert_eq(run_point("absmax", "row", "channel", 6.0, "propagated", &row, &ly), 0, "%s",
+                 row.message);
+    int64_t sum = 0;
+    for (int64_t l = 0; l < ly.n; l++)
+        sum += ly.v[l].outlier_cols;
+    cr_assert_eq(sum, row.outlier_cols, "layer outlier columns add up to the point's");
+    cr_assert_gt(row.outlier_cols, 0, "MiniLM has activations beyond 6 at some linear");
+    qlab_layers_free(&ly);
+}
+
+Test(minilm_points, unknown_model_mode_or_text_is_an_error_naming_it)
+{
+    qlab_row row;
+    qlab_layers ly = {0};
+    cr_assert_eq(run_point("fp32", "tensor", "tensor", 0, "sideways", &row, &ly), 2);
+    cr_assert(strstr(row.message, "sideways"), "%s", row.message);
+    if (!need_weights())
+        return;
+    qlab_point p;
+    memset(&p, 0, sizeof p);
+    strcpy(p.workload, "model");
+    strcpy(p.model, "minilm");
+    strcpy(p.path, "/nonexistent/text.txt");
+    strcpy(p.scheme, "fp32");
+    qlab_timing_opts t = {0};
+    qlab_network_job job = {.p = &p, .backend = &qlab_backend_cpu, .timing = &t};
+    qlab_samples s = {0};
+    char err[256];
+    cr_assert_eq(qlab_model_run(&job, &row, &ly, &s, err, sizeof err), 2);
+    cr_assert(strstr(err, "/nonexistent/text.txt"), "%s", err);
+}
