@@ -19,6 +19,14 @@
  * the shapes and the distributions only: every scheme, both modes and every depth see
  * the same weights, so a depth-d chain is the first d layers of a deeper one.
  *
+ * Two regimes, set by the w std. With std 1/sqrt(width) the branch gelu(z) is as
+ * large as the stream, the LayerNorm shrinks inherited error at every layer, and
+ * propagated error levels off at about 1.5 times the local error. With a branch small
+ * against the stream (std 0.1/sqrt(width), as the per-block updates of deep trained
+ * networks are), inherited error is carried forward and propagated error grows
+ * steadily with depth while isolated error stays flat. experiments/chain-depth.yaml
+ * uses the second.
+ *
  * Two forwards. The reference runs every linear through quant_matmul_ref_f64 (float64
  * accumulation of the float32 hidden state and weights) and keeps its hidden state
  * in float64 (a float32 copy feeds the next linear). The quantized forward runs every
