@@ -394,3 +394,72 @@ Test(dump, unknown_layer_group_is_refused)
     cr_assert_eq(qlab_dump_read_layer(path, "005-nope", &t, err, sizeof err), 2);
     cr_assert_not_null(strstr(err, "/layers/005-nope"), "%s", err);
 }
+
+/* ---------------------------------------------------------------------------- */
+/* End to end: a dump experiment through the runner                              */
+
+#include <criterion/redirect.h>
+#include "../harness/results.h"
+#include "../harness/run.h"
+
+/* `qlab run` over a dump: each layer's row must hold exactly the rel_err of
+ * quant_matmul_scheme on that layer's tensors against X W^T + b in float64. */
+Test(dump, run_over_a_dump_matches_quant_on_the_same_tensors)
+{
+    cr_redirect_stdout();
+    cr_redirect_stderr();
+    enum { DN = 24, DK = 64, DT = 16 };
+    float w[DN * DK], x[DT * DK], b[DN];
+    fill(w, DN * DK, 0.05f, 1);
+    fill(x, DT * DK, 1.0f, 2);
+    for (int j = 0; j < DT; j++) x[j * DK + 5] *= 12.0f;   /* an outlier feature column */
+    fill(b, DN, 0.3f, 3);
+    const char *dump = tmp("e2e.h5");
+    qlab_dump_writer *wr;
+    cr_assert_eq(qlab_dump_create(dump, "toy", "", QLAB_DUMP_F16, &wr, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_dump_add_layer(wr, "a", w, DN, DK, b, x, DT, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_dump_close(wr, err, sizeof err), 0, "%s", err);
+
+    char cfg_path[160], out_path[160];
+    snprintf(cfg_path, sizeof cfg_path, "%s", tmp("e2e.yaml"));
+    snprintf(out_path, sizeof out_path, "%s", tmp("e2e-results.h5"));
+    FILE *fp = fopen(cfg_path, "w");
+    fprintf(fp, "name: e2e\nbackend: cpu\nworkload: {kind: dump, path: '%s'}\n"
+                "quant: {scheme: [absmax, llm_int8, zeropoint]}\nmeasure: [error]\n", dump);
+    fclose(fp);
+    qlab_run_opts o = {.config_path = cfg_path, .output_path = out_path, .progress = 0};
+    cr_assert_eq(qlab_run(&o), 0);
+
+    qlab_results_data d;
+    cr_assert_eq(qlab_results_read(out_path, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n_points, 3);
+    qlab_dump_tensors t;
+    cr_assert_eq(qlab_dump_read_layer(dump, "000-a", &t, err, sizeof err), 0, "%s", err);
+    double yref[DT * DN];
+    cr_assert_eq(quant_matmul_ref_f64(t.input, t.weight, DT, DK, DN, yref), QUANT_OK);
+    for (int i = 0; i < DT; i++)
+        for (int j = 0; j < DN; j++) yref[i * DN + j] += t.bias[j];
+    static const quant_scheme sch[3] = {QUANT_SCHEME_ABSMAX, QUANT_SCHEME_ABSMAX, QUANT_SCHEME_ZEROPOINT};
+    static const float thr[3] = {0, 6, 0};
+    for (int r = 0; r < 3; r++) {
+        const qlab_row *row = &d.points[r];
+        cr_assert_eq(row->status, QLAB_STATUS_OK, "%s", row->message);
+        cr_assert_str_eq(row->p.workload, "dump");
+        cr_assert_str_eq(row->p.layer, "000-a");
+        cr_assert_eq(row->p.m, DT);
+        quant_matmul_opts opts = {.scheme = sch[r], .x_gran = QUANT_GRAN_ROW,
+                                  .w_gran = QUANT_GRAN_CHANNEL, .threshold = thr[r],
+                                  .outlier_weights = QUANT_OUTLIER_FP16};
+        float y[DT * DN];
+        cr_assert_eq(quant_matmul_scheme(t.input, t.weight, DT, DK, DN, &opts, y, NULL), QUANT_OK);
+        for (int i = 0; i < DT; i++)
+            for (int j = 0; j < DN; j++) y[i * DN + j] += t.bias[j];
+        quant_metrics mt;
+        cr_assert_eq(quant_metrics_compute(y, yref, DT, DN, &mt), QUANT_OK);
+        cr_assert_eq(row->rel_err, mt.rel_err, "row %d: %.17g vs %.17g", r, row->rel_err, mt.rel_err);
+        cr_assert_eq(row->cosine, mt.cosine);
+    }
+    cr_assert_eq(d.points[1].outlier_cols, 1, "llm_int8 finds the outlier column");
+    qlab_dump_tensors_free(&t);
+    qlab_results_data_free(&d);
+}
