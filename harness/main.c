@@ -5,6 +5,7 @@
  *   qlab show FILE | export FILE [--table T] [--format F] [-o OUT] | plot FILE [-o DIR]
  *   qlab compare BASE NEW [--tol F] [--rtol M=X] [--atol M=X] [--time-threshold F] [--markdown]
  *   qlab history FILE... --metric M [--point KEY=VALUE]... [-o DIR]
+ *   qlab dump minilm --text FILE -o OUT [--dtype float32|float16|bfloat16]
  *   qlab info
  * Exit status: 0 ok, 1 regression or failed points, 2 usage or input error.
  */
@@ -12,9 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
+#include "bert.h"
 #include "compare.h"
+#include "dump.h"
 #include "history.h"
 #include "merge.h"
 #include "plot.h"
@@ -39,7 +43,7 @@ static const char *usage_main =
     "  compare BASE NEW  regressions in error and speed; exit 1 if any\n"
     "  history FILE...   one point's metric over runs: TSV and figure\n"
     "  merge FILE... -o OUT   join the shard files of one sweep\n"
-    "  dump MODEL        layer dump of a model (not built yet)\n"
+    "  dump MODEL        layer dump (every linear's input and weight) of a model qlab runs\n"
     "  info              devices, versions, what this build supports\n"
     "\n"
     "`qlab COMMAND --help` describes each. Exit status: 0 ok, 1 regression or failed\n"
@@ -267,11 +271,113 @@ static int cmd_merge(int argc, char **argv)
     return rc;
 }
 
-static int cmd_not_built(const char *cmd, int argc, char **argv)
+static const char *usage_dump =
+    "usage: qlab dump minilm --text FILE -o OUT [--dtype float32|float16|bfloat16]\n"
+    "\n"
+    "Runs all-MiniLM-L6-v2 on the sentences of FILE (one per line) and writes a layer\n"
+    "dump (DESIGN section 8) to OUT: for each of the 36 linear layers, in execution\n"
+    "order, its weight, bias, the input it received and the output it produced (the\n"
+    "float32 forward with float64 accumulation). OUT must not exist. The weights come\n"
+    "from tools/setup.sh (or $QLAB_MINILM_DIR). The file feeds `workload: {kind: dump}`.\n";
+
+/* Captures every linear of the reference forward into the dump being written. */
+typedef struct {
+    qlab_dump_writer *w;
+    char err[512];
+} dump_capture;
+
+static int dump_linear(void *vctx, const char *name, int index, const float *x, int64_t m,
+                       int64_t k, const float *w, const float *b, int64_t n, float *y)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "qlab: '%s' is not built yet in this version\n", cmd);
-    return 2;
+    dump_capture *d = vctx;
+    char msg[256] = "";
+    if (qlab_bert_linear_ref(msg, name, index, x, m, k, w, b, n, y)) {
+        snprintf(d->err, sizeof d->err, "%s", msg);
+        return 1;
+    }
+    return qlab_dump_add_layer(d->w, name, w, n, k, b, x, m, y, d->err, sizeof d->err) ? 1 : 0;
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+    const char *model = NULL, *text = NULL, *out = NULL, *dtype = "float32";
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) { fputs(usage_dump, stdout); return 0; }
+        if ((strcmp(a, "--text") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 ||
+             strcmp(a, "--dtype") == 0) && i + 1 >= argc)
+            return usage_error(usage_dump, "%s needs a value", a);
+        if (strcmp(a, "--text") == 0) text = argv[++i];
+        else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) out = argv[++i];
+        else if (strcmp(a, "--dtype") == 0) dtype = argv[++i];
+        else if (a[0] == '-') return usage_error(usage_dump, "unknown option '%s'", a);
+        else if (!model) model = a;
+        else return usage_error(usage_dump, "unexpected argument '%s'", a);
+    }
+    if (!model) return usage_error(usage_dump, "%s", "missing MODEL");
+    if (strcmp(model, "minilm") != 0)
+        return usage_error(usage_dump, "unknown model '%s' (qlab runs: minilm; for other "
+                           "models use tools/dump_torch.py)", model);
+    if (!text) return usage_error(usage_dump, "%s", "missing --text FILE");
+    if (!out) return usage_error(usage_dump, "%s", "missing -o OUT");
+    qlab_dump_dtype dt = QLAB_DUMP_DTYPE_COUNT;
+    for (int d = 0; d < QLAB_DUMP_DTYPE_COUNT; d++)
+        if (strcmp(dtype, qlab_dump_dtype_name((qlab_dump_dtype)d)) == 0)
+            dt = (qlab_dump_dtype)d;
+    if (dt == QLAB_DUMP_DTYPE_COUNT)
+        return usage_error(usage_dump, "unknown --dtype '%s' (float32, float16, bfloat16)", dtype);
+    if (access(out, F_OK) == 0) {
+        fprintf(stderr, "qlab: %s exists; refusing to overwrite it\n", out);
+        return 2;
+    }
+
+    char err[1024];
+    qlab_minilm mm;
+    if (qlab_minilm_load(&mm, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        return 2;
+    }
+    qlab_bert_batch b;
+    if (qlab_bert_batch_from_file(&mm.tok, text, QLAB_MINILM_MAX_TOKENS, &b, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        qlab_minilm_free(&mm);
+        return 2;
+    }
+    int64_t H = mm.model.cfg.hidden;
+    float *emb = malloc((size_t)(b.n_seq * H) * sizeof *emb);
+    dump_capture cap = {0};
+    char source[1200];
+    snprintf(source, sizeof source, "qlab dump minilm --text %s (weights %s)", text, mm.dir);
+    int rc = 0;
+    if (!emb) {
+        fprintf(stderr, "qlab: out of memory\n");
+        rc = 2;
+    } else if (qlab_dump_create(out, "all-MiniLM-L6-v2", source, dt, &cap.w, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        rc = 2;
+    } else {
+        int frc = qlab_bert_forward(&mm.model, b.ids, b.start, b.n_seq, dump_linear, &cap, NULL,
+                                    NULL, emb, err, sizeof err);
+        char cerr[512];
+        int crc = qlab_dump_close(cap.w, cerr, sizeof cerr);
+        if (frc) {
+            fprintf(stderr, "qlab: %s\n", cap.err[0] ? cap.err : err);
+            rc = 2;
+        } else if (crc) {
+            fprintf(stderr, "qlab: %s\n", cerr);
+            rc = 2;
+        }
+        if (rc)
+            remove(out);   /* a partial dump would read as a smaller model */
+        else
+            fprintf(stderr, "qlab: %s: %lld linear layers, %lld sentences, %lld tokens (%s)\n",
+                    out, (long long)(mm.model.cfg.layers * QLAB_BERT_LINEARS_PER_LAYER),
+                    (long long)b.n_seq, (long long)b.n_tokens, dtype);
+    }
+    free(emb);
+    qlab_bert_batch_free(&b);
+    qlab_minilm_free(&mm);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -288,8 +394,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "compare") == 0) return qlab_compare_main(argc - 2, argv + 2, stdout, stderr);
     if (strcmp(cmd, "history") == 0) return qlab_history_main(argc - 2, argv + 2, stdout, stderr);
     if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 2, argv + 2);
-    if (strcmp(cmd, "dump") == 0)
-        return cmd_not_built(cmd, argc - 2, argv + 2);
+    if (strcmp(cmd, "dump") == 0) return cmd_dump(argc - 2, argv + 2);
     fprintf(stderr, "qlab: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }
