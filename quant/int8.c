@@ -304,6 +304,14 @@ quant_status quant_roundtrip(quant_scheme s, quant_gran g, const float *v, int64
     case QUANT_SCHEME_BF16:
         quant_round_bf16(v, out, (size_t)total);
         return QUANT_OK;
+    case QUANT_SCHEME_FP8_E4M3:
+    case QUANT_SCHEME_FP8_E5M2:
+        return quant_fp8_roundtrip(s, g, v, rows, cols, block, out);
+    case QUANT_SCHEME_NF4:
+    case QUANT_SCHEME_FP4:
+    case QUANT_SCHEME_NF4_DQ:
+    case QUANT_SCHEME_FP4_DQ:
+        return quant_4bit_roundtrip(s, g, v, rows, cols, block, out);
     default:
         break;
     }

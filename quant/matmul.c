@@ -153,7 +153,10 @@ quant_status quant_i8_gemm_kernel(const int8_t *x, int64_t ldx, const int8_t *w,
     for (int64_t p0 = 0; p0 < k; p0 += GEMM_KC) {
         int64_t kc = p0 + GEMM_KC < k ? GEMM_KC : k - p0;
         int add = p0 > 0;
-#pragma omp parallel
+        /* Threads only pay off on real work: below about a million multiply-adds per
+         * slice, waking and joining them costs more than the slice itself (and on a
+         * loaded machine a descheduled thread can stall the join for milliseconds). */
+#pragma omp parallel if ((double)m * (double)n * (double)kc > 1e6)
         {
             widen_slice(x, ldx, m, p0, kc, xs);
             widen_slice(w, ldw, n, p0, kc, ws);
@@ -265,7 +268,7 @@ quant_status quant_matmul_q(const quant_matrix *qx, const quant_matrix *qw, floa
         st = quant_i8_gemm_kernel(qx->codes + b * kb, k, qw->codes + b * kb, k, m, n, kb, acc, n);
         if (st != QUANT_OK)
             goto done;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((double)m * (double)n > 1e5)
         for (int64_t i = 0; i < m; i++) {
             int64_t gx = group_index(qx, i, b, nb);
             double sx = qx->scales[gx];
@@ -370,41 +373,122 @@ static quant_status matmul_float_scheme(const float *x, const float *w, int64_t 
     return QUANT_OK;
 }
 
-quant_status quant_matmul_scheme(const float *x, const float *w, int64_t m, int64_t k,
-                                 int64_t n, const quant_matmul_opts *opts, float *y,
-                                 quant_matmul_info *info)
-{
-    int64_t mk, nk, mn;
-    if (!x || !w || !y || !opts || !quant_size_mul(m, k, &mk) || !quant_size_mul(n, k, &nk) ||
-        !quant_size_mul(m, n, &mn))
-        return QUANT_ERR_ARG;
-    const quant_scheme_traits *t = quant_scheme_get(opts->scheme);
-    if (!t || isnan(opts->threshold))
-        return QUANT_ERR_ARG;
-    if ((int)opts->x_gran < 0 || opts->x_gran >= QUANT_GRAN_COUNT || (int)opts->w_gran < 0 ||
-        opts->w_gran >= QUANT_GRAN_COUNT || (int)opts->outlier_weights < 0 ||
-        opts->outlier_weights >= QUANT_OUTLIER_COUNT)
-        return QUANT_ERR_ARG;
-    if (!quant_all_finite(x, (size_t)mk) || !quant_all_finite(w, (size_t)nk))
-        return QUANT_ERR_NONFINITE;
-    if (info)
-        memset(info, 0, sizeof *info);
-    if (!t->is_int8)
-        return matmul_float_scheme(x, w, m, k, n, opts->scheme, y, info);
+/* The low-precision part of an int8 or fp8 pipeline: y = the scheme's product of
+ * xq (X with any outlier columns zeroed) and W. When asked, xdq and wdq receive the
+ * dequantized operands and *xb, *wb the bytes stored for them. */
+typedef quant_status (*lowp_product_fn)(const float *xq, const float *w, int64_t m, int64_t k,
+                                        int64_t n, const quant_matmul_opts *opts, float *y,
+                                        float *xdq, float *wdq, int64_t *xb, int64_t *wb);
 
+static quant_status lowp_int8(const float *xq, const float *w, int64_t m, int64_t k, int64_t n,
+                              const quant_matmul_opts *opts, float *y, float *xdq, float *wdq,
+                              int64_t *xb, int64_t *wb)
+{
     /* Per-column scales of X cannot be taken out of the k-sum of an integer GEMM. */
     if (opts->x_gran == QUANT_GRAN_CHANNEL)
         return QUANT_ERR_UNSUPPORTED;
     if (k > QUANT_MAX_K)
         return QUANT_ERR_RANGE;
-
     quant_matrix qx, qw;
     memset(&qx, 0, sizeof qx);
     memset(&qw, 0, sizeof qw);
+    quant_status st = quant_matrix_init(&qx, opts->scheme, opts->x_gran, m, k, opts->block);
+    if (st == QUANT_OK)
+        st = quant_matrix_init(&qw, opts->scheme, opts->w_gran, n, k, opts->block);
+    if (st == QUANT_OK)
+        st = quant_quantize(xq, &qx);
+    if (st == QUANT_OK)
+        st = quant_quantize(w, &qw);
+    if (st == QUANT_OK)
+        st = quant_matmul_q(&qx, &qw, y);
+    if (st == QUANT_OK && xdq)
+        st = quant_dequantize(&qx, xdq);
+    if (st == QUANT_OK && wdq)
+        st = quant_dequantize(&qw, wdq);
+    if (st == QUANT_OK) {
+        *xb = quant_matrix_bytes(&qx);
+        *wb = quant_matrix_bytes(&qw);
+    }
+    quant_matrix_free(&qx);
+    quant_matrix_free(&qw);
+    return st;
+}
+
+/* fp8: codes decoded to their exact values, multiplied with float32 accumulation
+ * (what an fp8 tensor-core GEMM does), then descaled by sx_i * sw_j. */
+static quant_status lowp_fp8(const float *xq, const float *w, int64_t m, int64_t k, int64_t n,
+                             const quant_matmul_opts *opts, float *y, float *xdq, float *wdq,
+                             int64_t *xb, int64_t *wb)
+{
+    if ((opts->x_gran != QUANT_GRAN_TENSOR && opts->x_gran != QUANT_GRAN_ROW) ||
+        (opts->w_gran != QUANT_GRAN_TENSOR && opts->w_gran != QUANT_GRAN_ROW &&
+         opts->w_gran != QUANT_GRAN_CHANNEL))
+        return QUANT_ERR_UNSUPPORTED;
+    const int64_t mk = m * k, nk = n * k;
+    const quant_gran xg = opts->x_gran;
+    const quant_gran wg = opts->w_gran == QUANT_GRAN_TENSOR ? QUANT_GRAN_TENSOR : QUANT_GRAN_ROW;
+    const int64_t nsx = xg == QUANT_GRAN_TENSOR ? 1 : m, nsw = wg == QUANT_GRAN_TENSOR ? 1 : n;
+    uint8_t *cx = malloc((size_t)mk), *cw = malloc((size_t)nk);
+    float *sx = malloc((size_t)nsx * sizeof *sx), *sw = malloc((size_t)nsw * sizeof *sw);
+    float *vx = malloc((size_t)mk * sizeof *vx), *vw = malloc((size_t)nk * sizeof *vw);
+    float *acc = malloc((size_t)(m * n) * sizeof *acc);
+    float *ones_x = NULL, *ones_w = NULL;
+    quant_status st = QUANT_OK;
+    if (!cx || !cw || !sx || !sw || !vx || !vw || !acc) {
+        st = QUANT_ERR_NOMEM;
+        goto done;
+    }
+    st = quant_fp8_quantize(opts->scheme, xg, xq, m, k, 0, cx, sx, NULL);
+    if (st == QUANT_OK)
+        st = quant_fp8_quantize(opts->scheme, wg, w, n, k, 0, cw, sw, NULL);
+    if (st != QUANT_OK)
+        goto done;
+    /* Unit scales turn the dequantizer into a plain decoder of the code values. */
+    ones_x = malloc(sizeof *ones_x);
+    ones_w = malloc(sizeof *ones_w);
+    if (!ones_x || !ones_w) {
+        st = QUANT_ERR_NOMEM;
+        goto done;
+    }
+    ones_x[0] = ones_w[0] = 1.0f;
+    quant_fp8_dequantize(opts->scheme, cx, ones_x, mk, mk, vx);
+    quant_fp8_dequantize(opts->scheme, cw, ones_w, nk, nk, vw);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k,
+                1.0f, vx, (blasint)k, vw, (blasint)k, 0.0f, acc, (blasint)n);
+    for (int64_t i = 0; i < m; i++) {
+        double si = sx[nsx == 1 ? 0 : i];
+        for (int64_t j = 0; j < n; j++)
+            y[i * n + j] = (float)((double)acc[i * n + j] / (si * (double)sw[nsw == 1 ? 0 : j]));
+    }
+    if (xdq)
+        quant_fp8_dequantize(opts->scheme, cx, sx, mk, mk / nsx, xdq);
+    if (wdq)
+        quant_fp8_dequantize(opts->scheme, cw, sw, nk, nk / nsw, wdq);
+    *xb = mk + 4 * nsx;
+    *wb = nk + 4 * nsw;
+done:
+    free(cx);
+    free(cw);
+    free(sx);
+    free(sw);
+    free(vx);
+    free(vw);
+    free(acc);
+    free(ones_x);
+    free(ones_w);
+    return st;
+}
+
+/* The int8 / fp8 pipeline with the LLM.int8() decomposition around `lowp`. */
+static quant_status matmul_decomposed(const float *x, const float *w, int64_t m, int64_t k,
+                                      int64_t n, const quant_matmul_opts *opts,
+                                      lowp_product_fn lowp, float *y, quant_matmul_info *info)
+{
+    const int64_t mk = m * k, nk = n * k;
     uint8_t *cols = malloc((size_t)k);
     float *xz = NULL, *xo = NULL, *wo = NULL, *wdq = NULL, *xe = NULL;
     int64_t *oidx = NULL;
-    int64_t no = 0;
+    int64_t no = 0, xb = 0, wb = 0;
     quant_status st = QUANT_OK;
     if (!cols) {
         st = QUANT_ERR_NOMEM;
@@ -432,28 +516,20 @@ quant_status quant_matmul_scheme(const float *x, const float *w, int64_t m, int6
         xq = xz;
     }
 
-    st = quant_matrix_init(&qx, opts->scheme, opts->x_gran, m, k, opts->block);
-    if (st == QUANT_OK)
-        st = quant_matrix_init(&qw, opts->scheme, opts->w_gran, n, k, opts->block);
-    if (st == QUANT_OK)
-        st = quant_quantize(xq, &qx);
-    if (st == QUANT_OK)
-        st = quant_quantize(w, &qw);
-    if (st == QUANT_OK)
-        st = quant_matmul_q(&qx, &qw, y);
+    /* Dequantized W is needed for the `dequant` outlier weights and for w_rel_err;
+     * dequantized X for x_rel_err. */
+    int need_wdq = (no > 0 && opts->outlier_weights == QUANT_OUTLIER_DEQUANT) || info;
+    if (need_wdq)
+        wdq = malloc((size_t)nk * sizeof *wdq);
+    if (info)
+        xe = malloc((size_t)mk * sizeof *xe);
+    if ((need_wdq && !wdq) || (info && !xe)) {
+        st = QUANT_ERR_NOMEM;
+        goto done;
+    }
+    st = lowp(xq, w, m, k, n, opts, y, xe, wdq, &xb, &wb);
     if (st != QUANT_OK)
         goto done;
-
-    /* Dequantized W is needed for the `dequant` outlier weights and for w_rel_err. */
-    int need_wdq = (no > 0 && opts->outlier_weights == QUANT_OUTLIER_DEQUANT) || info;
-    if (need_wdq) {
-        wdq = malloc((size_t)nk * sizeof *wdq);
-        if (!wdq) {
-            st = QUANT_ERR_NOMEM;
-            goto done;
-        }
-        quant_dequantize(&qw, wdq);
-    }
 
     if (no > 0) {
         xo = malloc((size_t)(m * no) * sizeof *xo);
@@ -469,21 +545,15 @@ quant_status quant_matmul_scheme(const float *x, const float *w, int64_t m, int6
         for (int64_t j = 0; j < n; j++)
             for (int64_t o = 0; o < no; o++)
                 wo[j * no + o] = quant_f16_to_f32(quant_f32_to_f16(wsrc[j * k + oidx[o]]));
-        /* Y += X[:,O] W[:,O]^T, float32 accumulation (beta = 1 adds onto the int8 part). */
+        /* Y += X[:,O] W[:,O]^T, float32 accumulation (beta = 1 adds onto the low-precision part). */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n,
                     (blasint)no, 1.0f, xo, (blasint)no, wo, (blasint)no, 1.0f, y, (blasint)n);
     }
 
     if (info) {
         info->outlier_cols = no;
-        xe = malloc((size_t)mk * sizeof *xe);
-        if (!xe) {
-            st = QUANT_ERR_NOMEM;
-            goto done;
-        }
-        /* The operands as the product saw them: dequantized int8 with the outlier
+        /* The operands as the product saw them: dequantized codes with the outlier
          * columns replaced by the fp16 values that took their place. */
-        quant_dequantize(&qx, xe);
         for (int64_t i = 0; i < m; i++)
             for (int64_t o = 0; o < no; o++)
                 xe[i * k + oidx[o]] = xo[i * no + o];
@@ -492,15 +562,13 @@ quant_status quant_matmul_scheme(const float *x, const float *w, int64_t m, int6
                 wdq[j * k + oidx[o]] = wo[j * no + o];
         info->x_rel_err = quant_rel_err_f32(xe, x, (size_t)mk);
         info->w_rel_err = quant_rel_err_f32(wdq, w, (size_t)nk);
-        info->x_bytes = quant_matrix_bytes(&qx) + 2 * m * no;
-        info->w_bytes = quant_matrix_bytes(&qw);
+        info->x_bytes = xb + 2 * m * no;
+        info->w_bytes = wb;
         if (opts->outlier_weights == QUANT_OUTLIER_FP16)
             info->w_bytes += 2 * n * no;
     }
 
 done:
-    quant_matrix_free(&qx);
-    quant_matrix_free(&qw);
     free(cols);
     free(xz);
     free(xo);
@@ -508,5 +576,99 @@ done:
     free(wdq);
     free(xe);
     free(oidx);
+    return st;
+}
+
+/* Weight-only 4-bit: W quantized in blocks along k, dequantized to fp16; X fp16. */
+static quant_status matmul_4bit(const float *x, const float *w, int64_t m, int64_t k, int64_t n,
+                                const quant_matmul_opts *opts, float *y, quant_matmul_info *info)
+{
+    if (opts->block < 32 || opts->block > 4096)
+        return QUANT_ERR_BLOCK;
+    const int64_t mk = m * k, nk = n * k;
+    quant_4bit q;
+    quant_status st = quant_4bit_init(&q, opts->scheme, n, k, opts->block);
+    if (st != QUANT_OK)
+        return st;
+    float *xr = malloc((size_t)mk * sizeof *xr);
+    float *wr = malloc((size_t)nk * sizeof *wr);
+    if (!xr || !wr) {
+        st = QUANT_ERR_NOMEM;
+        goto done;
+    }
+    st = quant_4bit_quantize(w, &q);
+    if (st == QUANT_OK)
+        st = quant_4bit_dequantize(&q, wr);
+    if (st != QUANT_OK)
+        goto done;
+    quant_round_f16(wr, wr, (size_t)nk);
+    quant_round_f16(x, xr, (size_t)mk);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k,
+                1.0f, xr, (blasint)k, wr, (blasint)k, 0.0f, y, (blasint)n);
+    if (info) {
+        info->x_rel_err = quant_rel_err_f32(xr, x, (size_t)mk);
+        info->w_rel_err = quant_rel_err_f32(wr, w, (size_t)nk);
+        info->x_bytes = 2 * mk;
+        info->w_code_bytes = quant_4bit_code_bytes(&q);
+        info->w_scale_bytes = quant_4bit_scale_bytes(&q);
+        info->w_scale2_bytes = quant_4bit_scale2_bytes(&q);
+        info->w_bytes = info->w_code_bytes + info->w_scale_bytes + info->w_scale2_bytes;
+    }
+done:
+    quant_4bit_free(&q);
+    free(xr);
+    free(wr);
+    return st;
+}
+
+quant_status quant_matmul_scheme(const float *x, const float *w, int64_t m, int64_t k,
+                                 int64_t n, const quant_matmul_opts *opts, float *y,
+                                 quant_matmul_info *info)
+{
+    int64_t mk, nk, mn;
+    if (!x || !w || !y || !opts || !quant_size_mul(m, k, &mk) || !quant_size_mul(n, k, &nk) ||
+        !quant_size_mul(m, n, &mn))
+        return QUANT_ERR_ARG;
+    const quant_scheme_traits *t = quant_scheme_get(opts->scheme);
+    if (!t || isnan(opts->threshold) || !(opts->smooth_alpha >= 0.0f && opts->smooth_alpha <= 1.0f))
+        return QUANT_ERR_ARG;
+    if ((int)opts->x_gran < 0 || opts->x_gran >= QUANT_GRAN_COUNT || (int)opts->w_gran < 0 ||
+        opts->w_gran >= QUANT_GRAN_COUNT || (int)opts->outlier_weights < 0 ||
+        opts->outlier_weights >= QUANT_OUTLIER_COUNT)
+        return QUANT_ERR_ARG;
+    if (!quant_all_finite(x, (size_t)mk) || !quant_all_finite(w, (size_t)nk))
+        return QUANT_ERR_NONFINITE;
+    if (info)
+        memset(info, 0, sizeof *info);
+    switch (t->kind) {
+    case QUANT_KIND_FLOAT:
+        return matmul_float_scheme(x, w, m, k, n, opts->scheme, y, info);
+    case QUANT_KIND_4BIT:
+        return matmul_4bit(x, w, m, k, n, opts, y, info);
+    case QUANT_KIND_INT8:
+    case QUANT_KIND_FP8:
+        break;
+    default:
+        return QUANT_ERR_ARG;
+    }
+    lowp_product_fn lowp = t->kind == QUANT_KIND_INT8 ? lowp_int8 : lowp_fp8;
+    if (opts->smooth_alpha == 0.0f)
+        return matmul_decomposed(x, w, m, k, n, opts, lowp, y, info);
+
+    /* SmoothQuant: the scheme runs on X / s and W * s. */
+    float *s = malloc((size_t)k * sizeof *s);
+    float *xs = malloc((size_t)mk * sizeof *xs);
+    float *ws = malloc((size_t)nk * sizeof *ws);
+    quant_status st = QUANT_ERR_NOMEM;
+    if (s && xs && ws) {
+        st = quant_smooth_scales(x, w, m, k, n, opts->smooth_alpha, s);
+        if (st == QUANT_OK)
+            st = quant_smooth_apply(x, w, m, k, n, s, xs, ws);
+        if (st == QUANT_OK)
+            st = matmul_decomposed(xs, ws, m, k, n, opts, lowp, y, info);
+    }
+    free(s);
+    free(xs);
+    free(ws);
     return st;
 }

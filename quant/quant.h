@@ -55,6 +55,12 @@ typedef enum {
     QUANT_SCHEME_BF16,       /* operands rounded to bf16, float accumulation */
     QUANT_SCHEME_ABSMAX,     /* symmetric int8, int32 accumulation */
     QUANT_SCHEME_ZEROPOINT,  /* asymmetric int8, int32 accumulation + exact corrections */
+    QUANT_SCHEME_FP8_E4M3,   /* fp8 e4m3 codes + float32 scales, float32 accumulation */
+    QUANT_SCHEME_FP8_E5M2,   /* fp8 e5m2 codes + float32 scales, float32 accumulation */
+    QUANT_SCHEME_NF4,        /* 4-bit NormalFloat weights, per-block absmax; X fp16 */
+    QUANT_SCHEME_FP4,        /* 4-bit float weights, per-block absmax; X fp16 */
+    QUANT_SCHEME_NF4_DQ,     /* nf4 with double quantization of the block absmax */
+    QUANT_SCHEME_FP4_DQ,     /* fp4 with double quantization of the block absmax */
     QUANT_SCHEME_COUNT
 } quant_scheme;
 
@@ -72,21 +78,35 @@ typedef enum {
     QUANT_OUTLIER_COUNT
 } quant_outlier_weights;
 
+/* What a scheme does with its operands; decides the pipeline quant_matmul_scheme runs. */
+typedef enum {
+    QUANT_KIND_FLOAT = 0,    /* fp32/fp16/bf16: operands rounded, float accumulation */
+    QUANT_KIND_INT8,         /* int8 codes, int32 accumulation (absmax, zeropoint) */
+    QUANT_KIND_FP8,          /* fp8 codes, float32 accumulation, scales like absmax */
+    QUANT_KIND_4BIT,         /* weight-only 4-bit (nf4, fp4), activations fp16 */
+    QUANT_KIND_COUNT
+} quant_kind;
+
 /* Traits of one scheme. Tests loop over the table, so a new row is under test the
  * day it is added. Tolerances are bounds the tests assert, stated per scheme. */
 typedef struct {
     quant_scheme id;
-    const char *name;          /* config spelling: "fp32", "fp16", "bf16", "absmax", "zeropoint" */
-    int bits;                  /* bits per stored code */
-    int is_int8;               /* 1: codes + scales, integer matmul; 0: float operand rounding */
+    const char *name;          /* config spelling: "fp32", "fp16", "bf16", "absmax", "zeropoint",
+                                * "fp8_e4m3", "fp8_e5m2", "nf4", "fp4", "nf4_dq", "fp4_dq" */
+    int bits;                  /* bits per stored code (4, 8, 16 or 32) */
+    int is_int8;               /* 1: int8 codes + scales, integer matmul (kind == QUANT_KIND_INT8) */
     int has_zero_point;        /* 1 for zeropoint */
     int qmin, qmax;            /* code range for int8 schemes, 0 otherwise */
     double roundtrip_rel_tol;  /* bound on ||v - v'||_F / ||v||_F for N(0,1) data, per-row groups of 256 */
     /* v' of a [rows, cols] matrix as the scheme stores it (quantize then dequantize
-     * at gran/block for int8; fp16/bf16 rounding; a copy for fp32). Same contract as
-     * quant_roundtrip below, without the scheme argument. */
+     * at gran/block for int8 and fp8; fp16/bf16 rounding; a copy for fp32; for the
+     * 4-bit schemes blocks of `block` along cols, or one block per row when gran is
+     * not QUANT_GRAN_BLOCK). Same contract as quant_roundtrip below, without the
+     * scheme argument. */
     quant_status (*roundtrip)(const float *v, int64_t rows, int64_t cols, quant_gran gran,
                               int64_t block, float *out);
+    quant_kind kind;
+    int double_quant;          /* 4-bit: 1 when the block absmax values are themselves quantized */
 } quant_scheme_traits;
 
 /* Row `s` of the traits table, or NULL if s is out of range. */
@@ -166,6 +186,122 @@ quant_status quant_group_params(quant_scheme scheme, const float *v, int64_t cou
                                 int64_t stride, float *scale, int32_t *zero);
 
 /* ---------------------------------------------------------------------------- */
+/* fp8 (OCP 8-bit floating point, Micikevicius et al. 2022)                      */
+
+/* e4m3: 1 sign, 4 exponent (bias 7), 3 mantissa bits; no infinity, S.1111.111 is
+ * NaN, largest finite 448 (0x7e), smallest subnormal 2^-9 (0x01).
+ * e5m2: 1 sign, 5 exponent (bias 15), 2 mantissa bits, IEEE-like: S.11111.00 is
+ * inf, larger mantissas NaN; largest finite 57344 (0x7b), smallest subnormal 2^-16.
+ * float32 -> fp8 rounds to nearest, ties to even, subnormals kept, and saturates:
+ * every finite value beyond the largest finite and +-inf become +-largest finite
+ * (the "satfinite" conversion of CUDA's __nv_cvt_float_to_fp8, which is what a
+ * scaled GEMM wants: an overflow must not turn into NaN or inf). NaN stays NaN
+ * (e4m3 0x7f, e5m2 0x7f, sign kept). -0 keeps its sign. */
+#define QUANT_FP8_E4M3_MAX 448.0f
+#define QUANT_FP8_E5M2_MAX 57344.0f
+uint8_t quant_f32_to_fp8_e4m3(float f);
+uint8_t quant_f32_to_fp8_e5m2(float f);
+float quant_fp8_e4m3_to_f32(uint8_t b);   /* exact; NaN codes give a quiet NaN */
+float quant_fp8_e5m2_to_f32(uint8_t b);   /* exact; 0x7c / 0xfc give +-inf */
+
+/* fp8 scale of `count` values at v[i*stride] for QUANT_SCHEME_FP8_E4M3/E5M2:
+ * s = fmax / max|v| (float32), s = 1 when max|v| is 0. The group's codes are
+ * fp8(v * s) and v' = fp8_to_f32(code) / s. QUANT_ERR_RANGE if s overflows. */
+quant_status quant_fp8_group_scale(quant_scheme scheme, const float *v, int64_t count,
+                                   int64_t stride, float *scale);
+
+/* v' of v [rows, cols] through fp8 at granularity g: tensor (one scale), row or
+ * channel (one scale per row), block (one scale per `block` values of a row). */
+quant_status quant_fp8_roundtrip(quant_scheme scheme, quant_gran g, const float *v,
+                                 int64_t rows, int64_t cols, int64_t block, float *out);
+
+/* ---------------------------------------------------------------------------- */
+/* 4-bit weights: nf4 and fp4 with per-block absmax (QLoRA, Dettmers et al. 2023) */
+
+/* The 16 values of a 4-bit format, indexed by code, normalised to [-1, 1].
+ * nf4: the NormalFloat table published with QLoRA (bitsandbytes' create_normal_map),
+ *      sorted, code 7 is the exact 0, codes 0 and 15 are -1 and 1.
+ * fp4: bitsandbytes' fp4 (1 sign, 2 exponent, 1 mantissa bits) with its code
+ *      assignment: magnitudes {0, 0.0625, 8, 12, 4, 6, 2, 3} for codes 0..7 and
+ *      the same negated for codes 8..15 (bit 3 is the sign), divided by 12 so the
+ *      largest is 1. Code 8 (-0) is never produced by quantization.
+ * Returns NULL for a scheme that is not 4-bit. */
+const float *quant_4bit_table(quant_scheme scheme);
+
+/* Nearest code of a normalised value x (v / absmax) in a 4-bit table: the code
+ * whose value minimises |x - value|; a tie (x exactly on the midpoint of two
+ * neighbouring values, midpoints computed in float32) goes to the smaller value.
+ * x outside [-1, 1] gets the end codes. */
+uint8_t quant_4bit_code(quant_scheme scheme, float x);
+
+/* Block-quantized 4-bit weight matrix [rows, cols]. Blocks are `block` consecutive
+ * values along cols (block divides cols), laid out row-major like int8 blocks:
+ * block b of row r is number r * (cols / block) + b.
+ * Codes are packed two per byte in row-major element order: element 2i in the high
+ * nibble of codes[i], element 2i+1 in the low nibble (as bitsandbytes packs them);
+ * an odd element count leaves the last low nibble 0.
+ * Without double quantization absmax[b] (float32) is the block's max|v| and
+ * v' = table[code] * absmax[b] (float32 product).
+ * With double quantization (blocks of 256 block scales, QUANT_DQ_BLOCK):
+ *   mean = mean of all absmax values (float32, accumulated in float64);
+ *   c_b = absmax_b - mean (float32); for each run of 256 consecutive c_b (the last
+ *   run may be shorter) an int8 absmax scale s2 = 127 / max|c| (1 when 0) and
+ *   qabs_b = clamp(rint(c_b * s2), -127, 127), exactly the int8 absmax rule;
+ *   the absmax used is absmax'_b = qabs_b / s2 + mean (float32) and
+ *   v' = table[code] * absmax'_b. Codes are chosen against absmax'_b (so a value
+ *   is rounded against the scale the reader will use). Stored: 1 byte per block,
+ *   4 bytes per run of 256, 4 bytes for the mean. */
+#define QUANT_DQ_BLOCK 256
+typedef struct {
+    quant_scheme scheme;       /* QUANT_SCHEME_NF4, _FP4, _NF4_DQ or _FP4_DQ */
+    int64_t rows, cols, block;
+    int64_t n_blocks;          /* rows * cols / block */
+    int64_t n_dq_blocks;       /* ceil(n_blocks / 256) with double quantization, else 0 */
+    uint8_t *codes;            /* ceil(rows * cols / 2) bytes */
+    float *absmax;             /* n_blocks: the absmax each block dequantizes with
+                                * (absmax'_b with double quantization) */
+    int8_t *qabsmax;           /* n_blocks, double quantization only (else NULL) */
+    float *dq_scales;          /* n_dq_blocks second-level scales s2 (else NULL) */
+    float dq_mean;             /* the mean subtracted before the second level */
+} quant_4bit;
+
+/* Allocates q for a [rows, cols] matrix of a 4-bit scheme with blocks of `block`
+ * (> 0, dividing cols). Free with quant_4bit_free. */
+quant_status quant_4bit_init(quant_4bit *q, quant_scheme scheme, int64_t rows, int64_t cols,
+                             int64_t block);
+void quant_4bit_free(quant_4bit *q);
+/* Quantizes v [rows, cols] into q. QUANT_ERR_NONFINITE on NaN/Inf. */
+quant_status quant_4bit_quantize(const float *v, quant_4bit *q);
+/* out [rows, cols] = table[code] * absmax'_b, float32. */
+quant_status quant_4bit_dequantize(const quant_4bit *q, float *out);
+/* Bytes as stored: codes, first-level scales (4 per block, or 1 per block with
+ * double quantization), second-level (4 per run of 256 plus 4 for the mean). */
+int64_t quant_4bit_code_bytes(const quant_4bit *q);
+int64_t quant_4bit_scale_bytes(const quant_4bit *q);
+int64_t quant_4bit_scale2_bytes(const quant_4bit *q);
+/* Unpacked code of element i (row-major). */
+static inline uint8_t quant_4bit_get(const uint8_t *codes, int64_t i)
+{
+    uint8_t b = codes[i >> 1];
+    return (uint8_t)((i & 1) ? (b & 0x0f) : (b >> 4));
+}
+
+/* ---------------------------------------------------------------------------- */
+/* SmoothQuant (Xiao et al. 2023): migrating activation outliers into the weights */
+
+/* s[j] = max_i |X_ij|^alpha / max_n |W_nj|^(1 - alpha) for each of the k columns,
+ * computed in float64 and stored float32; a column where either maximum is 0 gets
+ * s[j] = 1 (nothing to migrate, and no division by zero). 0 <= alpha <= 1. This is
+ * the raw formula: alpha = 0 gives 1 / max|W_j|, not the identity, which is why the
+ * pipeline reads smooth_alpha = 0 as "off" instead of calling this. */
+quant_status quant_smooth_scales(const float *x, const float *w, int64_t m, int64_t k,
+                                 int64_t n, float alpha, float *s);
+/* xs = X / s per column, ws = W * s per column (float32), so X W^T = xs ws^T up to
+ * rounding. xs may equal x, ws may equal w. */
+quant_status quant_smooth_apply(const float *x, const float *w, int64_t m, int64_t k,
+                                int64_t n, const float *s, float *xs, float *ws);
+
+/* ---------------------------------------------------------------------------- */
 /* Matmuls                                                                      */
 
 /* Y = X W^T in float64 through OpenBLAS (cblas_dgemm), X [m,k], W [n,k] float32
@@ -208,6 +344,9 @@ typedef struct {
     int64_t block;                        /* used where a granularity is block */
     float threshold;                      /* LLM.int8() threshold; 0 = no decomposition */
     quant_outlier_weights outlier_weights;
+    float smooth_alpha;                   /* SmoothQuant migration strength in [0, 1]; 0 = off.
+                                           * Used by the int8 and fp8 schemes, ignored by the
+                                           * float and 4-bit ones. */
 } quant_matmul_opts;
 
 /* What a quantized matmul produced beside Y, for metrics and memory columns. */
@@ -216,13 +355,20 @@ typedef struct {
     double x_rel_err, w_rel_err;          /* ||v - v'||_F / ||v||_F for X and W alone */
     int64_t w_bytes;                      /* stored weight bytes: codes + scales (+ zeros) (+ fp16 outlier cols) */
     int64_t x_bytes;                      /* activation bytes of the quantized X: codes + scales (+ zeros) */
+    /* w_bytes split for the 4-bit schemes (0 otherwise): packed codes, block scales
+     * (float32, or int8 with double quantization), second-level scales and mean. */
+    int64_t w_code_bytes, w_scale_bytes, w_scale2_bytes;
 } quant_matmul_info;
 /* Byte counts: 1 per int8 code, 4 per float32 scale, 4 per zero point (int32, as
  * quant_matrix stores them); with threshold > 0, x_bytes adds 2 * m * outlier_cols
  * (the fp16 outlier columns of X) and, for QUANT_OUTLIER_FP16, w_bytes adds
- * 2 * n * outlier_cols. fp32/fp16/bf16: 4 or 2 bytes per value.
+ * 2 * n * outlier_cols. fp32/fp16/bf16: 4 or 2 bytes per value. fp8: 1 per code,
+ * 4 per float32 scale. 4-bit: w_bytes = quant_4bit code + scale + scale2 bytes
+ * (ceil(n*k/2) + 4 n k / block, or with double quantization
+ * ceil(n*k/2) + n k / block + 4 ceil(n k / block / 256) + 4); x_bytes = 2 m k (fp16).
  * x_rel_err / w_rel_err compare each operand with the operand the product actually
- * used: dequantized int8 with the outlier columns replaced by their fp16 values. */
+ * used: dequantized int8 / fp8 with the outlier columns replaced by their fp16
+ * values; with SmoothQuant both are measured on the smoothed operands X / s, W * s. */
 
 /* Y [m,n] float32 = the point's quantized X W^T, the whole reference pipeline:
  * fp32/fp16/bf16: operands rounded, float32 accumulation.
@@ -232,6 +378,16 @@ typedef struct {
  *   quantized once, offline); Y = int8 product + X[:,O]_fp16 W[:,O]_fp16 (or the
  *   dequantized W columns rounded to fp16 for QUANT_OUTLIER_DEQUANT), the outlier
  *   product accumulated in float32.
+ * fp8_e4m3/fp8_e5m2: the same pipeline (decomposition included) with fp8 codes:
+ *   X at tensor or row, W at tensor or channel (row) scales, s = fmax / max|v|;
+ *   Y_ij = (sum_k fp8x_ik fp8w_jk in float32) / (sx_i sw_j). Block granularity is
+ *   QUANT_ERR_UNSUPPORTED (no fp8 GEMM scales per k-block).
+ * smooth_alpha > 0 (int8 and fp8 schemes): X and W are first replaced by
+ *   X / s and W * s per column with s = quant_smooth_scales(alpha), then the scheme
+ *   runs on them (outlier columns are those of X / s).
+ * nf4/fp4(_dq): W is quantized with blocks of opts->block along k (32 <= block <=
+ *   4096, else QUANT_ERR_BLOCK), dequantized and rounded to fp16; X is rounded to
+ *   fp16; float32 accumulation. Granularities, threshold and smooth_alpha are ignored.
  * The float schemes ignore the granularities and the threshold. For the int8 schemes
  * x_gran = QUANT_GRAN_CHANNEL (a scale per column of X) is QUANT_ERR_UNSUPPORTED: it
  * cannot be factored out of the integer k-sum; w_gran row and channel are the same.

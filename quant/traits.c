@@ -41,12 +41,59 @@ static quant_status roundtrip_zeropoint(const float *v, int64_t rows, int64_t co
     return quant_roundtrip(QUANT_SCHEME_ZEROPOINT, g, v, rows, cols, block, out);
 }
 
+static quant_status roundtrip_fp8_e4m3(const float *v, int64_t rows, int64_t cols,
+                                       quant_gran g, int64_t block, float *out)
+{
+    return quant_fp8_roundtrip(QUANT_SCHEME_FP8_E4M3, g, v, rows, cols, block, out);
+}
+
+static quant_status roundtrip_fp8_e5m2(const float *v, int64_t rows, int64_t cols,
+                                       quant_gran g, int64_t block, float *out)
+{
+    return quant_fp8_roundtrip(QUANT_SCHEME_FP8_E5M2, g, v, rows, cols, block, out);
+}
+
+static quant_status roundtrip_nf4(const float *v, int64_t rows, int64_t cols, quant_gran g,
+                                  int64_t block, float *out)
+{
+    return quant_4bit_roundtrip(QUANT_SCHEME_NF4, g, v, rows, cols, block, out);
+}
+
+static quant_status roundtrip_fp4(const float *v, int64_t rows, int64_t cols, quant_gran g,
+                                  int64_t block, float *out)
+{
+    return quant_4bit_roundtrip(QUANT_SCHEME_FP4, g, v, rows, cols, block, out);
+}
+
+static quant_status roundtrip_nf4_dq(const float *v, int64_t rows, int64_t cols, quant_gran g,
+                                     int64_t block, float *out)
+{
+    return quant_4bit_roundtrip(QUANT_SCHEME_NF4_DQ, g, v, rows, cols, block, out);
+}
+
+static quant_status roundtrip_fp4_dq(const float *v, int64_t rows, int64_t cols, quant_gran g,
+                                     int64_t block, float *out)
+{
+    return quant_4bit_roundtrip(QUANT_SCHEME_FP4_DQ, g, v, rows, cols, block, out);
+}
+
+/* fp8 keeps 4 (e4m3) or 3 (e5m2) significant bits, a relative rms error of about
+ * 2^-4.6 and 2^-3.6 for normal values; N(0,1) data measures 0.024 and 0.048.
+ * nf4 on N(0,1) rows of 256 measures 0.10, fp4 0.13 (its values are spread for a
+ * wider distribution); double quantization moves the scales by under 1%. */
 static const quant_scheme_traits quant_traits_table[QUANT_SCHEME_COUNT] = {
-    {QUANT_SCHEME_FP32, "fp32", 32, 0, 0, 0, 0, 0.0, roundtrip_fp32},
-    {QUANT_SCHEME_FP16, "fp16", 16, 0, 0, 0, 0, 5e-4, roundtrip_fp16},
-    {QUANT_SCHEME_BF16, "bf16", 16, 0, 0, 0, 0, 4e-3, roundtrip_bf16},
-    {QUANT_SCHEME_ABSMAX, "absmax", 8, 1, 0, -127, 127, 0.02, roundtrip_absmax},
-    {QUANT_SCHEME_ZEROPOINT, "zeropoint", 8, 1, 1, -128, 127, 0.02, roundtrip_zeropoint},
+    {QUANT_SCHEME_FP32, "fp32", 32, 0, 0, 0, 0, 0.0, roundtrip_fp32, QUANT_KIND_FLOAT, 0},
+    {QUANT_SCHEME_FP16, "fp16", 16, 0, 0, 0, 0, 5e-4, roundtrip_fp16, QUANT_KIND_FLOAT, 0},
+    {QUANT_SCHEME_BF16, "bf16", 16, 0, 0, 0, 0, 4e-3, roundtrip_bf16, QUANT_KIND_FLOAT, 0},
+    {QUANT_SCHEME_ABSMAX, "absmax", 8, 1, 0, -127, 127, 0.02, roundtrip_absmax, QUANT_KIND_INT8, 0},
+    {QUANT_SCHEME_ZEROPOINT, "zeropoint", 8, 1, 1, -128, 127, 0.02, roundtrip_zeropoint,
+     QUANT_KIND_INT8, 0},
+    {QUANT_SCHEME_FP8_E4M3, "fp8_e4m3", 8, 0, 0, 0, 0, 0.05, roundtrip_fp8_e4m3, QUANT_KIND_FP8, 0},
+    {QUANT_SCHEME_FP8_E5M2, "fp8_e5m2", 8, 0, 0, 0, 0, 0.1, roundtrip_fp8_e5m2, QUANT_KIND_FP8, 0},
+    {QUANT_SCHEME_NF4, "nf4", 4, 0, 0, 0, 0, 0.2, roundtrip_nf4, QUANT_KIND_4BIT, 0},
+    {QUANT_SCHEME_FP4, "fp4", 4, 0, 0, 0, 0, 0.25, roundtrip_fp4, QUANT_KIND_4BIT, 0},
+    {QUANT_SCHEME_NF4_DQ, "nf4_dq", 4, 0, 0, 0, 0, 0.2, roundtrip_nf4_dq, QUANT_KIND_4BIT, 1},
+    {QUANT_SCHEME_FP4_DQ, "fp4_dq", 4, 0, 0, 0, 0, 0.25, roundtrip_fp4_dq, QUANT_KIND_4BIT, 1},
 };
 
 static const char *const quant_gran_names[QUANT_GRAN_COUNT] = {

@@ -120,7 +120,8 @@ Test(quant_traits, table_rows_are_indexed_by_their_enum_and_named_uniquely)
         cr_assert_eq((int)t->id, s);
         cr_assert_eq((int)quant_scheme_from_name(t->name), s);
         cr_assert_not_null(t->roundtrip);
-        cr_assert(t->bits == 8 || t->bits == 16 || t->bits == 32);
+        cr_assert(t->bits == 4 || t->bits == 8 || t->bits == 16 || t->bits == 32);
+        cr_assert_eq(t->is_int8, t->kind == QUANT_KIND_INT8);
         if (t->is_int8)
             cr_assert_eq(t->qmax - t->qmin, t->has_zero_point ? 255 : 254);
     }
