@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""dump_torch.py: write a qlab layer dump (DESIGN section 8) from any PyTorch model.
+
+Forward hooks on every nn.Linear capture the input each layer sees on a real forward
+pass; the file holds, per layer in execution order, its weight [n,k], bias [n] (if
+any), the captured input [tokens,k] and output [tokens,n]. qlab then runs every
+quantization scheme on those real tensors:  workload: {kind: dump, path: FILE}.
+
+Usage (needs torch, h5py and numpy; transformers for --model):
+
+  # a Hugging Face model on your own texts (one text per line)
+  python3 tools/dump_torch.py --model bert-base-uncased --text texts.txt -o bert.h5
+
+  # from Python, for any model and any input batch
+  from dump_torch import dump_model
+  dump_model(model, lambda m: m(batch), "my-model.h5", model_name="my-model")
+
+  qlab run experiments/dump-example.yaml --set workload.path=bert.h5
+
+Options: --dtype float32 | float16 | bfloat16 (storage; default float32),
+--max-tokens N (tokens kept per layer, default 512), --layers GLOB (only linears whose
+module name matches). Inputs with more than two dimensions are flattened to
+[tokens, k] (batch and sequence together). A layer called more than once (shared
+modules) gets one group per call. Padding tokens are dropped when the model is run on
+texts with an attention mask.
+"""
+import argparse
+import fnmatch
+import sys
+
+import numpy as np
+
+FORMAT = "qlab-dump"
+FORMAT_VERSION = 1
+
+
+def _to_numpy(t, dtype):
+    """A float tensor as the numpy array stored for `dtype` (bfloat16: uint16 bits)."""
+    import torch
+    t = t.detach().to("cpu")
+    if dtype == "float32":
+        return t.to(torch.float32).numpy(), None
+    if dtype == "float16":
+        return t.to(torch.float16).numpy(), None
+    # bfloat16 has no numpy type: store its bit pattern as uint16, tagged
+    bits = t.to(torch.bfloat16).contiguous().view(torch.int16).numpy().view(np.uint16)
+    return bits, "bfloat16"
+
+
+def _write(group, name, tensor, dtype):
+    arr, tag = _to_numpy(tensor, dtype)
+    ds = group.create_dataset(name, data=arr)
+    if tag:
+        ds.attrs["dtype"] = tag
+
+
+def dump_model(model, run, path, model_name="", source="tools/dump_torch.py", dtype="float32",
+               max_tokens=512, layers="*", token_mask=None):
+    """Runs run(model) once with hooks on every nn.Linear and writes the dump to path.
+
+    run: a function calling the model (e.g. lambda m: m(**batch)).
+    token_mask: optional bool tensor [batch, seq]; where given, only the tokens it marks
+    (e.g. the attention mask) are kept from inputs shaped [batch, seq, k].
+    Returns the number of layers written."""
+    import h5py
+    import torch
+
+    captured = []   # (module name, weight, bias, input [tokens,k], output [tokens,n])
+    flat_mask = token_mask.reshape(-1).bool().cpu() if token_mask is not None else None
+
+    def rows(t):
+        t = t.detach().float().reshape(-1, t.shape[-1]).cpu()
+        if flat_mask is not None and t.shape[0] == flat_mask.shape[0]:
+            t = t[flat_mask]
+        return t[:max_tokens]
+
+    def hook_for(name):
+        def hook(mod, inputs, output):
+            captured.append((name, mod.weight.detach().float().cpu(),
+                             None if mod.bias is None else mod.bias.detach().float().cpu(),
+                             rows(inputs[0]), rows(output)))
+        return hook
+
+    handles = [m.register_forward_hook(hook_for(n)) for n, m in model.named_modules()
+               if isinstance(m, torch.nn.Linear) and fnmatch.fnmatch(n, layers)]
+    if not handles:
+        raise ValueError("the model has no nn.Linear matching %r" % layers)
+    try:
+        with torch.no_grad():
+            run(model)
+    finally:
+        for h in handles:
+            h.remove()
+    if not captured:
+        raise ValueError("no linear layer ran during the forward pass")
+
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = np.int64(FORMAT_VERSION)
+        f.attrs["model"] = model_name
+        f.attrs["source"] = source
+        lg = f.create_group("layers")
+        for i, (name, w, b, x, y) in enumerate(captured):
+            # qlab's group names: execution index, then the module name ('/' is a path separator in HDF5)
+            g = lg.create_group("%03d-%s" % (i, name.replace("/", ".")))
+            g.attrs["name"] = name
+            g.attrs["index"] = np.int64(i)
+            _write(g, "weight", w, dtype)
+            if b is not None:
+                _write(g, "bias", b, dtype)
+            _write(g, "input", x, dtype)
+            _write(g, "output", y, dtype)
+    return len(captured)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True, help="Hugging Face model name or local directory")
+    ap.add_argument("--text", required=True, help="text file, one input per line")
+    ap.add_argument("-o", "--output", required=True, help="dump file to write (.h5)")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    ap.add_argument("--max-tokens", type=int, default=512)
+    ap.add_argument("--layers", default="*", help="glob over module names (default: every linear)")
+    a = ap.parse_args(argv)
+
+    from transformers import AutoModel, AutoTokenizer
+    texts = [line.strip() for line in open(a.text, encoding="utf-8") if line.strip()]
+    if not texts:
+        sys.exit("dump_torch.py: %s holds no text" % a.text)
+    tok = AutoTokenizer.from_pretrained(a.model)
+    model = AutoModel.from_pretrained(a.model, torch_dtype="float32").eval()
+    batch = tok(texts, padding=True, truncation=True, return_tensors="pt")
+    n = dump_model(model, lambda m: m(**batch), a.output, model_name=a.model,
+                   source="tools/dump_torch.py --text %s" % a.text, dtype=a.dtype,
+                   max_tokens=a.max_tokens, layers=a.layers,
+                   token_mask=batch.get("attention_mask"))
+    print("wrote %s: %d linear layers" % (a.output, n))
+
+
+if __name__ == "__main__":
+    main()
