@@ -21,8 +21,15 @@ int qlab_point_opts(const qlab_point *p, quant_matmul_opts *o, char *err, size_t
         return 2;
     }
     const quant_scheme_traits *t = quant_scheme_get(o->scheme);
-    if (!t->is_int8) {
+    if (t->kind == QUANT_KIND_FLOAT) {
         o->x_gran = o->w_gran = QUANT_GRAN_TENSOR;
+        return 0;
+    }
+    if (t->kind == QUANT_KIND_4BIT) {
+        /* Weight-only: X stays fp16, W is always blocked along k (64 unless set). */
+        o->x_gran = QUANT_GRAN_TENSOR;
+        o->w_gran = QUANT_GRAN_BLOCK;
+        o->block = p->block > 0 ? p->block : 64;
         return 0;
     }
     o->x_gran = gran_of(p->x_granularity);
@@ -33,6 +40,11 @@ int qlab_point_opts(const qlab_point *p, quant_matmul_opts *o, char *err, size_t
     }
     o->block = p->block;
     o->threshold = (float)p->threshold;
+    o->smooth_alpha = (float)p->smooth_alpha;
+    if (!(p->smooth_alpha >= 0.0 && p->smooth_alpha <= 1.0)) {
+        snprintf(err, err_len, "smooth_alpha %g outside [0, 1]", p->smooth_alpha);
+        return 2;
+    }
     o->outlier_weights = p->outlier_weights[0] ? quant_outlier_weights_from_name(p->outlier_weights)
                                                : QUANT_OUTLIER_FP16;
     if (o->outlier_weights == QUANT_OUTLIER_COUNT) {

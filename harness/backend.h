@@ -78,7 +78,9 @@ extern const qlab_backend qlab_backend_cuda;
 #endif
 
 /* The quant/ options of a point (scheme, granularities, block, threshold, outlier
- * weights). Float schemes get tensor granularity and no threshold. Returns 0, or 2
+ * weights, smooth_alpha). Float schemes get tensor granularity and no threshold;
+ * 4-bit schemes get W at block granularity (block 64 when the point has none) and
+ * nothing else (X is fp16). Returns 0, or 2
  * with a message naming the bad value. */
 int qlab_point_opts(const qlab_point *p, quant_matmul_opts *opts, char *err, size_t err_len);
 

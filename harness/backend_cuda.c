@@ -247,6 +247,13 @@ static int cuda_run(const qlab_backend_job *job, float *y, qlab_row *row, qlab_s
     if (qlab_point_opts(p, &o, err, err_len))
         return 1;
     const quant_scheme_traits *tr = quant_scheme_get(o.scheme);
+    /* Schemes quant/ defines but the cuda backend does not run yet fail the point
+     * (the sweep goes on) with a message that says what to do instead. */
+    if (tr->kind == QUANT_KIND_FP8 || tr->kind == QUANT_KIND_4BIT || o.smooth_alpha > 0.0f) {
+        snprintf(err, err_len, "%s%s on cuda: no kernel yet: run with --backend cpu", tr->name,
+                 o.smooth_alpha > 0.0f ? " with smooth_alpha" : "");
+        return 1;
+    }
     qk_ctx *c = cuda_ctx(err, err_len);
     if (!c)
         return 1;
