@@ -42,10 +42,10 @@ typedef enum {
     F_NAME, F_DESC, F_BACKEND, F_SEED, F_ZIP, F_MEASURE,
     F_WARMUP, F_MIN_SAMPLES, F_MAX_NOISE, F_MIN_TIME, F_TIMEOUT,
     /* axes */
-    F_KIND, F_PATH, F_LAYERS, F_DEPTH, F_WIDTH, F_TOKENS, F_MODE, F_M, F_K, F_N,
+    F_KIND, F_PATH, F_LAYERS, F_MODEL, F_TEXT, F_DEPTH, F_WIDTH, F_TOKENS, F_MODE, F_M, F_K, F_N,
     F_X_DIST, F_X_STD, F_X_DF, F_X_OCOLS, F_X_OSCALE,
     F_W_DIST, F_W_STD, F_W_DF,
-    F_SCHEME, F_XGRAN, F_WGRAN, F_BLOCK, F_THRESHOLD, F_OW,
+    F_SCHEME, F_XGRAN, F_WGRAN, F_BLOCK, F_THRESHOLD, F_OW, F_SMOOTH,
     F_COUNT
 } cfg_field;
 
@@ -62,10 +62,12 @@ typedef struct {
 
 static const char *const names_backend[] = {"auto", "cpu", "cuda", NULL};
 static const char *const names_kind[] = {"synthetic", "dump", "chain", "model", NULL};
+static const char *const names_model[] = {"minilm", NULL};
 static const char *const names_mode[] = {"propagated", "isolated", NULL};
 static const char *const names_dist[] = {"normal", "uniform", "student_t", NULL};
 /* Consistent with quant.h's traits table; llm_int8 is a preset expanded here. */
 static const char *const names_scheme[] = {"fp32", "fp16", "bf16", "absmax", "zeropoint",
+                                           "fp8_e4m3", "fp8_e5m2", "nf4", "fp4", "nf4_dq", "fp4_dq",
                                            "llm_int8", NULL};
 static const char *const names_xgran[] = {"tensor", "row", "block", NULL};
 static const char *const names_wgran[] = {"tensor", "channel", "block", NULL};
@@ -82,6 +84,8 @@ static const cfg_key cfg_keys[] = {
     {"workload.kind", T_ENUM, F_KIND, 1, names_kind, "workload kind", NB, NB, 0, 0},
     {"workload.path", T_TEXT, F_PATH, 1, NULL, NULL, NB, NB, 0, 0},
     {"workload.layers", T_TEXT, F_LAYERS, 1, NULL, NULL, NB, NB, 0, 0},
+    {"workload.model", T_ENUM, F_MODEL, 1, names_model, "model", NB, NB, 0, 0},
+    {"workload.text", T_TEXT, F_TEXT, 1, NULL, NULL, NB, NB, 0, 0},
     {"workload.depth", T_INT, F_DEPTH, 1, NULL, NULL, 1, 48, 0, 0},
     {"workload.width", T_INT, F_WIDTH, 1, NULL, NULL, 0, NB, 1, 0},
     {"workload.tokens", T_INT, F_TOKENS, 1, NULL, NULL, 0, NB, 1, 0},
@@ -106,6 +110,7 @@ static const cfg_key cfg_keys[] = {
     {"quant.block", T_INT, F_BLOCK, 1, NULL, NULL, 0, NB, 1, 0},
     {"quant.threshold", T_REAL, F_THRESHOLD, 1, NULL, NULL, 0, NB, 0, 0},
     {"quant.outlier_weights", T_ENUM, F_OW, 1, names_ow, "outlier_weights", NB, NB, 0, 0},
+    {"quant.smooth_alpha", T_REAL, F_SMOOTH, 1, NULL, NULL, 0, 1, 0, 0},
     {"zip", T_ZIP, F_ZIP, 0, NULL, NULL, NB, NB, 0, 0},
     {"measure", T_ENUM_LIST, F_MEASURE, 0, names_measure, "measure", NB, NB, 0, 0},
     {"timing", T_MAP, F_NONE, 0, NULL, NULL, NB, NB, 0, 0},
@@ -538,10 +543,6 @@ static int walk_leaf(cfg_walk *w, const cfg_key *k, struct fy_node *kn, struct f
         }
         if (k->field == F_KIND)
             for (int i = 0; i < a->n; i++) {
-                if (strcmp(a->v[i].s, "model") == 0)
-                    return cfg_fail(c, a->v[i].node, kn, k->path,
-                                    "workload kind '%s' is not supported yet (one of: synthetic, "
-                                    "dump, chain)", a->v[i].s);
                 /* each kind has its own keys: one kind per experiment keeps them checkable */
                 if (i > 0 && strcmp(a->v[i].s, a->v[0].s) != 0)
                     return cfg_fail(c, a->v[i].node, kn, k->path,
@@ -736,6 +737,12 @@ static int is_float_scheme(const char *s)
     return !strcmp(s, "fp32") || !strcmp(s, "fp16") || !strcmp(s, "bf16");
 }
 
+/* Weight-only 4-bit schemes: W in blocks along k, X fp16, nothing else applies. */
+static int is_fourbit_scheme(const char *s)
+{
+    return !strcmp(s, "nf4") || !strcmp(s, "fp4") || !strcmp(s, "nf4_dq") || !strcmp(s, "fp4_dq");
+}
+
 static void point_defaults(qlab_point *p, uint64_t seed)
 {
     memset(p, 0, sizeof *p);
@@ -763,6 +770,8 @@ static void point_apply(qlab_point *p, cfg_field f, const cfg_val *v)
     switch (f) {
     case F_KIND: copy_str(p->workload, sizeof p->workload, v->s); break;
     case F_PATH: copy_str(p->path, sizeof p->path, v->s); break;
+    case F_MODEL: copy_str(p->model, sizeof p->model, v->s); break;
+    case F_TEXT: copy_str(p->path, sizeof p->path, v->s); break;
     case F_DEPTH: p->depth = v->i; break;
     case F_WIDTH: p->k = p->n = v->i; break;
     case F_TOKENS: p->m = v->i; break;
@@ -784,6 +793,7 @@ static void point_apply(qlab_point *p, cfg_field f, const cfg_val *v)
     case F_BLOCK: p->block = v->i; break;
     case F_THRESHOLD: p->threshold = v->d; break;
     case F_OW: copy_str(p->outlier_weights, sizeof p->outlier_weights, v->s); break;
+    case F_SMOOTH: p->smooth_alpha = v->d; break;
     default: break;
     }
 }
@@ -811,6 +821,13 @@ static void point_normalise(qlab_point *p)
         p->block = 0;
         p->threshold = 0.0;
         p->outlier_weights[0] = '\0';
+        p->smooth_alpha = 0.0;
+    } else if (is_fourbit_scheme(p->scheme)) {
+        p->x_granularity[0] = '\0';
+        copy_str(p->w_granularity, sizeof p->w_granularity, "block");
+        p->threshold = 0.0;
+        p->outlier_weights[0] = '\0';
+        p->smooth_alpha = 0.0;
     } else {
         if (strcmp(p->x_granularity, "block") != 0 && strcmp(p->w_granularity, "block") != 0)
             p->block = 0;
@@ -869,10 +886,11 @@ static uint64_t point_hash(const qlab_point *p)
 
 /* Why a dropped point repeated an earlier one, judged from the raw values
  * (before normalisation) in which the two differ. */
-enum { WHY_PRESET, WHY_FLOAT, WHY_BLOCK, WHY_OW, WHY_DIST, WHY_REPEAT, WHY_COUNT };
+enum { WHY_PRESET, WHY_FLOAT, WHY_FOURBIT, WHY_BLOCK, WHY_OW, WHY_DIST, WHY_REPEAT, WHY_COUNT };
 static const char *const why_text[WHY_COUNT] = {
     "llm_int8 preset equals a swept absmax setting",
-    "float schemes ignore granularity, block, threshold and outlier_weights",
+    "float schemes ignore granularity, block, threshold, outlier_weights and smooth_alpha",
+    "4-bit schemes ignore x/w granularity, threshold, outlier_weights and smooth_alpha",
     "block unused without a block granularity",
     "outlier_weights unused at threshold 0",
     "df unused except for student_t, outlier_scale unused without outlier columns",
@@ -888,8 +906,11 @@ static int skip_reason(const qlab_point *raw, const qlab_point *earlier)
     int quant_differs = strcmp(raw->x_granularity, earlier->x_granularity) ||
                         strcmp(raw->w_granularity, earlier->w_granularity) ||
                         raw->block != earlier->block || raw->threshold != earlier->threshold ||
-                        strcmp(raw->outlier_weights, earlier->outlier_weights);
+                        strcmp(raw->outlier_weights, earlier->outlier_weights) ||
+                        raw->smooth_alpha != earlier->smooth_alpha;
     if (is_float_scheme(raw->scheme) && quant_differs) return WHY_FLOAT;
+    if (is_fourbit_scheme(raw->scheme) && raw->block == earlier->block && quant_differs)
+        return WHY_FOURBIT;
     if (raw->block != earlier->block) return WHY_BLOCK;
     if (strcmp(raw->outlier_weights, earlier->outlier_weights)) return WHY_OW;
     if (raw->x.df != earlier->x.df || raw->w.df != earlier->w.df ||
@@ -926,6 +947,7 @@ static int field_used_by(const char *kind, cfg_field f)
     if (!strcmp(kind, "dump")) return f == F_PATH || f == F_LAYERS;
     if (!strcmp(kind, "chain"))
         return f == F_DEPTH || f == F_WIDTH || f == F_TOKENS || f == F_MODE || dists;
+    if (!strcmp(kind, "model")) return f == F_MODEL || f == F_TEXT || f == F_MODE;
     return 1;
 }
 
@@ -1081,9 +1103,12 @@ static int expand(cfg_walk *w)
     static const cfg_field req_synthetic[] = {F_M, F_K, F_N, F_SCHEME};
     static const cfg_field req_dump[] = {F_PATH, F_SCHEME};
     static const cfg_field req_chain[] = {F_DEPTH, F_WIDTH, F_TOKENS, F_SCHEME};
-    const cfg_field *req = is_dump ? req_dump : is_chain ? req_chain : req_synthetic;
-    int n_req = is_dump ? 2 : 4;
+    static const cfg_field req_model[] = {F_MODEL, F_TEXT, F_SCHEME};
+    int is_model = !strcmp(kind, "model");
+    const cfg_field *req = is_dump ? req_dump : is_chain ? req_chain : is_model ? req_model : req_synthetic;
+    int n_req = is_dump ? 2 : is_model ? 3 : 4;
     const char *needs = is_dump ? "a dump workload needs path; quant needs a scheme"
+                      : is_model ? "a model workload needs model and text; quant needs a scheme"
                       : is_chain ? "a chain workload needs depth, width and tokens; quant needs a scheme"
                       : "a synthetic workload needs m, k, n; quant needs a scheme";
     for (int i = 0; i < n_req; i++) {
@@ -1120,8 +1145,9 @@ static int expand(cfg_walk *w)
         point_defaults(p, e->seed);
         for (int a = 0; a < w->n_axes; a++)
             point_apply(p, w->axes[a].key->field, &w->axes[a].v[idx[w->axes[a].dim]]);
+        if ((is_chain || is_model) && !p->mode[0])
+            copy_str(p->mode, sizeof p->mode, "propagated");
         if (is_chain) {
-            if (!p->mode[0]) copy_str(p->mode, sizeof p->mode, "propagated");
             /* unit-variance outputs from unit-variance inputs, as in a trained network */
             if (!w->seen[F_W_STD]) p->w.std = 1.0 / sqrt((double)p->k);
         }
@@ -1154,10 +1180,13 @@ static int expand(cfg_walk *w)
     for (int64_t ci = 0; ci < n_cand; ci++) {
         qlab_point *p = &cands.v[ci].p;
 
-        /* block must divide k wherever a block granularity is used by an int8 scheme */
-        if (!is_float_scheme(p->scheme) && strcmp(p->scheme, "llm_int8") != 0 &&
-            (!strcmp(p->x_granularity, "block") || !strcmp(p->w_granularity, "block")) &&
-            p->k % p->block != 0) {
+        /* block must divide k wherever a block granularity is used by an int8 scheme,
+         * and always for the 4-bit schemes, whose weights are blocked whatever
+         * w_granularity says (there also 32 <= block <= 4096) */
+        int fourbit = is_fourbit_scheme(p->scheme);
+        if ((fourbit || (!is_float_scheme(p->scheme) && strcmp(p->scheme, "llm_int8") != 0 &&
+                         (!strcmp(p->x_granularity, "block") || !strcmp(p->w_granularity, "block")))) &&
+            (p->k % p->block != 0 || (fourbit && (p->block < 32 || p->block > 4096)))) {
             int64_t rem = cands.v[ci].r;
             for (int d = n_dims - 1; d >= 0; d--) {
                 idx[d] = rem % dim_size[d];
@@ -1170,8 +1199,10 @@ static int expand(cfg_walk *w)
             if (p->layer[0])
                 snprintf(where, sizeof where, " of layer '%s' in dump '%s'", p->layer, p->path);
             rc = cfg_fail(c, src ? src->node : NULL, w->root, "quant.block",
-                          "block %lld does not divide k = %lld%s (value '%s')", (long long)p->block,
-                          (long long)p->k, where, val);
+                          p->k % p->block != 0 ? "block %lld does not divide k = %lld%s (value '%s')"
+                                               : "block %lld outside 32..4096 for a 4-bit scheme "
+                                                 "(k = %lld%s, value '%s')",
+                          (long long)p->block, (long long)p->k, where, val);
             break;
         }
 

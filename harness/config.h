@@ -47,7 +47,9 @@
  *              propagated (default) | isolated; x (its outlier_cols/outlier_scale are
  *              the hidden state's persistent outlier dims), w (std defaults to
  *              1/sqrt(width) instead of 0.02). See chain.c.
- *   model      not supported by the loader yet.
+ *   model      model (minilm) and text (a text file, one input per line; stored in the
+ *              point's path) required; mode propagated (default) | isolated. See
+ *              network.h.
  *
  * zip names an axis by its dotted path (workload.x.outlier_scale) or by any unique
  * suffix of it (m, x.std); zipped lists must have equal lengths.

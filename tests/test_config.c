@@ -310,15 +310,24 @@ Test(config, dump_workload_refuses_m_k_n)
                                   "not used by workload kind 'dump'", NULL});
 }
 
-Test(config, unsupported_workload_kind_says_so)
+Test(config, model_workload_needs_model_and_text_and_takes_mode)
 {
     qlab_experiment e;
     err[0] = '\0';
-    int rc = qlab_experiment_load_string("name: m\nworkload: {kind: model}\nquant: {scheme: fp16}\n",
+    int rc = qlab_experiment_load_string("name: m\nworkload: {kind: model, model: minilm}\nquant: {scheme: fp16}\n",
                                          "model.yaml", NULL, 0, &e, err, sizeof err);
     cr_assert_eq(rc, 2);
-    cr_assert_not_null(strstr(err, "model.yaml:2:"), "%s", err);
-    cr_assert_not_null(strstr(err, "workload kind 'model' is not supported yet"), "%s", err);
+    cr_assert_not_null(strstr(err, "key 'workload.text'"), "%s", err);
+    cr_assert_not_null(strstr(err, "missing"), "%s", err);
+    rc = qlab_experiment_load_string("name: m\nworkload: {kind: model, model: minilm, text: t.txt,\n"
+                                     "  mode: [propagated, isolated]}\nquant: {scheme: fp16}\n",
+                                     "model.yaml", NULL, 0, &e, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_eq(e.n_points, 2);
+    cr_assert_str_eq(e.points[0].model, "minilm");
+    cr_assert_str_eq(e.points[0].path, "t.txt");
+    cr_assert_str_eq(e.points[1].mode, "isolated");
+    qlab_experiment_free(&e);
 }
 
 Test(config, list_for_a_non_axis_key_is_an_error)
