@@ -65,8 +65,8 @@ int qlab_bert_linear_ref(void *ctx, const char *name, int index, const float *x,
  * sentence s (seq_start has n_seq + 1 entries; each sentence 1..max_pos tokens).
  * linear computes every linear layer. If layer_in is non-NULL, layer l starts from
  * layer_in[l] ([T, hidden]) instead of the previous layer's output (layer-isolated
- * runs; a NULL entry keeps the computed input). If layer_out is non-NULL, layer l's output hidden state is copied to
- * layer_out[l] ([T, hidden], caller-allocated). emb [n_seq, hidden] receives the
+ * runs; a NULL entry keeps the computed input). If layer_out is non-NULL, layer l's
+ * output hidden state is copied to layer_out[l] ([T, hidden], caller-allocated). emb [n_seq, hidden] receives the
  * L2-normalised mean-pooled embeddings. Returns 0; 2 with a message on bad input or
  * out of memory; the callback's non-zero value if it aborts. */
 int qlab_bert_forward(const qlab_bert *m, const int32_t *ids, const int64_t *seq_start,
