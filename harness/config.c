@@ -889,7 +889,7 @@ static uint64_t point_hash(const qlab_point *p)
 enum { WHY_PRESET, WHY_FLOAT, WHY_FOURBIT, WHY_BLOCK, WHY_OW, WHY_DIST, WHY_REPEAT, WHY_COUNT };
 static const char *const why_text[WHY_COUNT] = {
     "llm_int8 preset equals a swept absmax setting",
-    "float schemes ignore granularity, block, threshold, outlier_weights and smooth_alpha",
+    "float schemes ignore granularity, block, threshold and outlier_weights",
     "4-bit schemes ignore x/w granularity, threshold, outlier_weights and smooth_alpha",
     "block unused without a block granularity",
     "outlier_weights unused at threshold 0",
