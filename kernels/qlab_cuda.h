@@ -308,6 +308,41 @@ const uint8_t *qk_linear_flags(const qk_linear *l);       /* device [k] outlier 
  * outlier columns of the last forward, n * outliers * 2, FP16 variant). */
 int64_t qk_linear_weight_bytes(const qk_linear *l);
 
+/* ---------------------------------------------------------------------------- */
+/* 4-bit weights (fourbit.cu)                                                    */
+
+/* Layout of quant_4bit (quant/quant.h): d_codes ceil(n*k/2) packed bytes, element 2i
+ * in the high nibble; d_absmax [n*k/block] float32, the absmax each block
+ * dequantizes with. scheme: QUANT_SCHEME_NF4, _FP4, _NF4_DQ or _FP4_DQ. */
+
+/* d_absmax[b] = (float)d_qabsmax[b] / d_dq_scales[b / 256] + mean for b < n_blocks:
+ * the double-quantized block scales expanded to float32, as quant_4bit holds them. */
+qk_status qk_4bit_absmax_dq(qk_ctx *c, const int8_t *d_qabsmax, const float *d_dq_scales, float mean,
+                            int64_t n_blocks, float *d_absmax);
+
+/* d_out [n, k] fp16 (stride ld_out) = fp16(table[code] * absmax), identical to
+ * quant_4bit_dequantize followed by fp16 rounding. */
+qk_status qk_4bit_dequantize_f16(qk_ctx *c, quant_scheme scheme, const uint8_t *d_codes,
+                                 const float *d_absmax, int64_t n, int64_t k, int64_t block,
+                                 void *d_out, int64_t ld_out);
+
+/* d_y [m, n] float32 = X W'^T: W dequantized into d_wscratch (fp16 [n, ldw]) by
+ * qk_4bit_dequantize_f16, then the fp16 cuBLASLt GEMM (float32 accumulation).
+ * d_x16 is fp16 [m, ldx]. */
+qk_status qk_4bit_matmul_f16(qk_ctx *c, quant_scheme scheme, const void *d_x16, int64_t ldx,
+                             const uint8_t *d_codes, const float *d_absmax, int64_t m, int64_t k,
+                             int64_t n, int64_t block, void *d_wscratch, int64_t ldw, float *d_y,
+                             int64_t ldy);
+
+/* The same product without the fp16 copy of W, for the decode case 1 <= m <=
+ * QK_4BIT_GEMV_MAX_M (else QK_ERR_UNSUPPORTED): each weight is decoded, rounded to
+ * fp16 as above and multiplied in float32; the summation order differs from the
+ * GEMM (tests allow 1e-5 relative). */
+#define QK_4BIT_GEMV_MAX_M 16
+qk_status qk_4bit_gemv_f16(qk_ctx *c, quant_scheme scheme, const void *d_x16, int64_t ldx,
+                           const uint8_t *d_codes, const float *d_absmax, int64_t m, int64_t k,
+                           int64_t n, int64_t block, float *d_y, int64_t ldy);
+
 #ifdef __cplusplus
 }
 #endif
