@@ -154,6 +154,7 @@ baseline: deps
 ASAN_DIR ?= build/asan
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN_DIR)/reports/asan \
+          LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN_DIR)/reports/ubsan
 test-asan: deps
 	@$(MAKE) --no-print-directory B=$(ASAN_DIR) CUDA=0 OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)" \

@@ -94,7 +94,7 @@ for name in $names; do
     for f in $(ls "$art" | grep -E '^(crash|leak|timeout|oom|slow-unit)-' | grep -v '\.log$' || true); do
         ASAN_OPTIONS=detect_leaks=$leaks timeout 60 "$bin" -timeout=10 -rss_limit_mb=2048 \
             "$art/$f" > "$art/$f.log" 2>&1
-        top=$(grep -E '^ *#[0-9]+ ' "$art/$f.log" | grep -E 'libhdf5|libfyaml|/(harness|quant|fuzz)/' | head -n 1)
+        top=$(grep -E '^ *#[0-9]+ ' "$art/$f.log" | grep -E 'libhdf5|libfyaml|/(harness|quant|fuzz)/[A-Za-z0-9_]+\.c:' | head -n 1)
         if grep -qE 'libhdf5|libfyaml' <<<"$top"; then
             mkdir -p "$OUT/library-defects/$name"; cp "$art/$f" "$art/$f.log" "$OUT/library-defects/$name/"
             lib=$((lib + 1)); continue
