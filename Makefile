@@ -154,7 +154,7 @@ baseline: deps
 ASAN_DIR ?= build/asan
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN_DIR)/reports/asan \
-          LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+          LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN_DIR)/reports/ubsan
 test-asan: deps
 	@$(MAKE) --no-print-directory B=$(ASAN_DIR) CUDA=0 OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)" \
@@ -162,8 +162,8 @@ test-asan: deps
 	@rm -rf $(ASAN_DIR)/reports; mkdir -p $(ASAN_DIR)/reports
 	@st=0; $(SAN_ENV) ./$(ASAN_DIR)/qlab-tests --jobs $$(nproc) || st=1; \
 	  $(SAN_ENV) QLAB=$(ASAN_DIR)/qlab bash tests/run_cli_tests.sh || st=1; \
-	  if [ -n "$$(ls -A $(ASAN_DIR)/reports)" ]; then \
-	    for f in $(ASAN_DIR)/reports/*; do echo "== $$f"; head -n 40 "$$f"; done; \
+	  if grep -qlE 'ERROR: |runtime error' $(ASAN_DIR)/reports/* 2>/dev/null; then \
+	    for f in $$(grep -lE 'ERROR: |runtime error' $(ASAN_DIR)/reports/*); do echo "== $$f"; head -n 40 "$$f"; done; \
 	    echo "test-asan: sanitizer reports in $(ASAN_DIR)/reports/"; st=1; fi; \
 	  if [ $$st = 0 ]; then echo "test-asan: no sanitizer reports"; fi; exit $$st
 
