@@ -41,13 +41,16 @@ chmod 755 "$D"
 PIDS=()
 cleanup() {
     local p
+    # jobs of this cluster still queued or running end before the daemons do
+    if [ -n "${SLURM_CONF:-}" ] && [ -n "$(squeue -h 2>/dev/null)" ]; then
+        scancel --quiet $(squeue -h -o %A 2>/dev/null) 2>/dev/null
+        for _ in $(seq 1 20); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.5; done
+    fi
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do
         for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.3; done
         kill -9 "$p" 2>/dev/null
     done
-    # job steps slurmd started and left behind (slurmstepd), only those of this cluster
-    pkill -9 -f "slurmstepd.*$D" 2>/dev/null
     [ -n "${KEEP:-}" ] || rm -rf "$D"
 }
 trap cleanup EXIT
