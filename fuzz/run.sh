@@ -14,6 +14,13 @@
 set -u
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+# clang and its libFuzzer runtime are test-only packages: install them here if absent.
+if { ! command -v clang >/dev/null 2>&1 || ! dpkg-query -W libclang-rt-14-dev >/dev/null 2>&1; } &&
+   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "fuzz: installing clang libclang-rt-14-dev" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev) >/dev/null 2>&1 ||
+        echo "fuzz: could not install clang libclang-rt-14-dev" >&2
+fi
 CLANG=${CLANG:-$(command -v clang || command -v clang-14)}
 OUT=${FUZZ_BUILD:-build/fuzz}
 if [ -z "$CLANG" ]; then
