@@ -118,7 +118,7 @@ $(B)/bench-cpu: tools/bench_cpu.c $(B)/libquant.a
 # User-facing targets
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -j$$(nproc) --no-print-directory all
 	@mkdir -p results
 	./$(B)/qlab run experiments/default.yaml
 	@f=$$(ls -t results/default-*.h5 | head -n 1); ./$(B)/qlab show "$$f"; \
@@ -126,7 +126,7 @@ run: deps
 
 # Criterion runs tests in parallel workers; -j keeps it to the machine's cores.
 test: deps
-	@$(MAKE) --no-print-directory all $(if $(filter 1,$(CUDA)),$(B)/test-gpu)
+	@$(MAKE) -j$$(nproc) --no-print-directory all $(if $(filter 1,$(CUDA)),$(B)/test-gpu)
 	./$(B)/qlab-tests --jobs $$(nproc)
 	@# --verbose prints each skipped GPU test with its reason (no usable GPU: ...)
 	@if [ -x $(B)/test-gpu ]; then ./$(B)/test-gpu --verbose; fi
@@ -137,7 +137,7 @@ test: deps
 # only when a change is meant to move error numbers: this prints what moved against
 # the old file, then replaces it; review that and commit the file with the change.
 baseline: deps
-	@$(MAKE) --no-print-directory $(B)/qlab
+	@$(MAKE) -j$$(nproc) --no-print-directory $(B)/qlab
 	@rm -f results/baselines/baseline.new.h5
 	$(B)/qlab run experiments/baseline.yaml -o results/baselines/baseline.new.h5 --no-progress
 	@if [ -f results/baselines/baseline.h5 ]; then \
@@ -157,7 +157,7 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN_
           LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN_DIR)/reports/ubsan
 test-asan: deps
-	@$(MAKE) --no-print-directory B=$(ASAN_DIR) CUDA=0 OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)" \
+	@$(MAKE) -j$$(nproc) --no-print-directory B=$(ASAN_DIR) CUDA=0 OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)" \
 	  EXTRA_LDFLAGS="$(SAN_FLAGS)" $(ASAN_DIR)/qlab $(ASAN_DIR)/qlab-tests
 	@rm -rf $(ASAN_DIR)/reports; mkdir -p $(ASAN_DIR)/reports
 	@st=0; $(SAN_ENV) ./$(ASAN_DIR)/qlab-tests --jobs $$(nproc) || st=1; \
@@ -169,13 +169,13 @@ test-asan: deps
 
 # SIGKILL at random moments, signals, full disk, unwritable directory.
 test-kill: deps
-	@$(MAKE) --no-print-directory $(B)/qlab
+	@$(MAKE) -j$$(nproc) --no-print-directory $(B)/qlab
 	QLAB=$(B)/qlab bash tests/kill_test.sh
 
 # A single-node Slurm cluster on this machine running a sharded sweep (installs
 # slurm-wlm and munge when missing; needs root).
 test-slurm: deps
-	@$(MAKE) --no-print-directory $(B)/qlab
+	@$(MAKE) -j$$(nproc) --no-print-directory $(B)/qlab
 	QLAB=$(B)/qlab bash tests/slurm_test.sh
 
 # libFuzzer harnesses, FUZZ_SECONDS each (default 60).
@@ -183,11 +183,11 @@ fuzz:
 	bash fuzz/run.sh
 
 test-gpu: deps
-	@$(MAKE) --no-print-directory $(B)/test-gpu
+	@$(MAKE) -j$$(nproc) --no-print-directory $(B)/test-gpu
 	./$(B)/test-gpu
 
 bench-cpu: deps
-	@$(MAKE) --no-print-directory $(B)/bench-cpu
+	@$(MAKE) -j$$(nproc) --no-print-directory $(B)/bench-cpu
 	./$(B)/bench-cpu
 
 plots: $(B)/qlab
@@ -206,7 +206,7 @@ print-flags:
 
 # The figures README shows: a fresh default run drawn into docs/img (committed).
 readme-figures: deps
-	@$(MAKE) --no-print-directory $(B)/qlab
+	@$(MAKE) -j$$(nproc) --no-print-directory $(B)/qlab
 	./$(B)/qlab run experiments/default.yaml -o /tmp/qlab-readme-$$$$.h5 --no-progress && \
 	  ./$(B)/qlab plot /tmp/qlab-readme-$$$$.h5 -o docs/img && rm -f /tmp/qlab-readme-$$$$.h5
 	rm -f docs/img/*.pdf
