@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "gnuplot.h"
 #include "results.h"
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...)
@@ -137,120 +137,36 @@ static void write_tsv(FILE *f, const char *metric, const run_row *r, const int *
     }
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0777) && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
-}
-
-static int find_scripts(char *out, size_t len)
-{
-    char probe[4200];
-    const char *env = getenv("QLAB_PLOTS_DIR");
-    if (env && *env) {
-        snprintf(out, len, "%s", env);
-        snprintf(probe, sizeof probe, "%s/history.gp", out);
-        return access(probe, R_OK) ? -1 : 0;
-    }
-    char exe[4000];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(out, len, "%s/../plots", exe);
-            snprintf(probe, sizeof probe, "%s/history.gp", out);
-            if (access(probe, R_OK) == 0)
-                return 0;
-        }
-    }
-    snprintf(out, len, "plots");
-    return access("plots/history.gp", R_OK) ? -1 : 0;
-}
-
-/* gnuplot string literal in single quotes ('' escapes a quote). */
-static void gp_str(char *buf, size_t len, const char *s)
-{
-    size_t o = 0;
-    buf[o++] = '\'';
-    for (; *s && o + 3 < len; s++) {
-        if (*s == '\'')
-            buf[o++] = '\'';
-        buf[o++] = (*s == '\n' || *s == '\t') ? ' ' : *s;
-    }
-    buf[o++] = '\'';
-    buf[o] = '\0';
-}
-
 /* Runs history.gp once for term ("png" | "pdf"). Returns 0 or 2 with err. */
 static int draw(const char *scripts, const char *tsv, const char *out, const char *term, const char *metric,
                 const char *title, char *err, size_t err_len)
 {
-    char script[4200], q_tsv[4200], q_out[4200], q_scr[4200], q_m[200], q_t[1200];
+    char script[4200], q_tsv[4200], q_out[4200], q_scr[4200], q_m[200], q_t[1200], gp[4096];
     snprintf(script, sizeof script, "%s/history.gp", scripts);
-    gp_str(q_tsv, sizeof q_tsv, tsv);
-    gp_str(q_out, sizeof q_out, out);
-    gp_str(q_scr, sizeof q_scr, scripts);
-    gp_str(q_m, sizeof q_m, metric);
-    gp_str(q_t, sizeof q_t, title);
+    if (qlab_gp_find(gp, sizeof gp)) {
+        set_err(err, err_len, "history: gnuplot not found on PATH (install gnuplot-nox, or set QLAB_GNUPLOT)");
+        return 2;
+    }
+    qlab_gp_quote(tsv, q_tsv, sizeof q_tsv);
+    qlab_gp_quote(out, q_out, sizeof q_out);
+    qlab_gp_quote(scripts, q_scr, sizeof q_scr);
+    qlab_gp_quote(metric, q_m, sizeof q_m);
+    qlab_gp_quote(title, q_t, sizeof q_t);
     char *e = NULL;
     if (asprintf(&e, "tsv=%s; out=%s; scripts=%s; metric=%s; ttl=%s; term='%s'", q_tsv, q_out, q_scr, q_m, q_t,
                  term) < 0) {
         set_err(err, err_len, "history: out of memory");
         return 2;
     }
-    const char *gp = getenv("QLAB_GNUPLOT");
-    if (!gp || !*gp)
-        gp = "gnuplot";
-    unlink(out);
-    fflush(NULL);
-    int pipefd[2];
-    if (pipe(pipefd)) {
-        free(e);
-        set_err(err, err_len, "history: pipe: %s", strerror(errno));
-        return 2;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(pipefd[0]);
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
-        execlp(gp, "gnuplot", "-e", e, script, (char *)NULL);
-        dprintf(2, "cannot run %s: %s", gp, strerror(errno));
-        _exit(127);
-    }
-    free(e);
-    close(pipefd[1]);
-    if (pid < 0) {
-        close(pipefd[0]);
-        set_err(err, err_len, "history: fork: %s", strerror(errno));
-        return 2;
-    }
+    int killed;
     char msg[1024];
-    size_t got = 0;
-    ssize_t r;
-    while ((r = read(pipefd[0], msg + got, sizeof msg - 1 - got)) > 0 || (r < 0 && errno == EINTR))
-        if (r > 0)
-            got += (size_t)r;
-    msg[got] = '\0';
-    close(pipefd[0]);
-    for (char *p = msg; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    struct stat sb;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || stat(out, &sb) || sb.st_size == 0) {
+    int rc = qlab_gp_run(gp, e, script, out, &killed, msg, sizeof msg);
+    free(e);
+    if (rc == 3) {
+        set_err(err, err_len, "history: %s", msg);
+        return 2;
+    }
+    if (rc != 0) {
         set_err(err, err_len, "history: gnuplot failed on %s for %s: %s", script, out, msg);
         return 2;
     }
@@ -357,7 +273,7 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
     qlab_history_steps(vals, noise, n, step);
 
     const char *dir = o->out_dir ? o->out_dir : "plots/out";
-    if (mkdir_p(dir)) {
+    if (qlab_mkdir_p(dir)) {
         set_err(err, err_len, "history: cannot create %s: %s", dir, strerror(errno));
         rc = 2;
         goto done;
@@ -382,7 +298,7 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
         fprintf(log, "history: %s\n", tsv);
 
     char scripts[4096], title[1024];
-    if (find_scripts(scripts, sizeof scripts)) {
+    if (qlab_gp_find_scripts("history.gp", scripts, sizeof scripts)) {
         set_err(err, err_len, "history: plots/history.gp not found ($QLAB_PLOTS_DIR, <qlab>/../plots, ./plots); "
                               "the TSV is written");
         rc = 2;

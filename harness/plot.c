@@ -10,6 +10,7 @@
  * flag) travel as -e variables so that plots/style.gp alone decides the look.
  */
 #include "plot.h"
+#include "gnuplot.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -21,8 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------------------- */
@@ -314,93 +313,6 @@ static int skip(plot_ctx *c, const char *fig, const char *why)
     return 1;
 }
 
-/* A gnuplot single-quoted string literal: only ' needs escaping (as ''). Tabs and
- * newlines would end the -e statement badly, so they become spaces. */
-static void gp_quote(const char *s, char *buf, size_t len)
-{
-    size_t o = 0;
-    if (len < 3)
-        return;
-    buf[o++] = '\'';
-    for (; *s && o + 3 < len; s++) {
-        if (*s == '\'') {
-            buf[o++] = '\'';
-            buf[o++] = '\'';
-        } else {
-            buf[o++] = (*s == '\n' || *s == '\t') ? ' ' : *s;
-        }
-    }
-    buf[o++] = '\'';
-    buf[o] = '\0';
-}
-
-static int find_on_path(const char *name, char *out, size_t len)
-{
-    const char *path = getenv("PATH");
-    if (!path)
-        path = "/usr/bin:/bin";
-    while (*path) {
-        const char *e = strchr(path, ':');
-        size_t n = e ? (size_t)(e - path) : strlen(path);
-        if (n > 0 && n + strlen(name) + 2 < len) {
-            snprintf(out, len, "%.*s/%s", (int)n, path, name);
-            if (access(out, X_OK) == 0)
-                return 0;
-        }
-        path += n;
-        if (*path == ':')
-            path++;
-    }
-    return -1;
-}
-
-static int dir_has_style(const char *dir)
-{
-    char p[PATH_MAX + 16];
-    snprintf(p, sizeof p, "%s/style.gp", dir);
-    return access(p, R_OK) == 0;
-}
-
-static int find_scripts(char *out, size_t len)
-{
-    const char *env = getenv("QLAB_PLOTS_DIR");
-    if (env && *env) {
-        snprintf(out, len, "%s", env);
-        return dir_has_style(out) ? 0 : -1;
-    }
-    char exe[PATH_MAX - 16];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(out, len, "%s/../plots", exe);
-            if (dir_has_style(out))
-                return 0;
-        }
-    }
-    snprintf(out, len, "plots");
-    return dir_has_style(out) ? 0 : -1;
-}
-
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 /* Runs plots/<fig>.gp for png and pdf with `vars` (gnuplot statements) added to the
  * common ones. Returns 0, or 2 with gnuplot's own message in err. */
 static int draw(plot_ctx *c, const char *fig, const char *subtitle, const char *vars)
@@ -413,16 +325,15 @@ static int draw(plot_ctx *c, const char *fig, const char *subtitle, const char *
         return 2;
     }
     for (int t = 0; t < 2; t++) {
-        char out[PATH_MAX + 64], errpath[PATH_MAX + 32];
+        char out[PATH_MAX + 64];
         snprintf(out, sizeof out, "%s/%s.%s", c->out_dir, fig, terms[t]);
-        snprintf(errpath, sizeof errpath, "%s/gnuplot.err", c->tmp);
         char q_dir[PATH_MAX * 2 + 3], q_out[PATH_MAX * 2 + 3], q_scr[PATH_MAX * 2 + 3];
         char q_ttl[1100], q_sub[1100];
-        gp_quote(c->tmp, q_dir, sizeof q_dir);
-        gp_quote(out, q_out, sizeof q_out);
-        gp_quote(c->scripts, q_scr, sizeof q_scr);
-        gp_quote(c->title, q_ttl, sizeof q_ttl);
-        gp_quote(subtitle ? subtitle : "", q_sub, sizeof q_sub);
+        qlab_gp_quote(c->tmp, q_dir, sizeof q_dir);
+        qlab_gp_quote(out, q_out, sizeof q_out);
+        qlab_gp_quote(c->scripts, q_scr, sizeof q_scr);
+        qlab_gp_quote(c->title, q_ttl, sizeof q_ttl);
+        qlab_gp_quote(subtitle ? subtitle : "", q_sub, sizeof q_sub);
         size_t elen = strlen(vars) + sizeof q_dir + sizeof q_out + sizeof q_scr + 2400;
         char *e = malloc(elen);
         if (!e) {
@@ -431,48 +342,21 @@ static int draw(plot_ctx *c, const char *fig, const char *subtitle, const char *
         }
         snprintf(e, elen, "dir=%s; out=%s; scripts=%s; ttl=%s; sub=%s; term='%s'; %s",
                  q_dir, q_out, q_scr, q_ttl, q_sub, terms[t], vars);
-        unlink(out);
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0) {
-            free(e);
-            snprintf(c->err, c->err_len, "plot: fork: %s", strerror(errno));
+        int killed;
+        char msg[1024];
+        int rc = qlab_gp_run(c->gnuplot, e, script, out, &killed, msg, sizeof msg);
+        free(e);
+        if (rc == 3) {
+            snprintf(c->err, c->err_len, "plot: %s", msg);
             return 2;
         }
-        if (pid == 0) {
-            int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd >= 0) {
-                dup2(fd, 1);
-                dup2(fd, 2);
-                close(fd);
-            }
-            execl(c->gnuplot, "gnuplot", "-e", e, script, (char *)NULL);
-            _exit(127);
+        if (rc == 1) {
+            snprintf(c->err, c->err_len, "plot: gnuplot failed on %s (%s): %s", script,
+                     killed ? "killed" : "exit status", msg);
+            return 2;
         }
-        free(e);
-        int st = 0;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-            ;
-        struct stat sb;
-        int ok_exit = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        int ok_file = stat(out, &sb) == 0 && sb.st_size > 0;
-        if (!ok_exit || !ok_file) {
-            char msg[1024] = "";
-            FILE *f = fopen(errpath, "r");
-            if (f) {
-                size_t n = fread(msg, 1, sizeof msg - 1, f);
-                msg[n] = '\0';
-                fclose(f);
-                /* keep the message on one line */
-                for (char *p = msg; *p; p++)
-                    if (*p == '\n')
-                        *p = ' ';
-            }
-            if (!ok_exit)
-                snprintf(c->err, c->err_len, "plot: gnuplot failed on %s (%s): %s", script,
-                         WIFEXITED(st) ? "exit status" : "killed", msg);
-            else
-                snprintf(c->err, c->err_len, "plot: gnuplot wrote no %s (%s): %s", out, script, msg);
+        if (rc == 2) {
+            snprintf(c->err, c->err_len, "plot: gnuplot wrote no %s (%s): %s", out, script, msg);
             return 2;
         }
         logf_(c, "%s", out);
@@ -1396,10 +1280,7 @@ int qlab_plot_data(const qlab_results_data *d, const char *source, const char *o
                    size_t err_len)
 {
     plot_ctx c = {.d = d, .out_dir = out_dir ? out_dir : "plots/out", .log = log, .err = err, .err_len = err_len};
-    const char *gp = getenv("QLAB_GNUPLOT");
-    if (gp && *gp)
-        snprintf(c.gnuplot, sizeof c.gnuplot, "%s", gp);
-    else if (find_on_path("gnuplot", c.gnuplot, sizeof c.gnuplot) != 0) {
+    if (qlab_gp_find(c.gnuplot, sizeof c.gnuplot) != 0) {
         snprintf(err, err_len, "plot: gnuplot not found on PATH (install gnuplot-nox, or set QLAB_GNUPLOT)");
         return 2;
     }
@@ -1407,12 +1288,12 @@ int qlab_plot_data(const qlab_results_data *d, const char *source, const char *o
         snprintf(err, err_len, "plot: gnuplot '%s' is not executable", c.gnuplot);
         return 2;
     }
-    if (find_scripts(c.scripts, sizeof c.scripts) != 0) {
+    if (qlab_gp_find_scripts("style.gp", c.scripts, sizeof c.scripts) != 0) {
         snprintf(err, err_len,
                  "plot: gnuplot scripts not found (looked for style.gp in $QLAB_PLOTS_DIR, <qlab>/../plots, ./plots)");
         return 2;
     }
-    if (mkdir_p(c.out_dir) != 0) {
+    if (qlab_mkdir_p(c.out_dir) != 0) {
         snprintf(err, err_len, "plot: cannot create %s: %s", c.out_dir, strerror(errno));
         return 2;
     }

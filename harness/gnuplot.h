@@ -1,0 +1,34 @@
+/* gnuplot.h: finding and running gnuplot, shared by `qlab plot` and `qlab history`.
+ *
+ * Both draw figures the same way: a script from plots/, variables passed with -e as
+ * gnuplot statements, one run per terminal (png, pdf), success only when gnuplot
+ * exits 0 and the output file is non-empty.
+ */
+#ifndef QLAB_GNUPLOT_H
+#define QLAB_GNUPLOT_H
+
+#include <stddef.h>
+
+/* A gnuplot single-quoted string literal of s into buf: ' is escaped as ''; tabs and
+ * newlines become spaces (they would end the -e statement). Truncates to fit len. */
+void qlab_gp_quote(const char *s, char *buf, size_t len);
+
+/* The gnuplot executable: $QLAB_GNUPLOT, else the first `gnuplot` on PATH. Returns 0,
+ * or -1 when none is found. */
+int qlab_gp_find(char *out, size_t len);
+
+/* The plots/ directory holding `probe` (e.g. "style.gp"): $QLAB_PLOTS_DIR, else
+ * <dir of the executable>/../plots, else ./plots. Returns 0, or -1 if none holds it. */
+int qlab_gp_find_scripts(const char *probe, char *out, size_t len);
+
+/* mkdir -p. Returns 0, or -1 with errno set. */
+int qlab_mkdir_p(const char *path);
+
+/* Runs `gnuplot -e vars script` and checks that it exited 0 and wrote a non-empty
+ * `out` (removed first). Returns 0; 1 when gnuplot failed (exit status or killed:
+ * *killed says which); 2 when it exited 0 but wrote no `out`; 3 when it could not be
+ * started (msg says why). msg gets the start of gnuplot's output on one line. */
+int qlab_gp_run(const char *gnuplot, const char *vars, const char *script, const char *out,
+                int *killed, char *msg, size_t msg_len);
+
+#endif
