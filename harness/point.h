@@ -85,7 +85,16 @@ typedef struct {
     double speedup_vs_fp16;     /* fp16_median_us / t.median_us (0 if not measured) */
 
     /* memory, bytes */
-    int64_t w_bytes;            /* stored weights: codes + scales + zeros + outliers */
+    int64_t w_bytes;            /* stored weights: codes + scales + zeros + outliers;
+                                   always w_code_bytes + w_scale_bytes + w_scale2_bytes
+                                   + w_outlier_bytes */
+    int64_t w_code_bytes;       /* the codes: n k for 8-bit formats, ceil(n k / 2) for 4-bit,
+                                   element size times n k for float schemes */
+    int64_t w_scale_bytes;      /* first-level scales (+ int32 zero points): float32 per group,
+                                   or one int8 per block under double quantization */
+    int64_t w_scale2_bytes;     /* second-level scales of double quantization (float32 per 256
+                                   blocks + the float32 mean), else 0 */
+    int64_t w_outlier_bytes;    /* LLM.int8() fp16 outlier weight columns (2 n outliers), else 0 */
     int64_t w_bytes_fp16;       /* the same weights in fp16, for ratios */
     int64_t x_bytes;            /* quantized activation buffers */
     int64_t peak_bytes;         /* peak allocated during the point (device on cuda, resident on cpu) */
