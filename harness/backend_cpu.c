@@ -100,6 +100,10 @@ static int cpu_run(const qlab_backend_job *job, float *y, qlab_row *row, qlab_sa
     row->outlier_frac = (double)info.outlier_cols / (double)p->k;
     if (job->measure_memory) {
         row->w_bytes = info.w_bytes;
+        row->w_code_bytes = info.w_code_bytes;
+        row->w_scale_bytes = info.w_scale_bytes;
+        row->w_scale2_bytes = info.w_scale2_bytes;
+        row->w_outlier_bytes = info.w_outlier_bytes;
         row->w_bytes_fp16 = 2 * p->n * p->k;
         row->x_bytes = info.x_bytes;
         row->peak_bytes = qlab_mem_peak_bytes();

@@ -41,7 +41,8 @@
  * after that layer against the reference's, and the outlier columns the backend found
  * in that linear's input (threshold > 0). The point's row: metrics of the final hidden
  * state; outlier_cols summed over layers, outlier_frac = that / (width * depth);
- * x_rel_err and w_rel_err the mean over layers; w_bytes and w_bytes_fp16 summed over
+ * x_rel_err and w_rel_err the mean over layers; w_bytes, its parts (w_code_bytes,
+ * w_scale_bytes, w_scale2_bytes, w_outlier_bytes) and w_bytes_fp16 summed over
  * layers, x_bytes and peak_bytes the largest of any layer. A chain is not timed
  * (measure_latency is ignored; the timing columns stay 0).
  */
@@ -171,6 +172,7 @@ int qlab_chain_run(const qlab_network_job *job, qlab_row *row, qlab_layers *laye
     }
 
     int64_t w_bytes = 0, w_bytes_fp16 = 0, x_bytes = 0, peak = 0, outliers = 0;
+    int64_t w_code = 0, w_scale = 0, w_scale2 = 0, w_outl = 0;
     double x_err_sum = 0, w_err_sum = 0;
     quant_metrics mt = {0};
     for (int64_t l = 0; l < depth; l++) {
@@ -237,6 +239,10 @@ int qlab_chain_run(const qlab_network_job *job, qlab_row *row, qlab_layers *laye
         x_err_sum += lrow.x_rel_err;
         w_err_sum += lrow.w_rel_err;
         w_bytes += lrow.w_bytes;
+        w_code += lrow.w_code_bytes;
+        w_scale += lrow.w_scale_bytes;
+        w_scale2 += lrow.w_scale2_bytes;
+        w_outl += lrow.w_outlier_bytes;
         w_bytes_fp16 += lrow.w_bytes_fp16;
         if (lrow.x_bytes > x_bytes) x_bytes = lrow.x_bytes;
         if (lrow.peak_bytes > peak) peak = lrow.peak_bytes;
@@ -252,6 +258,10 @@ int qlab_chain_run(const qlab_network_job *job, qlab_row *row, qlab_layers *laye
         row->x_rel_err = x_err_sum / (double)depth;
         row->w_rel_err = w_err_sum / (double)depth;
         row->w_bytes = w_bytes;
+        row->w_code_bytes = w_code;
+        row->w_scale_bytes = w_scale;
+        row->w_scale2_bytes = w_scale2;
+        row->w_outlier_bytes = w_outl;
         row->w_bytes_fp16 = w_bytes_fp16;
         row->x_bytes = x_bytes;
         row->peak_bytes = peak;

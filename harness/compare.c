@@ -34,19 +34,24 @@ typedef struct {
     int is_int;             /* int64 member, else double */
     metric_dir dir;
     double cuda_rtol, cuda_atol;
+    int w_part;             /* 1: a part of w_bytes (see w_split_known) */
 } cmp_metric;
 
 static const cmp_metric metrics[] = {
-    {"rel_err", offsetof(qlab_row, rel_err), 0, DIR_LOWER_BETTER, 1e-3, 0},
-    {"sqnr_db", offsetof(qlab_row, sqnr_db), 0, DIR_HIGHER_BETTER, 0, 0.01},
-    {"max_abs_err", offsetof(qlab_row, max_abs_err), 0, DIR_LOWER_BETTER, 1e-3, 0},
-    {"mean_abs_err", offsetof(qlab_row, mean_abs_err), 0, DIR_LOWER_BETTER, 1e-3, 0},
-    {"cosine", offsetof(qlab_row, cosine), 0, DIR_HIGHER_BETTER, 0, 1e-6},
-    {"x_rel_err", offsetof(qlab_row, x_rel_err), 0, DIR_LOWER_BETTER, 1e-3, 0},
-    {"w_rel_err", offsetof(qlab_row, w_rel_err), 0, DIR_LOWER_BETTER, 1e-3, 0},
-    {"outlier_cols", offsetof(qlab_row, outlier_cols), 1, DIR_ANY_CHANGE, 0, 0},
-    {"w_bytes", offsetof(qlab_row, w_bytes), 1, DIR_LOWER_BETTER, 0, 0},
-    {"x_bytes", offsetof(qlab_row, x_bytes), 1, DIR_LOWER_BETTER, 0, 0},
+    {"rel_err", offsetof(qlab_row, rel_err), 0, DIR_LOWER_BETTER, 1e-3, 0, 0},
+    {"sqnr_db", offsetof(qlab_row, sqnr_db), 0, DIR_HIGHER_BETTER, 0, 0.01, 0},
+    {"max_abs_err", offsetof(qlab_row, max_abs_err), 0, DIR_LOWER_BETTER, 1e-3, 0, 0},
+    {"mean_abs_err", offsetof(qlab_row, mean_abs_err), 0, DIR_LOWER_BETTER, 1e-3, 0, 0},
+    {"cosine", offsetof(qlab_row, cosine), 0, DIR_HIGHER_BETTER, 0, 1e-6, 0},
+    {"x_rel_err", offsetof(qlab_row, x_rel_err), 0, DIR_LOWER_BETTER, 1e-3, 0, 0},
+    {"w_rel_err", offsetof(qlab_row, w_rel_err), 0, DIR_LOWER_BETTER, 1e-3, 0, 0},
+    {"outlier_cols", offsetof(qlab_row, outlier_cols), 1, DIR_ANY_CHANGE, 0, 0, 0},
+    {"w_bytes", offsetof(qlab_row, w_bytes), 1, DIR_LOWER_BETTER, 0, 0, 0},
+    {"w_code_bytes", offsetof(qlab_row, w_code_bytes), 1, DIR_LOWER_BETTER, 0, 0, 1},
+    {"w_scale_bytes", offsetof(qlab_row, w_scale_bytes), 1, DIR_LOWER_BETTER, 0, 0, 1},
+    {"w_scale2_bytes", offsetof(qlab_row, w_scale2_bytes), 1, DIR_LOWER_BETTER, 0, 0, 1},
+    {"w_outlier_bytes", offsetof(qlab_row, w_outlier_bytes), 1, DIR_LOWER_BETTER, 0, 0, 1},
+    {"x_bytes", offsetof(qlab_row, x_bytes), 1, DIR_LOWER_BETTER, 0, 0, 0},
 };
 #define N_METRICS ((int)(sizeof metrics / sizeof metrics[0]))
 _Static_assert(sizeof metrics / sizeof metrics[0] <= QLAB_COMPARE_MAX_METRICS, "raise QLAB_COMPARE_MAX_METRICS");
@@ -62,6 +67,14 @@ static double metric_value(const qlab_row *r, const cmp_metric *m)
     double v;
     memcpy(&v, p, sizeof v);
     return v;
+}
+
+/* 1 if r's w_bytes is split into its parts: they add up to it. A file written before
+ * the part columns existed reads them as 0 (and a backend may not fill them); its
+ * parts are then unknown, not zero, and are not compared (w_bytes still is). */
+static int w_split_known(const qlab_row *r)
+{
+    return r->w_code_bytes + r->w_scale_bytes + r->w_scale2_bytes + r->w_outlier_bytes == r->w_bytes;
 }
 
 static const char *const verdict_names[] = {"SAME", "BETTER", "UNCERTAIN", "WORSE"};
@@ -668,7 +681,10 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
             if (rn->status == QLAB_STATUS_FAILED)
                 snprintf(l->note, sizeof l->note, "%.60s", rn->message);
         } else if (rb->status == QLAB_STATUS_OK) {
+            int parts = w_split_known(rb) && w_split_known(rn);
             for (int m = 0; m < N_METRICS; m++) {
+                if (metrics[m].w_part && !parts)
+                    continue;
                 double b = metric_value(rb, &metrics[m]), n = metric_value(rn, &metrics[m]);
                 qlab_verdict v = judge_value(&metrics[m], b, n, rtol[m], atol[m]);
                 if (v == QLAB_VERDICT_SAME)
@@ -742,7 +758,7 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
         fprintf(out, "| point | metric | base | new | change | verdict | note |\n");
         fprintf(out, "|---|---|---:|---:|---:|---|---|\n");
     } else {
-        fprintf(out, "%-*s  %-12s  %16s  %16s  %10s  %-9s  %s\n", (int)w_desc, "point", "metric", "base", "new",
+        fprintf(out, "%-*s  %-15s  %16s  %16s  %10s  %-9s  %s\n", (int)w_desc, "point", "metric", "base", "new",
                 "change", "verdict", "note");
     }
     for (int64_t i = 0; i < lines.n; i++) {
@@ -755,7 +771,7 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
             fprintf(out, "| %s | %s | %s | %s | %s | %s%s%s | %s |\n", desc, metric, l->base, l->new_, change, vb,
                     l->verdict, vb, l->note);
         } else {
-            fprintf(out, "%-*s  %-12s  %16s  %16s  %10s  %-9s  %s\n", (int)w_desc, desc, metric, l->base, l->new_,
+            fprintf(out, "%-*s  %-15s  %16s  %16s  %10s  %-9s  %s\n", (int)w_desc, desc, metric, l->base, l->new_,
                     change, l->verdict, l->note);
         }
     }

@@ -117,6 +117,7 @@ typedef struct {
     int64_t outliers[QLAB_BERT_MAX_LAYERS];   /* outlier columns seen, per transformer layer */
     int64_t outliers_all, k_all;
     int64_t w_bytes, w_bytes_fp16, x_bytes_max, peak_max;
+    int64_t w_code_bytes, w_scale_bytes, w_scale2_bytes, w_outlier_bytes;   /* w_bytes' parts */
     double x_rel_err_sum, w_rel_err_sum;
     int64_t n_linears;
 } quant_ctx;
@@ -153,6 +154,10 @@ static int linear_quant(void *vctx, const char *name, int index, const float *x,
     q->outliers_all += r.outlier_cols;
     q->k_all += k;
     q->w_bytes += r.w_bytes;
+    q->w_code_bytes += r.w_code_bytes;
+    q->w_scale_bytes += r.w_scale_bytes;
+    q->w_scale2_bytes += r.w_scale2_bytes;
+    q->w_outlier_bytes += r.w_outlier_bytes;
     q->w_bytes_fp16 += r.w_bytes_fp16;
     if (r.x_bytes > q->x_bytes_max)
         q->x_bytes_max = r.x_bytes;
@@ -354,6 +359,10 @@ int qlab_model_run(const qlab_network_job *job, qlab_row *row, qlab_layers *laye
     row->outlier_cols = q.outliers_all;
     row->outlier_frac = q.k_all ? (double)q.outliers_all / (double)q.k_all : 0;
     row->w_bytes = q.w_bytes;
+    row->w_code_bytes = q.w_code_bytes;
+    row->w_scale_bytes = q.w_scale_bytes;
+    row->w_scale2_bytes = q.w_scale2_bytes;
+    row->w_outlier_bytes = q.w_outlier_bytes;
     row->w_bytes_fp16 = q.w_bytes_fp16;
     row->x_bytes = q.x_bytes_max;
     if (job->measure_memory) {

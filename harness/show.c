@@ -12,13 +12,14 @@
 
 enum {
     COL_SCHEME, COL_GRAN, COL_BLOCK, COL_THR, COL_OUTW, COL_SHAPE, COL_REL, COL_SQNR,
-    COL_OCOLS, COL_TIME, COL_SPEED, COL_WMEM, COL_NOTE, N_COLS
+    COL_OCOLS, COL_TIME, COL_SPEED, COL_WMEM, COL_WBITS, COL_WSPLIT, COL_NOTE, N_COLS
 };
 
 static const struct { const char *title; int right; } cols[N_COLS] = {
     { "scheme", 0 }, { "x/w", 0 }, { "block", 1 }, { "thr", 1 }, { "outl_w", 0 },
     { "shape", 0 }, { "rel_err", 1 }, { "sqnr_db", 1 }, { "outl_cols", 1 },
-    { "median_us", 1 }, { "vs_fp16", 1 }, { "w_mem", 1 }, { "note", 0 },
+    { "median_us", 1 }, { "vs_fp16", 1 }, { "w_mem", 1 }, { "w_bits", 1 }, { "w_split", 0 },
+    { "note", 0 },
 };
 
 #define CELL 160
@@ -43,7 +44,50 @@ static int cmp_key(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static void fill_cells(const qlab_row *r, cell_row c)
+/* Bits per weight of part `bytes` (`weights` weights): 3 decimals, or 2 significant
+ * digits for a part too small to show in 3 decimals. */
+static int fmt_bits(char *buf, size_t len, int64_t bytes, double weights)
+{
+    double b = 8.0 * (double)bytes / weights;
+    if (b == (double)(int64_t)b) return snprintf(buf, len, "%.0f", b);
+    if (b < 0.0005) return snprintf(buf, len, "%.2g", b);
+    return snprintf(buf, len, "%.3f", b);
+}
+
+/* The w_bits cell, bits per stored weight (3 decimals, so the points line up), and the w_split cell: where w_bytes is
+ * split into parts (they add up to it) and holds more than codes, the bits of each,
+ * "4 + 0.125 + 0.002 dq" (codes + first-level scales + second-level scales of
+ * double quantization) or "8 + 0.031 + 0.039 outl" (+ fp16 outlier columns), else
+ * "-". The weight count is w_bytes_fp16 / 2, so chains and models (summed over
+ * layers) work alike. Returns 1 when a split is shown. */
+static int fill_bits(const qlab_row *r, char *bits, char *c)
+{
+    double weights = (double)r->w_bytes_fp16 / 2.0;
+    snprintf(bits, CELL, "%.3f", 8.0 * (double)r->w_bytes / weights);
+    int split = r->w_code_bytes + r->w_scale_bytes + r->w_scale2_bytes + r->w_outlier_bytes == r->w_bytes &&
+                r->w_code_bytes != r->w_bytes;
+    if (!split) {
+        snprintf(c, CELL, "-");
+        return 0;
+    }
+    int o = fmt_bits(c, CELL, r->w_code_bytes, weights);
+    o += snprintf(c + o, CELL - (size_t)o, " + ");
+    o += fmt_bits(c + o, CELL - (size_t)o, r->w_scale_bytes, weights);
+    if (r->w_scale2_bytes) {
+        o += snprintf(c + o, CELL - (size_t)o, " + ");
+        o += fmt_bits(c + o, CELL - (size_t)o, r->w_scale2_bytes, weights);
+        o += snprintf(c + o, CELL - (size_t)o, " dq");
+    }
+    if (r->w_outlier_bytes) {
+        o += snprintf(c + o, CELL - (size_t)o, " + ");
+        o += fmt_bits(c + o, CELL - (size_t)o, r->w_outlier_bytes, weights);
+        snprintf(c + o, CELL - (size_t)o, " outl");
+    }
+    return 1;
+}
+
+/* Returns 1 when the w_split cell shows the parts of w_bytes. */
+static int fill_cells(const qlab_row *r, cell_row c)
 {
     int ok = r->status == QLAB_STATUS_OK;
     snprintf(c[COL_SCHEME], CELL, "%s", or_dash(r->p.scheme));
@@ -77,9 +121,17 @@ static void fill_cells(const qlab_row *r, cell_row c)
         snprintf(c[COL_WMEM], CELL, "%.1f%%", 100.0 * (double)r->w_bytes / (double)r->w_bytes_fp16);
     else
         snprintf(c[COL_WMEM], CELL, "-");
+    int split = 0;
+    if (ok && r->w_bytes_fp16 > 0) {
+        split = fill_bits(r, c[COL_WBITS], c[COL_WSPLIT]);
+    } else {
+        snprintf(c[COL_WBITS], CELL, "-");
+        snprintf(c[COL_WSPLIT], CELL, "-");
+    }
     if (ok) c[COL_NOTE][0] = 0;
     else snprintf(c[COL_NOTE], CELL, "%s%s%.120s", qlab_status_name(r->status),
                   *r->message ? ": " : "", r->message);
+    return split;
 }
 
 static void print_row(FILE *out, char c[N_COLS][CELL], const int *w, int last)
@@ -132,10 +184,10 @@ int qlab_show(const qlab_results_data *d, FILE *out)
     qsort(keys, (size_t)n, sizeof *keys, cmp_key);
 
     int w[N_COLS];
-    int any_note = 0;
+    int any_note = 0, any_split = 0;
     for (int j = 0; j < N_COLS; j++) w[j] = (int)strlen(cols[j].title);
     for (int64_t i = 0; i < n; i++) {
-        fill_cells(&d->points[keys[i].index], cells[i]);
+        any_split |= fill_cells(&d->points[keys[i].index], cells[i]);
         for (int j = 0; j < N_COLS; j++) {
             int l = (int)strlen(cells[i][j]);
             if (l > w[j]) w[j] = l;
@@ -152,6 +204,9 @@ int qlab_show(const qlab_results_data *d, FILE *out)
         if (i > 0 && keys[i].shape != keys[i - 1].shape) fputc('\n', out);
         print_row(out, cells[i], w, last);
     }
+    if (any_split)
+        fprintf(out, "\nw_split: w_bits = codes + scales (+ zero points)"
+                     " [+ dq: second-level scales] [+ outl: fp16 outlier columns]\n");
     free(keys);
     free(cells);
     return ferror(out) ? 2 : 0;

@@ -325,14 +325,13 @@ quant_status quant_outlier_cols(const float *x, int64_t m, int64_t k, float thre
     return QUANT_OK;
 }
 
-/* Bytes of a quantized operand as stored: 1 byte per code, 4 per float32 scale and
- * 4 per zero point (int32, as quant_matrix and the GPU kernels hold them). */
-static int64_t quant_matrix_bytes(const quant_matrix *q)
+/* Bytes of a quantized operand as stored, codes and scales apart: 1 byte per code;
+ * 4 per float32 scale and 4 per zero point (int32, as quant_matrix and the GPU
+ * kernels hold them). */
+static int64_t quant_matrix_code_bytes(const quant_matrix *q) { return q->rows * q->cols; }
+static int64_t quant_matrix_scale_bytes(const quant_matrix *q)
 {
-    int64_t b = q->rows * q->cols + 4 * q->n_groups;
-    if (q->scheme == QUANT_SCHEME_ZEROPOINT)
-        b += 4 * q->n_groups;
-    return b;
+    return (q->scheme == QUANT_SCHEME_ZEROPOINT ? 8 : 4) * q->n_groups;
 }
 
 static quant_status matmul_float_scheme(const float *x, const float *w, int64_t m, int64_t k,
@@ -343,7 +342,8 @@ static quant_status matmul_float_scheme(const float *x, const float *w, int64_t 
     const quant_scheme_traits *t = quant_scheme_get(scheme);
     if (info) {
         info->x_bytes = mk * (t->bits / 8);
-        info->w_bytes = nk * (t->bits / 8);
+        info->w_code_bytes = nk * (t->bits / 8);
+        info->w_bytes = info->w_code_bytes;
     }
     if (scheme == QUANT_SCHEME_FP32)
         return quant_matmul_f32(x, w, m, k, n, y);
@@ -375,14 +375,16 @@ static quant_status matmul_float_scheme(const float *x, const float *w, int64_t 
 
 /* The low-precision part of an int8 or fp8 pipeline: y = the scheme's product of
  * xq (X with any outlier columns zeroed) and W. When asked, xdq and wdq receive the
- * dequantized operands and *xb, *wb the bytes stored for them. */
+ * dequantized operands. *xb receives the bytes stored for X (codes + scales), *wcb
+ * and *wsb those of W's codes and of its scales (+ zero points). */
 typedef quant_status (*lowp_product_fn)(const float *xq, const float *w, int64_t m, int64_t k,
                                         int64_t n, const quant_matmul_opts *opts, float *y,
-                                        float *xdq, float *wdq, int64_t *xb, int64_t *wb);
+                                        float *xdq, float *wdq, int64_t *xb, int64_t *wcb,
+                                        int64_t *wsb);
 
 static quant_status lowp_int8(const float *xq, const float *w, int64_t m, int64_t k, int64_t n,
                               const quant_matmul_opts *opts, float *y, float *xdq, float *wdq,
-                              int64_t *xb, int64_t *wb)
+                              int64_t *xb, int64_t *wcb, int64_t *wsb)
 {
     /* Per-column scales of X cannot be taken out of the k-sum of an integer GEMM. */
     if (opts->x_gran == QUANT_GRAN_CHANNEL)
@@ -406,8 +408,9 @@ static quant_status lowp_int8(const float *xq, const float *w, int64_t m, int64_
     if (st == QUANT_OK && wdq)
         st = quant_dequantize(&qw, wdq);
     if (st == QUANT_OK) {
-        *xb = quant_matrix_bytes(&qx);
-        *wb = quant_matrix_bytes(&qw);
+        *xb = quant_matrix_code_bytes(&qx) + quant_matrix_scale_bytes(&qx);
+        *wcb = quant_matrix_code_bytes(&qw);
+        *wsb = quant_matrix_scale_bytes(&qw);
     }
     quant_matrix_free(&qx);
     quant_matrix_free(&qw);
@@ -418,7 +421,7 @@ static quant_status lowp_int8(const float *xq, const float *w, int64_t m, int64_
  * (what an fp8 tensor-core GEMM does), then descaled by sx_i * sw_j. */
 static quant_status lowp_fp8(const float *xq, const float *w, int64_t m, int64_t k, int64_t n,
                              const quant_matmul_opts *opts, float *y, float *xdq, float *wdq,
-                             int64_t *xb, int64_t *wb)
+                             int64_t *xb, int64_t *wcb, int64_t *wsb)
 {
     if ((opts->x_gran != QUANT_GRAN_TENSOR && opts->x_gran != QUANT_GRAN_ROW) ||
         (opts->w_gran != QUANT_GRAN_TENSOR && opts->w_gran != QUANT_GRAN_ROW &&
@@ -465,7 +468,8 @@ static quant_status lowp_fp8(const float *xq, const float *w, int64_t m, int64_t
     if (wdq)
         quant_fp8_dequantize(opts->scheme, cw, sw, nk, nk / nsw, wdq);
     *xb = mk + 4 * nsx;
-    *wb = nk + 4 * nsw;
+    *wcb = nk;
+    *wsb = 4 * nsw;
 done:
     free(cx);
     free(cw);
@@ -488,7 +492,7 @@ static quant_status matmul_decomposed(const float *x, const float *w, int64_t m,
     uint8_t *cols = malloc((size_t)k);
     float *xz = NULL, *xo = NULL, *wo = NULL, *wdq = NULL, *xe = NULL;
     int64_t *oidx = NULL;
-    int64_t no = 0, xb = 0, wb = 0;
+    int64_t no = 0, xb = 0, wcb = 0, wsb = 0;
     quant_status st = QUANT_OK;
     if (!cols) {
         st = QUANT_ERR_NOMEM;
@@ -527,7 +531,7 @@ static quant_status matmul_decomposed(const float *x, const float *w, int64_t m,
         st = QUANT_ERR_NOMEM;
         goto done;
     }
-    st = lowp(xq, w, m, k, n, opts, y, xe, wdq, &xb, &wb);
+    st = lowp(xq, w, m, k, n, opts, y, xe, wdq, &xb, &wcb, &wsb);
     if (st != QUANT_OK)
         goto done;
 
@@ -563,9 +567,13 @@ static quant_status matmul_decomposed(const float *x, const float *w, int64_t m,
         info->x_rel_err = quant_rel_err_f32(xe, x, (size_t)mk);
         info->w_rel_err = quant_rel_err_f32(wdq, w, (size_t)nk);
         info->x_bytes = xb + 2 * m * no;
-        info->w_bytes = wb;
-        if (opts->outlier_weights == QUANT_OUTLIER_FP16)
-            info->w_bytes += 2 * n * no;
+        info->w_code_bytes = wcb;
+        info->w_scale_bytes = wsb;
+        info->w_scale2_bytes = 0;
+        /* dequant outlier weights are read back from the int8 / fp8 W: nothing extra stored */
+        info->w_outlier_bytes = opts->outlier_weights == QUANT_OUTLIER_FP16 ? 2 * n * no : 0;
+        info->w_bytes = info->w_code_bytes + info->w_scale_bytes + info->w_scale2_bytes +
+                        info->w_outlier_bytes;
     }
 
 done:
@@ -612,7 +620,9 @@ static quant_status matmul_4bit(const float *x, const float *w, int64_t m, int64
         info->w_code_bytes = quant_4bit_code_bytes(&q);
         info->w_scale_bytes = quant_4bit_scale_bytes(&q);
         info->w_scale2_bytes = quant_4bit_scale2_bytes(&q);
-        info->w_bytes = info->w_code_bytes + info->w_scale_bytes + info->w_scale2_bytes;
+        info->w_outlier_bytes = 0;
+        info->w_bytes = info->w_code_bytes + info->w_scale_bytes + info->w_scale2_bytes +
+                        info->w_outlier_bytes;
     }
 done:
     quant_4bit_free(&q);

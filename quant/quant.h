@@ -353,19 +353,29 @@ typedef struct {
 typedef struct {
     int64_t outlier_cols;                 /* number of outlier columns found in X */
     double x_rel_err, w_rel_err;          /* ||v - v'||_F / ||v||_F for X and W alone */
-    int64_t w_bytes;                      /* stored weight bytes: codes + scales (+ zeros) (+ fp16 outlier cols) */
+    int64_t w_bytes;                      /* stored weight bytes, always the sum of the four parts below */
     int64_t x_bytes;                      /* activation bytes of the quantized X: codes + scales (+ zeros) */
-    /* w_bytes split for the 4-bit schemes (0 otherwise): packed codes, block scales
-     * (float32, or int8 with double quantization), second-level scales and mean. */
-    int64_t w_code_bytes, w_scale_bytes, w_scale2_bytes;
+    /* w_bytes split into its parts, for every scheme: */
+    int64_t w_code_bytes;                 /* the codes */
+    int64_t w_scale_bytes;                /* first-level scales (+ int32 zero points) */
+    int64_t w_scale2_bytes;               /* second-level scales + mean of double quantization */
+    int64_t w_outlier_bytes;              /* fp16 outlier columns of W (LLM.int8(), outlier_weights fp16) */
 } quant_matmul_info;
-/* Byte counts: 1 per int8 code, 4 per float32 scale, 4 per zero point (int32, as
- * quant_matrix stores them); with threshold > 0, x_bytes adds 2 * m * outlier_cols
- * (the fp16 outlier columns of X) and, for QUANT_OUTLIER_FP16, w_bytes adds
- * 2 * n * outlier_cols. fp32/fp16/bf16: 4 or 2 bytes per value. fp8: 1 per code,
- * 4 per float32 scale. 4-bit: w_bytes = quant_4bit code + scale + scale2 bytes
- * (ceil(n*k/2) + 4 n k / block, or with double quantization
- * ceil(n*k/2) + n k / block + 4 ceil(n k / block / 256) + 4); x_bytes = 2 m k (fp16).
+/* Byte counts, with g the number of scale groups of W at w_gran (1 tensor, n row or
+ * channel, n k / block block) and o = outlier_cols:
+ *   scheme          codes           scales                 scales2 (+ mean)        outliers
+ *   fp32/fp16/bf16  4 n k / 2 n k   0                      0                       0
+ *   absmax          n k             4 g                    0                       2 n o (*)
+ *   zeropoint       n k             4 g + 4 g (int32 z)    0                       2 n o (*)
+ *   fp8_e4m3/e5m2   n k             4 g (g: 1 or n)        0                       2 n o (*)
+ *   nf4/fp4         ceil(n k / 2)   4 n k / block          0                       0
+ *   nf4_dq/fp4_dq   ceil(n k / 2)   n k / block (int8)     4 ceil(n k/block/256)+4 0
+ *   (*) with threshold > 0 and QUANT_OUTLIER_FP16 only; QUANT_OUTLIER_DEQUANT stores
+ *   nothing extra (the outlier weights are read back from the quantized W).
+ * w_bytes = w_code_bytes + w_scale_bytes + w_scale2_bytes + w_outlier_bytes.
+ * x_bytes: 1 per int8 / fp8 code + 4 per float32 scale (+ 4 per zero point), plus
+ * 2 m o with threshold > 0 (the fp16 outlier columns of X); float schemes 4 or 2 per
+ * value; 4-bit schemes 2 m k (X fp16).
  * x_rel_err / w_rel_err compare each operand with the operand the product actually
  * used: dequantized int8 / fp8 with the outlier columns replaced by their fp16
  * values; with SmoothQuant both are measured on the smoothed operands X / s, W * s. */
