@@ -24,7 +24,7 @@
 
 #include "common.cuh"
 
-enum plan_kind { PLAN_I8 = 0, PLAN_F16, PLAN_BF16, PLAN_F32 };
+enum plan_kind { PLAN_I8 = 0, PLAN_F16, PLAN_BF16, PLAN_F32, PLAN_E4M3 };
 
 struct qk_plan {
     int kind, ydt;
@@ -69,7 +69,8 @@ static int ptr_align(const void *p)
 
 static const char *kind_name(int kind)
 {
-    return kind == PLAN_I8 ? "int8" : kind == PLAN_F16 ? "fp16" : kind == PLAN_BF16 ? "bf16" : "fp32";
+    return kind == PLAN_I8 ? "int8" : kind == PLAN_F16 ? "fp16" : kind == PLAN_BF16 ? "bf16"
+         : kind == PLAN_E4M3 ? "fp8 e4m3" : "fp32";
 }
 
 // Builds the plan; on error the partly built plan is freed by the caller.
@@ -81,14 +82,22 @@ static qk_status plan_build(qk_ctx *c, qk_plan *p)
     case PLAN_I8: ab = CUDA_R_8I; cd = CUDA_R_32I; compute = CUBLAS_COMPUTE_32I; scale = CUDA_R_32I; break;
     case PLAN_F16: ab = CUDA_R_16F; compute = CUBLAS_COMPUTE_32F; scale = CUDA_R_32F; cd = CUDA_R_32F; break;
     case PLAN_BF16: ab = CUDA_R_16BF; compute = CUBLAS_COMPUTE_32F; scale = CUDA_R_32F; cd = CUDA_R_32F; break;
+    case PLAN_E4M3: ab = CUDA_R_8F_E4M3; compute = CUBLAS_COMPUTE_32F; scale = CUDA_R_32F; cd = CUDA_R_32F; break;
     default: ab = CUDA_R_32F; compute = CUBLAS_COMPUTE_32F; scale = CUDA_R_32F; cd = CUDA_R_32F; break;
     }
-    if (p->kind != PLAN_I8)
+    if (p->kind != PLAN_I8 && p->kind != PLAN_E4M3)
         cd = p->ydt == QK_DTYPE_F16 ? CUDA_R_16F : p->ydt == QK_DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_32F;
     QK_CUBLAS_CHECK(c, cublasLtMatmulDescCreate(&p->desc, compute, scale));
     const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     QK_CUBLAS_CHECK(c, cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
     QK_CUBLAS_CHECK(c, cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+    if (p->kind == PLAN_E4M3) {
+        // Full-precision accumulation: without it Hopper's fp8 tensor cores keep a
+        // shorter accumulator between promotions, and Y would drift from quant/'s
+        // float32 sums by more than summation order explains.
+        const int8_t fast = 0;
+        QK_CUBLAS_CHECK(c, cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast));
+    }
     // A = W stored column-major [k, n]; B = X stored column-major [k, m]; C = D = Y^T [n, m].
     QK_CUBLAS_CHECK(c, cublasLtMatrixLayoutCreate(&p->la, ab, (uint64_t)p->k, (uint64_t)p->n, p->ldw));
     QK_CUBLAS_CHECK(c, cublasLtMatrixLayoutCreate(&p->lb, ab, (uint64_t)p->k, (uint64_t)p->m, p->ldx));
@@ -243,5 +252,52 @@ extern "C" qk_status qk_gemm_float(qk_ctx *c, qk_dtype ab, const void *d_x, int6
         return st;
     QK_CUBLAS_CHECK(c, cublasLtMatmul(c->lt, p->desc, &alpha, d_w, p->la, d_x, p->lb, &beta, d_y, p->lc, d_y, p->lc,
                                       &p->algo, c->d_workspace, c->workspace_bytes, c->stream));
+    return QK_OK;
+}
+
+// ------------------------------------------------------------------------------
+// fp8
+
+extern "C" int qk_fp8_gemm_supported(qk_ctx *c, char *why, size_t why_len)
+{
+    int major = 0, minor = 0;
+    if (!c || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, c->device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, c->device) != cudaSuccess) {
+        if (why && why_len)
+            snprintf(why, why_len, "cannot read the device's compute capability");
+        return 0;
+    }
+    if (major * 10 + minor < 89) {
+        if (why && why_len)
+            snprintf(why, why_len, "compute capability %d.%d has no fp8 tensor cores (8.9 and later do)", major, minor);
+        return 0;
+    }
+    return 1;
+}
+
+extern "C" qk_status qk_gemm_fp8(qk_ctx *c, const uint8_t *d_x, int64_t ldx, const uint8_t *d_w, int64_t ldw,
+                                 float *d_acc, int64_t ldacc, int64_t m, int64_t k, int64_t n)
+{
+    QK_ARG_CHECK(c, d_x && d_w && d_acc && m > 0 && k > 0 && n > 0 && ldx >= k && ldw >= k && ldacc >= n);
+    char why[200];
+    if (!qk_fp8_gemm_supported(c, why, sizeof why))
+        return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__, "fp8 GEMM: %s", why);
+    // cuBLASLt's fp8 rules (cublasLtMatmul documentation): the TN layout (which is
+    // how qlab always calls it), 16-byte aligned pointers, leading dimensions and k
+    // multiples of 16.
+    if (k % 16 || ldx % 16 || ldw % 16 || ldacc % 4 || n % 16)
+        return qk_fail(c, QK_ERR_ALIGN, __FILE__, __LINE__,
+                       "fp8 GEMM: k=%lld, n=%lld, ldx=%lld and ldw=%lld must be multiples of 16 (ldacc=%lld of 4); "
+                       "pad with zero codes", (long long)k, (long long)n, (long long)ldx, (long long)ldw,
+                       (long long)ldacc);
+    if ((uintptr_t)d_x % 16 || (uintptr_t)d_w % 16 || (uintptr_t)d_acc % 16)
+        return qk_fail(c, QK_ERR_ALIGN, __FILE__, __LINE__, "fp8 GEMM: operand pointers must be 16-byte aligned");
+    qk_plan *p = NULL;
+    qk_status st = plan_get(c, PLAN_E4M3, -1, m, k, n, ldx, ldw, ldacc, d_x, d_w, d_acc, &p);
+    if (st != QK_OK)
+        return st;
+    const float alpha = 1.0f, beta = 0.0f;
+    QK_CUBLAS_CHECK(c, cublasLtMatmul(c->lt, p->desc, &alpha, d_w, p->la, d_x, p->lb, &beta, d_acc, p->lc, d_acc,
+                                      p->lc, &p->algo, c->d_workspace, c->workspace_bytes, c->stream));
     return QK_OK;
 }

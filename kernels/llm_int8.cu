@@ -14,6 +14,14 @@
 // in qk_linear_create), X's outlier columns zeroed before X is quantized, and the
 // outlier columns of W taken in fp16 from the float W (`fp16`) or from the
 // dequantized int8 W rounded to fp16 (`dequant`).
+//
+// The fp8 schemes (e4m3, e5m2) take the same path with fp8 codes (fp8.cu): X and W
+// quantized with float32 scales per tensor or per row, then the low-precision GEMM
+// (stage "gemm_i8" in qk_linear_times, named gemm_fp8 by the backend) into float32,
+// the same outlier GEMM, and an epilogue that divides by sx_i sw_j. The GEMM is
+// cuBLASLt's e4m3 GEMM where the device has one; otherwise (e5m2, or compute
+// capability < 8.9) the codes are widened to fp16, exactly, and multiplied by the fp16
+// GEMM (qk_linear_fp8_native says which ran).
 #include <stdio.h>
 #include <string.h>
 
@@ -38,7 +46,19 @@ struct qk_linear {
     float *d_yo;             // [m, n] outlier product
     int64_t last_outliers;
     cudaEvent_t ev[EV_N];
+    // fp8 schemes only
+    bool fp8, native;        // fp8 scheme; cuBLASLt e4m3 GEMM (else widened fp16 GEMM)
+    int64_t ldk;             // row stride of codes: k rounded up to 16
+    int64_t n_alloc;         // W rows rounded up to 16 (zero codes)
+    uint8_t *d_cx, *d_cw;    // codes [m, ldk], [n_alloc, ldk]
+    float *d_sx, *d_sw;      // scales [1 or m], [1 or n]
+    float *d_scratch;        // row maxima [max(m, n)]
+    __half *d_x16w, *d_w16w; // widened codes [m, ldk], [n_alloc, ldk] (widened path)
+    float *d_accf;           // [m, n_alloc]
 };
+
+static bool x_per_row(const qk_linear *l) { return l->o.x_gran != QUANT_GRAN_TENSOR; }
+static bool w_per_row(const qk_linear *l) { return l->o.w_gran != QUANT_GRAN_TENSOR; }
 
 static bool decomposes(const qk_linear *l) { return l->o.threshold > 0.0f; }
 
@@ -58,23 +78,70 @@ extern "C" void qk_linear_free(qk_ctx *c, qk_linear *l)
     qk_free(c, l->d_xo);
     qk_free(c, l->d_wo);
     qk_free(c, l->d_yo);
+    qk_free(c, l->d_cx);
+    qk_free(c, l->d_cw);
+    qk_free(c, l->d_sx);
+    qk_free(c, l->d_sw);
+    qk_free(c, l->d_scratch);
+    qk_free(c, l->d_x16w);
+    qk_free(c, l->d_w16w);
+    qk_free(c, l->d_accf);
     for (int i = 0; i < EV_N; i++)
         if (l->ev[i])
             cudaEventDestroy(l->ev[i]);
     free(l);
 }
 
+// fp8 buffers and W's codes (zeroed first, so the padding rows and columns are code 0).
+static qk_status fp8_init(qk_ctx *c, qk_linear *l, const float *d_w)
+{
+    const int64_t m = l->m, k = l->k, n = l->n;
+    l->ldk = qk_round_up(k, 16);
+    l->n_alloc = qk_round_up(n, 16);
+    l->ldacc = l->n_alloc;
+    l->native = l->o.scheme == QUANT_SCHEME_FP8_E4M3 && qk_fp8_gemm_supported(c, NULL, 0);
+    qk_status st = qk_malloc(c, (void **)&l->d_cx, (size_t)(m * l->ldk));
+    if (st == QK_OK)
+        st = qk_malloc(c, (void **)&l->d_cw, (size_t)(l->n_alloc * l->ldk));
+    if (st == QK_OK)
+        st = qk_malloc(c, (void **)&l->d_sx, (size_t)m * sizeof(float));
+    if (st == QK_OK)
+        st = qk_malloc(c, (void **)&l->d_sw, (size_t)n * sizeof(float));
+    if (st == QK_OK)
+        st = qk_malloc(c, (void **)&l->d_scratch, (size_t)(m > n ? m : n) * sizeof(float));
+    if (st == QK_OK)
+        st = qk_malloc(c, (void **)&l->d_accf, (size_t)(m * l->ldacc) * sizeof(float));
+    if (st != QK_OK)
+        return st;
+    QK_CUDA_CHECK(c, cudaMemsetAsync(l->d_cw, 0, (size_t)(l->n_alloc * l->ldk), c->stream));
+    st = qk_fp8_quantize(c, l->o.scheme, l->o.w_gran, d_w, QK_DTYPE_F32, k, n, k, NULL, l->d_scratch, l->d_cw,
+                         l->ldk, l->d_sw);
+    if (st == QK_OK && !l->native) {
+        st = qk_malloc(c, (void **)&l->d_x16w, (size_t)(m * l->ldk) * sizeof(__half));
+        if (st == QK_OK)
+            st = qk_malloc(c, (void **)&l->d_w16w, (size_t)(l->n_alloc * l->ldk) * sizeof(__half));
+        if (st == QK_OK)
+            st = qk_fp8_widen_f16(c, l->o.scheme, l->d_cw, l->n_alloc * l->ldk, l->d_w16w);
+    }
+    return st;
+}
+
 static qk_status linear_init(qk_ctx *c, qk_linear *l, const float *d_w)
 {
     const qk_linear_opts *o = &l->o;
-    qk_status st = qk_qmatrix_init(c, &l->qw, o->scheme, o->w_gran, l->n, l->k, o->block);
-    if (st == QK_OK)
-        st = qk_qmatrix_init(c, &l->qx, o->scheme, o->x_gran, l->m, l->k, o->block);
-    if (st == QK_OK)
-        st = qk_quantize(c, d_w, QK_DTYPE_F32, l->k, NULL, &l->qw);
-    l->ldacc = l->qw.rows_alloc;
-    if (st == QK_OK)
-        st = qk_malloc(c, (void **)&l->d_acc, (size_t)(l->m * l->ldacc) * sizeof(int32_t));
+    qk_status st = QK_OK;
+    if (l->fp8) {
+        st = fp8_init(c, l, d_w);
+    } else {
+        st = qk_qmatrix_init(c, &l->qw, o->scheme, o->w_gran, l->n, l->k, o->block);
+        if (st == QK_OK)
+            st = qk_qmatrix_init(c, &l->qx, o->scheme, o->x_gran, l->m, l->k, o->block);
+        if (st == QK_OK)
+            st = qk_quantize(c, d_w, QK_DTYPE_F32, l->k, NULL, &l->qw);
+        l->ldacc = l->qw.rows_alloc;
+        if (st == QK_OK)
+            st = qk_malloc(c, (void **)&l->d_acc, (size_t)(l->m * l->ldacc) * sizeof(int32_t));
+    }
     if (st == QK_OK)
         st = qk_malloc(c, (void **)&l->d_flags, (size_t)l->k);
     if (st == QK_OK)
@@ -106,9 +173,10 @@ extern "C" qk_status qk_linear_create(qk_ctx *c, const qk_linear_opts *o, const 
 {
     QK_ARG_CHECK(c, o && d_w && out && m > 0 && k > 0 && n > 0);
     *out = NULL;
-    if (o->scheme != QUANT_SCHEME_ABSMAX && o->scheme != QUANT_SCHEME_ZEROPOINT)
-        return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__, "qk_linear: scheme %d is not an int8 scheme",
-                       (int)o->scheme);
+    const bool fp8 = o->scheme == QUANT_SCHEME_FP8_E4M3 || o->scheme == QUANT_SCHEME_FP8_E5M2;
+    if (o->scheme != QUANT_SCHEME_ABSMAX && o->scheme != QUANT_SCHEME_ZEROPOINT && !fp8)
+        return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__,
+                       "qk_linear: scheme %d is neither an int8 nor an fp8 scheme", (int)o->scheme);
     if (o->x_gran != QUANT_GRAN_TENSOR && o->x_gran != QUANT_GRAN_ROW)
         return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__,
                        "X granularity %s has no GPU matmul (tensor and row do); block granularity needs "
@@ -120,13 +188,14 @@ extern "C" qk_status qk_linear_create(qk_ctx *c, const qk_linear_opts *o, const 
                        "partial products need a k-split GEMM that qlab does not have yet");
     if (o->threshold > 0.0f && o->outlier_weights != QUANT_OUTLIER_FP16 && o->outlier_weights != QUANT_OUTLIER_DEQUANT)
         return qk_fail(c, QK_ERR_ARG, __FILE__, __LINE__, "unknown outlier_weights %d", (int)o->outlier_weights);
-    if (k > 131071)
+    if (!fp8 && k > 131071)
         return qk_fail(c, QK_ERR_ALIGN, __FILE__, __LINE__,
                        "k = %lld > 131071: int32 accumulation could overflow", (long long)k);
     qk_linear *l = (qk_linear *)calloc(1, sizeof *l);
     if (!l)
         return qk_fail(c, QK_ERR_NOMEM, __FILE__, __LINE__, "out of host memory");
     l->o = *o;
+    l->fp8 = fp8;
     l->m = m;
     l->k = k;
     l->n = n;
@@ -181,7 +250,16 @@ extern "C" qk_status qk_linear_forward(qk_ctx *c, qk_linear *l, const void *d_x,
     MARK(EV_START);
 
     // quantize_x
-    TRY(qk_quantize_x(c, d_x, xdt, ldx, l->o.threshold, l->d_flags, l->d_idx, l->d_count, &l->qx));
+    if (l->fp8) {
+        if (dec)
+            TRY(qk_outlier_cols(c, d_x, xdt, l->m, l->k, ldx, l->o.threshold, l->d_flags, l->d_idx, l->d_count));
+        TRY(qk_fp8_quantize(c, l->o.scheme, l->o.x_gran, d_x, xdt, ldx, l->m, l->k, dec ? l->d_flags : NULL, l->d_scratch,
+                            l->d_cx, l->ldk, l->d_sx));
+        if (!l->native)
+            TRY(qk_fp8_widen_f16(c, l->o.scheme, l->d_cx, l->m * l->ldk, l->d_x16w));
+    } else {
+        TRY(qk_quantize_x(c, d_x, xdt, ldx, l->o.threshold, l->d_flags, l->d_idx, l->d_count, &l->qx));
+    }
     if (dec) {
         QK_CUDA_CHECK(c, cudaMemcpyAsync(c->h_pinned, l->d_count, sizeof(int32_t), cudaMemcpyDeviceToHost,
                                          c->stream));
@@ -190,8 +268,14 @@ extern "C" qk_status qk_linear_forward(qk_ctx *c, qk_linear *l, const void *d_x,
     MARK(EV_QUANT);
 
     // gemm_i8 over the padded codes: k = ld (multiple of 16), n = rows_alloc (of 4)
-    TRY(qk_gemm_i8(c, l->qx.d_codes, l->qx.ld, l->qw.d_codes, l->qw.ld, l->d_acc, l->ldacc, l->m, l->qx.ld,
-                   l->qw.rows_alloc));
+    if (!l->fp8)
+        TRY(qk_gemm_i8(c, l->qx.d_codes, l->qx.ld, l->qw.d_codes, l->qw.ld, l->d_acc, l->ldacc, l->m, l->qx.ld,
+                       l->qw.rows_alloc));
+    else if (l->native)
+        TRY(qk_gemm_fp8(c, l->d_cx, l->ldk, l->d_cw, l->ldk, l->d_accf, l->ldacc, l->m, l->ldk, l->n_alloc));
+    else
+        TRY(qk_gemm_float(c, QK_DTYPE_F16, l->d_x16w, l->ldk, l->d_w16w, l->ldk, l->d_accf, QK_DTYPE_F32, l->ldacc,
+                          l->m, l->ldk, l->n_alloc, 1.0f, 0.0f));
     MARK(EV_GEMM);
 
     // outlier_gemm
@@ -211,6 +295,9 @@ extern "C" qk_status qk_linear_forward(qk_ctx *c, qk_linear *l, const void *d_x,
         TRY(qk_gather_cols_f16(c, d_x, xdt, l->m, ldx, l->d_idx, no, l->d_xo, ldo));
         if (l->o.outlier_weights == QUANT_OUTLIER_FP16)
             TRY(qk_gather_cols_f16(c, l->d_w16, QK_DTYPE_F16, l->n, l->k, l->d_idx, no, l->d_wo, ldo));
+        else if (l->fp8)
+            TRY(qk_fp8_gather_dequant_f16(c, l->o.scheme, l->d_cw, l->ldk, l->n, l->d_sw, w_per_row(l), l->d_idx, no,
+                                          l->d_wo, ldo));
         else
             TRY(qk_gather_cols_dequant_f16(c, &l->qw, l->d_idx, no, l->d_wo, ldo));
         TRY(qk_gemm_float(c, QK_DTYPE_F16, l->d_xo, ldo, l->d_wo, ldo, l->d_yo, QK_DTYPE_F32, l->n, l->m, ldo,
@@ -219,7 +306,12 @@ extern "C" qk_status qk_linear_forward(qk_ctx *c, qk_linear *l, const void *d_x,
     MARK(EV_OUTLIER);
 
     // dequant
-    TRY(qk_epilogue(c, l->d_acc, l->ldacc, &l->qx, &l->qw, no > 0 ? l->d_yo : NULL, l->n, d_bias, d_y, ydt, ldy));
+    if (l->fp8)
+        TRY(qk_fp8_epilogue(c, l->d_accf, l->ldacc, l->m, l->n, l->d_sx, x_per_row(l), l->d_sw, w_per_row(l),
+                            no > 0 ? l->d_yo : NULL, l->n, d_bias, d_y, ydt, ldy));
+    else
+        TRY(qk_epilogue(c, l->d_acc, l->ldacc, &l->qx, &l->qw, no > 0 ? l->d_yo : NULL, l->n, d_bias, d_y, ydt,
+                        ldy));
     MARK(EV_END);
 
     if (times) {
@@ -235,15 +327,31 @@ extern "C" qk_status qk_linear_forward(qk_ctx *c, qk_linear *l, const void *d_x,
     return QK_OK;
 }
 
-extern "C" const qk_qmatrix *qk_linear_weights(const qk_linear *l) { return l ? &l->qw : NULL; }
-extern "C" const qk_qmatrix *qk_linear_last_x(const qk_linear *l) { return l ? &l->qx : NULL; }
+extern "C" const qk_qmatrix *qk_linear_weights(const qk_linear *l) { return l && !l->fp8 ? &l->qw : NULL; }
+extern "C" const qk_qmatrix *qk_linear_last_x(const qk_linear *l) { return l && !l->fp8 ? &l->qx : NULL; }
+extern "C" int qk_linear_fp8_native(const qk_linear *l) { return l && l->fp8 && l->native; }
+
+extern "C" qk_status qk_linear_fp8_download(qk_ctx *c, const qk_linear *l, uint8_t *cx, float *sx, uint8_t *cw,
+                                            float *sw)
+{
+    QK_ARG_CHECK(c, l && l->fp8 && cx && sx && cw && sw);
+    QK_CUDA_CHECK(c, cudaMemcpy2DAsync(cx, (size_t)l->k, l->d_cx, (size_t)l->ldk, (size_t)l->k, (size_t)l->m,
+                                       cudaMemcpyDeviceToHost, c->stream));
+    QK_CUDA_CHECK(c, cudaMemcpy2DAsync(cw, (size_t)l->k, l->d_cw, (size_t)l->ldk, (size_t)l->k, (size_t)l->n,
+                                       cudaMemcpyDeviceToHost, c->stream));
+    QK_CUDA_CHECK(c, cudaMemcpyAsync(sx, l->d_sx, (size_t)(x_per_row(l) ? l->m : 1) * sizeof(float),
+                                     cudaMemcpyDeviceToHost, c->stream));
+    QK_CUDA_CHECK(c, cudaMemcpyAsync(sw, l->d_sw, (size_t)(w_per_row(l) ? l->n : 1) * sizeof(float),
+                                     cudaMemcpyDeviceToHost, c->stream));
+    return qk_ctx_sync(c);
+}
 extern "C" const uint8_t *qk_linear_flags(const qk_linear *l) { return l ? l->d_flags : NULL; }
 
 extern "C" int64_t qk_linear_weight_bytes(const qk_linear *l)
 {
     if (!l)
         return 0;
-    int64_t b = qk_qmatrix_bytes(&l->qw);
+    int64_t b = l->fp8 ? l->n * l->k + (int64_t)sizeof(float) * (w_per_row(l) ? l->n : 1) : qk_qmatrix_bytes(&l->qw);
     if (decomposes(l) && l->o.outlier_weights == QUANT_OUTLIER_FP16)
         b += l->n * l->last_outliers * (int64_t)sizeof(__half);
     return b;

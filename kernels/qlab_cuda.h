@@ -261,7 +261,7 @@ qk_status qk_epilogue(qk_ctx *c, const int32_t *d_acc, int64_t ldacc, const qk_q
 /* The quantized linear layer: the whole int8 / LLM.int8() forward (llm_int8.cu)  */
 
 typedef struct {
-    quant_scheme scheme;                   /* ABSMAX or ZEROPOINT */
+    quant_scheme scheme;                   /* ABSMAX, ZEROPOINT, FP8_E4M3 or FP8_E5M2 */
     quant_gran x_gran;                     /* TENSOR or ROW */
     quant_gran w_gran;                     /* TENSOR or CHANNEL (BLOCK: quantized, but no matmul) */
     int64_t block;
@@ -307,6 +307,57 @@ const uint8_t *qk_linear_flags(const qk_linear *l);       /* device [k] outlier 
 /* Bytes the stored weights take: codes + scales (+ zeros) (+ row sums) (+ the fp16
  * outlier columns of the last forward, n * outliers * 2, FP16 variant). */
 int64_t qk_linear_weight_bytes(const qk_linear *l);
+
+/* fp8 schemes in the linear layer (scheme QUANT_SCHEME_FP8_E4M3 / _E5M2 in
+ * qk_linear_opts; x_gran TENSOR or ROW, w_gran TENSOR or CHANNEL/ROW, outlier
+ * decomposition as for int8). qk_linear_weights / qk_linear_last_x return NULL for
+ * them; these give their state instead. */
+/* 1 when the layer's GEMM is cuBLASLt's fp8 GEMM, 0 when it is the fp16 GEMM of the
+ * codes widened to fp16 (e5m2, or a device without fp8 tensor cores). */
+int qk_linear_fp8_native(const qk_linear *l);
+/* Copies the codes of the last X ([m, k]) and of W ([n, k]), unpadded, and their
+ * scales (1 or m, 1 or n) to host memory. Synchronizes. */
+qk_status qk_linear_fp8_download(qk_ctx *c, const qk_linear *l, uint8_t *cx, float *sx, uint8_t *cw, float *sw);
+
+/* ---------------------------------------------------------------------------- */
+/* fp8 (fp8.cu; GEMM in gemm.cu)                                                 */
+
+/* 1 if the device runs cuBLASLt's fp8 GEMM (compute capability >= 8.9); else 0 with
+ * the reason in why (may be NULL). */
+int qk_fp8_gemm_supported(qk_ctx *c, char *why, size_t why_len);
+
+/* Quantizes d_src [rows, cols] (type dt, stride ld_src) to fp8 codes d_codes [rows,
+ * ld_codes] (columns [cols, ld_codes) written 0) with float32 scales d_scales (1 for
+ * TENSOR, rows for ROW/CHANNEL, which both mean one scale per stored row), exactly as
+ * quant_fp8_quantize. Columns flagged in d_col_flags (may be NULL) are read as 0.
+ * d_scratch: device float32 [rows]. */
+qk_status qk_fp8_quantize(qk_ctx *c, quant_scheme scheme, quant_gran gran, const void *d_src, qk_dtype dt,
+                          int64_t ld_src, int64_t rows, int64_t cols, const uint8_t *d_col_flags,
+                          float *d_scratch, uint8_t *d_codes, int64_t ld_codes, float *d_scales);
+
+/* d_out16[i] = the fp16 value of code d_codes[i], i < count (exact for both formats). */
+qk_status qk_fp8_widen_f16(qk_ctx *c, quant_scheme scheme, const uint8_t *d_codes, int64_t count, void *d_out16);
+
+/* d_acc [m, n] float32 (stride ldacc) = decoded X codes times decoded W codes
+ * transposed, float32 accumulation, through cuBLASLt's e4m3 x e4m3 GEMM. k, n, ldx and
+ * ldw multiples of 16, pointers 16-byte aligned (else QK_ERR_ALIGN); QK_ERR_UNSUPPORTED
+ * on devices without fp8 tensor cores. */
+qk_status qk_gemm_fp8(qk_ctx *c, const uint8_t *d_x, int64_t ldx, const uint8_t *d_w, int64_t ldw, float *d_acc,
+                      int64_t ldacc, int64_t m, int64_t k, int64_t n);
+
+/* d_y [m, n] (F32 or F16, stride ldy) = (float)((double)acc / ((double)sx_i *
+ * (double)sw_j)) + yo + bias, as quant/'s fp8 matmul descales; sx per row when
+ * x_per_row (else sx[0]), sw per output column j when w_per_row. d_yo / d_bias may
+ * be NULL. */
+qk_status qk_fp8_epilogue(qk_ctx *c, const float *d_acc, int64_t ldacc, int64_t m, int64_t n, const float *d_sx,
+                          int x_per_row, const float *d_sw, int w_per_row, const float *d_yo, int64_t ldyo,
+                          const float *d_bias, void *d_y, qk_dtype ydt, int64_t ldy);
+
+/* Gathers columns d_idx[0..n_idx) of the dequantized fp8 matrix (code / scale, float32)
+ * rounded to fp16 into d_dst [rows, ld_dst], zero-filling [n_idx, ld_dst). */
+qk_status qk_fp8_gather_dequant_f16(qk_ctx *c, quant_scheme scheme, const uint8_t *d_codes, int64_t ld_codes,
+                                    int64_t rows, const float *d_scales, int per_row, const int32_t *d_idx,
+                                    int64_t n_idx, void *d_dst, int64_t ld_dst);
 
 /* ---------------------------------------------------------------------------- */
 /* 4-bit weights (fourbit.cu)                                                    */

@@ -210,6 +210,16 @@ float quant_fp8_e5m2_to_f32(uint8_t b);   /* exact; 0x7c / 0xfc give +-inf */
 quant_status quant_fp8_group_scale(quant_scheme scheme, const float *v, int64_t count,
                                    int64_t stride, float *scale);
 
+/* fp8 codes of v [rows, cols] at granularity g (groups laid out as for int8:
+ * contiguous runs of total / n_groups values), scales[n_groups] = fmax / max|v|.
+ * codes holds rows * cols bytes, scales quant_group_count(g, ...) floats. */
+quant_status quant_fp8_quantize(quant_scheme scheme, quant_gran g, const float *v, int64_t rows,
+                                int64_t cols, int64_t block, uint8_t *codes, float *scales,
+                                int64_t *n_groups);
+/* out[i] = fp8_to_f32(codes[i]) / scales[i / glen] for i < total. */
+quant_status quant_fp8_dequantize(quant_scheme scheme, const uint8_t *codes, const float *scales,
+                                  int64_t total, int64_t glen, float *out);
+
 /* v' of v [rows, cols] through fp8 at granularity g: tensor (one scale), row or
  * channel (one scale per row), block (one scale per `block` values of a row). */
 quant_status quant_fp8_roundtrip(quant_scheme scheme, quant_gran g, const float *v,

@@ -22,16 +22,6 @@ int quant_size_mul(int64_t a, int64_t b, int64_t *out);
  * present, group count consistent with the shape). */
 int quant_matrix_valid(const quant_matrix *q);
 
-/* fp8 codes of v [rows, cols] at granularity g (groups laid out as for int8:
- * contiguous runs of total / n_groups values), scales[n_groups] = fmax / max|v|.
- * codes holds rows * cols bytes, scales quant_group_count(g, ...) floats. */
-quant_status quant_fp8_quantize(quant_scheme scheme, quant_gran g, const float *v, int64_t rows,
-                                int64_t cols, int64_t block, uint8_t *codes, float *scales,
-                                int64_t *n_groups);
-/* out[i] = fp8_to_f32(codes[i]) / scales[i / glen] for i < total. */
-quant_status quant_fp8_dequantize(quant_scheme scheme, const uint8_t *codes, const float *scales,
-                                  int64_t total, int64_t glen, float *out);
-
 /* v' of v through a 4-bit scheme: blocks of `block` along cols at block granularity,
  * one block per row otherwise. */
 quant_status quant_4bit_roundtrip(quant_scheme scheme, quant_gran g, const float *v,

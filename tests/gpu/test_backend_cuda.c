@@ -1,0 +1,156 @@
+/* test_backend_cuda.c: the cuda backend against the cpu backend (quant/) point by
+ * point, for every kind of scheme it runs: float, int8 and fp8 (with the outlier
+ * decomposition and SmoothQuant) and the 4-bit weight-only schemes on both of their
+ * paths (GEMV for m <= 16, dequantize + GEMM above).
+ *
+ * The two backends must agree on Y within 1e-5 of max|Y| (same operands, float32
+ * sums in another order), on the operand errors within 1e-6 relative, on the
+ * outlier count exactly, and on every memory column exactly (w_bytes and its parts
+ * are formulas of the stored format, not measurements). The timed loop runs too, so
+ * the stage names and sample counts are checked. Skips, saying why, without a GPU.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../harness/backend.h"
+#include "../../kernels/qlab_cuda.h"
+
+static void skip_without_gpu(void)
+{
+    char why[512];
+    if (!qlab_backend_cuda.available(why, sizeof why))
+        cr_skip_test("no usable GPU: %s", why);
+}
+
+static void fill(float *v, int64_t rows, int64_t cols, uint64_t seed, double std, int64_t hot)
+{
+    uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+    for (int64_t i = 0; i < rows * cols; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        double u1 = ((s >> 11) + 1.0) / 9007199254740993.0;
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        double u2 = (s >> 11) / 9007199254740992.0;
+        double g = std * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        if (hot >= 0 && i % cols == hot)
+            g *= 20.0;
+        v[i] = (float)g;
+    }
+}
+
+static int has_stage(const qlab_samples *s, const char *stage)
+{
+    for (int64_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i].stage, stage))
+            return 1;
+    return 0;
+}
+
+static void check_point(const char *scheme, const char *xg, const char *wg, double t, double alpha, int64_t m,
+                        int64_t k, int64_t n, const char *expect_stage)
+{
+    qlab_point p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.workload, sizeof p.workload, "synthetic");
+    snprintf(p.scheme, sizeof p.scheme, "%s", scheme);
+    snprintf(p.x_granularity, sizeof p.x_granularity, "%s", xg);
+    snprintf(p.w_granularity, sizeof p.w_granularity, "%s", wg);
+    if (t > 0)
+        snprintf(p.outlier_weights, sizeof p.outlier_weights, "fp16");
+    p.threshold = t;
+    p.smooth_alpha = alpha;
+    p.m = m;
+    p.k = k;
+    p.n = n;
+    float *x = malloc((size_t)(m * k) * 4), *w = malloc((size_t)(n * k) * 4), *b = malloc((size_t)n * 4);
+    float *ycpu = malloc((size_t)(m * n) * 4), *ygpu = malloc((size_t)(m * n) * 4);
+    cr_assert(x && w && b && ycpu && ygpu);
+    fill(x, m, k, 31, 1.0, 5);
+    fill(w, n, k, 32, 0.02, -1);
+    for (int64_t j = 0; j < n; j++)
+        b[j] = 0.01f * (float)(j % 5);
+    qlab_timing_opts to = { .warmup = 1, .min_samples = 3, .max_noise = 1.0, .min_time_s = 0.0, .timeout_s = 0.05 };
+    qlab_backend_job job = { .p = &p, .x = x, .w = w, .bias = b, .measure_latency = 0, .measure_memory = 1,
+                             .timing = &to };
+    qlab_row rc, rg;
+    memset(&rc, 0, sizeof rc);
+    memset(&rg, 0, sizeof rg);
+    qlab_samples sc = { 0 }, sg = { 0 };
+    char err[512] = "";
+    cr_assert_eq(qlab_backend_cpu.run(&job, ycpu, &rc, &sc, err, sizeof err), 0, "%s on cpu: %s", scheme, err);
+    job.measure_latency = 1;
+    cr_assert_eq(qlab_backend_cuda.run(&job, ygpu, &rg, &sg, err, sizeof err), 0, "%s on cuda: %s", scheme, err);
+
+    char what[200];
+    snprintf(what, sizeof what, "%s x:%s w:%s t=%g alpha=%g [%lld,%lld,%lld]", scheme, xg, wg, t, alpha, (long long)m,
+             (long long)k, (long long)n);
+    double ymax = 0, dmax = 0;
+    for (int64_t i = 0; i < m * n; i++) {
+        ymax = fmax(ymax, fabs((double)ycpu[i]));
+        dmax = fmax(dmax, fabs((double)ygpu[i] - (double)ycpu[i]));
+    }
+    cr_assert(dmax <= 1e-5 * ymax, "%s: max |Y_cuda - Y_cpu| = %g > 1e-5 max|Y| = %g", what, dmax, 1e-5 * ymax);
+    cr_assert_eq(rg.outlier_cols, rc.outlier_cols, "%s: outlier columns cuda %lld cpu %lld", what,
+                 (long long)rg.outlier_cols, (long long)rc.outlier_cols);
+    cr_assert(fabs(rg.x_rel_err - rc.x_rel_err) <= 1e-6 * fmax(rc.x_rel_err, 1e-30) + 1e-12,
+              "%s: x_rel_err cuda %.9g cpu %.9g", what, rg.x_rel_err, rc.x_rel_err);
+    cr_assert(fabs(rg.w_rel_err - rc.w_rel_err) <= 1e-6 * fmax(rc.w_rel_err, 1e-30) + 1e-12,
+              "%s: w_rel_err cuda %.9g cpu %.9g", what, rg.w_rel_err, rc.w_rel_err);
+    cr_assert_eq(rg.w_bytes, rc.w_bytes, "%s: w_bytes cuda %lld cpu %lld", what, (long long)rg.w_bytes,
+                 (long long)rc.w_bytes);
+    cr_assert_eq(rg.w_code_bytes, rc.w_code_bytes, "%s: w_code_bytes", what);
+    cr_assert_eq(rg.w_scale_bytes, rc.w_scale_bytes, "%s: w_scale_bytes", what);
+    cr_assert_eq(rg.w_scale2_bytes, rc.w_scale2_bytes, "%s: w_scale2_bytes", what);
+    cr_assert_eq(rg.w_outlier_bytes, rc.w_outlier_bytes, "%s: w_outlier_bytes", what);
+    cr_assert_eq(rg.w_bytes, rg.w_code_bytes + rg.w_scale_bytes + rg.w_scale2_bytes + rg.w_outlier_bytes,
+                 "%s: w_bytes is not the sum of its parts", what);
+    cr_assert_eq(rg.x_bytes, rc.x_bytes, "%s: x_bytes cuda %lld cpu %lld", what, (long long)rg.x_bytes,
+                 (long long)rc.x_bytes);
+    cr_assert(rg.t.samples >= 3 && rg.t.median_us > 0, "%s: %lld samples, median %g us", what,
+              (long long)rg.t.samples, rg.t.median_us);
+    cr_assert(has_stage(&sg, "total") && has_stage(&sg, "fp16_gemm") && has_stage(&sg, expect_stage),
+              "%s: stage %s (or total / fp16_gemm) missing from the samples", what, expect_stage);
+    qlab_samples_free(&sc);
+    qlab_samples_free(&sg);
+    free(x);
+    free(w);
+    free(b);
+    free(ycpu);
+    free(ygpu);
+}
+
+Test(backend_cuda, int8_and_fp8_match_the_cpu_backend)
+{
+    skip_without_gpu();
+    char why[256];
+    qk_ctx *c = NULL;
+    cr_assert_eq(qk_ctx_create(0, &c, why, sizeof why), QK_OK, "%s", why);
+    const char *e4m3_gemm = qk_fp8_gemm_supported(c, why, sizeof why) ? "gemm_fp8" : "gemm_fp8_as_fp16";
+    qk_ctx_free(c);
+    check_point("absmax", "row", "channel", 0, 0, 64, 256, 96, "gemm_i8");
+    check_point("zeropoint", "tensor", "tensor", 6, 0, 29, 96, 40, "outlier_gemm");
+    check_point("absmax", "row", "channel", 0, 0.5, 64, 256, 96, "gemm_i8");
+    check_point("fp8_e4m3", "row", "channel", 0, 0, 64, 256, 96, e4m3_gemm);
+    check_point("fp8_e4m3", "tensor", "tensor", 6, 0, 33, 80, 24, e4m3_gemm);
+    check_point("fp8_e5m2", "row", "channel", 6, 0.5, 64, 256, 96, "gemm_fp8_as_fp16");
+}
+
+Test(backend_cuda, fourbit_matches_the_cpu_backend_on_both_paths)
+{
+    skip_without_gpu();
+    /* m = 8 takes the fused GEMV, m = 64 dequantize + GEMM; k = 320 gives 5 blocks of
+     * 64 per row and, with n = 96, 480 block scales: two second-level runs. */
+    check_point("nf4", "tensor", "block", 0, 0, 8, 320, 96, "gemv_4bit");
+    check_point("fp4", "tensor", "block", 0, 0, 64, 320, 96, "gemm_f16");
+    check_point("nf4_dq", "tensor", "block", 0, 0, 8, 320, 96, "dequant_scales");
+    check_point("fp4_dq", "tensor", "block", 0, 0, 64, 320, 96, "dequant_w");
+}
+
+Test(backend_cuda, float_schemes_keep_their_memory_columns)
+{
+    skip_without_gpu();
+    check_point("fp16", "tensor", "tensor", 0, 0, 16, 64, 32, "total");
+    check_point("bf16", "tensor", "tensor", 0, 0, 16, 64, 32, "total");
+}
