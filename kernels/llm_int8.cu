@@ -114,6 +114,13 @@ static qk_status fp8_init(qk_ctx *c, qk_linear *l, const float *d_w)
     if (st != QK_OK)
         return st;
     QK_CUDA_CHECK(c, cudaMemsetAsync(l->d_cw, 0, (size_t)(l->n_alloc * l->ldk), c->stream));
+    QK_CUDA_CHECK(c, cudaMemsetAsync(l->d_cx, 0, (size_t)(m * l->ldk), c->stream));
+    // cuBLASLt may have no fp8 algorithm for a shape (or an fp8 GEMM with float32
+    // output at all, in some versions): one untimed call on zero codes finds out and
+    // builds the plan; without one the layer takes the widened path, and says so
+    // through qk_linear_fp8_native.
+    if (l->native && qk_gemm_fp8(c, l->d_cx, l->ldk, l->d_cw, l->ldk, l->d_accf, l->ldacc, m, l->ldk, l->n_alloc) != QK_OK)
+        l->native = false;
     st = qk_fp8_quantize(c, l->o.scheme, l->o.w_gran, d_w, QK_DTYPE_F32, k, n, k, NULL, l->d_scratch, l->d_cw,
                          l->ldk, l->d_sw);
     if (st == QK_OK && !l->native) {

@@ -313,7 +313,8 @@ int64_t qk_linear_weight_bytes(const qk_linear *l);
  * decomposition as for int8). qk_linear_weights / qk_linear_last_x return NULL for
  * them; these give their state instead. */
 /* 1 when the layer's GEMM is cuBLASLt's fp8 GEMM, 0 when it is the fp16 GEMM of the
- * codes widened to fp16 (e5m2, or a device without fp8 tensor cores). */
+ * codes widened to fp16 (e5m2, a device without fp8 tensor cores, or no cuBLASLt fp8
+ * algorithm for the shape). */
 int qk_linear_fp8_native(const qk_linear *l);
 /* Copies the codes of the last X ([m, k]) and of W ([n, k]), unpadded, and their
  * scales (1 or m, 1 or n) to host memory. Synchronizes. */
