@@ -5,9 +5,10 @@
 #   bash tools/gpu-check.sh --prebuilt build/device  # uses tools/device-bundle.sh's build
 #
 # Builds everything (make), runs the GPU tests (build/test-gpu: kernels against quant/,
-# bit for bit where integer), then both timing experiments on the cuda backend:
+# bit for bit where integer), then the timing experiments on the cuda backend:
 #   experiments/latency.yaml     -> results/gpu/<device>/latency.h5
 #   experiments/gemm-shapes.yaml -> results/gpu/<device>/gemm-shapes.h5
+#   experiments/gpu-schemes.yaml -> results/gpu/<device>/gpu-schemes.h5 (fp8, 4-bit)
 # and writes results/gpu/<device>/summary.md with the device, the test outcome and
 # `qlab show` of each file. <device> is the GPU name as a slug (nvidia-h100-80gb-hbm3).
 # Fails loudly (exit 1) when no GPU is usable: a GPU check that silently ran on the CPU
@@ -25,6 +26,11 @@ slug=$(printf '%s' "$name" | tr '[:upper:]' '[:lower:]' | sed -e 's/[^a-z0-9]\+/
 out="results/gpu/$slug"
 mkdir -p "$out"
 echo "gpu-check: device '$name' -> $out"
+# On a lent machine whose results come back through $OUT, copy them there however the
+# run ends, so a failed or cut-off check still returns its logs and finished files.
+if [ -n "${OUT:-}" ]; then
+    trap 'mkdir -p "$OUT/results/gpu" && cp -r "$out" "$OUT/results/gpu/" 2>/dev/null || true' EXIT
+fi
 
 # --prebuilt DIR: binaries and libraries packed by tools/device-bundle.sh on a machine
 # with the packages, for a GPU machine that has none of them and cannot fetch them.
@@ -55,8 +61,10 @@ fi
 [ "$test_rc" -eq 0 ] || die "GPU tests failed (see $test_log)"
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
+# QLAB_GPU_EXPERIMENTS narrows the list (a short device session can run one at a time).
+EXPERIMENTS=${QLAB_GPU_EXPERIMENTS:-latency gemm-shapes gpu-schemes}
 failed=""
-for exp in latency gemm-shapes; do
+for exp in $EXPERIMENTS; do
     f="$out/$exp.h5"
     # qlab never overwrites a results file: keep the previous run under its time stamp.
     [ -e "$f" ] && mv "$f" "$out/$exp-before-$stamp.h5"
@@ -75,7 +83,7 @@ done
     echo "- nvidia-smi: $(nvidia-smi --query-gpu=driver_version,clocks.sm,clocks.max.sm,memory.total --format=csv,noheader | head -n 1)"
     echo "- GPU tests: $(grep -m1 'Synthesis' "$test_log" || echo 'see test-gpu.log')"
     echo
-    for exp in latency gemm-shapes; do
+    for exp in $EXPERIMENTS; do
         echo "## $exp"
         echo
         echo '```'
@@ -83,7 +91,8 @@ done
         echo '```'
         echo
     done
-    echo "Stage samples (quantize_x, gemm_i8, outlier_gemm, dequant, fp16_gemm, bf16_gemm) are"
+    echo "Stage samples (quantize_x, gemm_i8 / gemm_fp8 / gemm_fp8_as_fp16, outlier_gemm, dequant,"
+    echo "dequant_w, gemm_f16, dequant_scales, gemv_4bit, fp16_gemm, bf16_gemm) are"
     echo "in each file's /samples: \`build/qlab export FILE --table samples\`."
 } > "$out/summary.md"
 echo "gpu-check: wrote $out/summary.md"
