@@ -737,6 +737,11 @@ static int is_float_scheme(const char *s)
     return !strcmp(s, "fp32") || !strcmp(s, "fp16") || !strcmp(s, "bf16");
 }
 
+static int is_fp8_scheme(const char *s)
+{
+    return !strcmp(s, "fp8_e4m3") || !strcmp(s, "fp8_e5m2");
+}
+
 /* Weight-only 4-bit schemes: W in blocks along k, X fp16, nothing else applies. */
 static int is_fourbit_scheme(const char *s)
 {
@@ -885,8 +890,11 @@ static uint64_t point_hash(const qlab_point *p)
 }
 
 /* Why a dropped point repeated an earlier one, judged from the raw values
- * (before normalisation) in which the two differ. */
-enum { WHY_PRESET, WHY_FLOAT, WHY_FOURBIT, WHY_BLOCK, WHY_OW, WHY_DIST, WHY_REPEAT, WHY_COUNT };
+ * (before normalisation) in which the two differ; WHY_FP8_BLOCK is the one reason
+ * that is no repeat: a combination quant/ does not define, met where a sweep
+ * crosses the scheme axis with a granularity axis (see unsupported_gran). */
+enum { WHY_PRESET, WHY_FLOAT, WHY_FOURBIT, WHY_BLOCK, WHY_OW, WHY_DIST, WHY_REPEAT, WHY_FP8_BLOCK,
+       WHY_COUNT };
 static const char *const why_text[WHY_COUNT] = {
     "llm_int8 preset equals a swept absmax setting",
     "float schemes ignore granularity, block, threshold and outlier_weights",
@@ -895,6 +903,7 @@ static const char *const why_text[WHY_COUNT] = {
     "outlier_weights unused at threshold 0",
     "df unused except for student_t, outlier_scale unused without outlier columns",
     "a value repeated within a list",
+    "fp8 schemes have no block scales (x/w granularity block)",
 };
 
 static int skip_reason(const qlab_point *raw, const qlab_point *earlier)
@@ -952,6 +961,57 @@ static int field_used_by(const char *kind, cfg_field f)
 }
 
 static int is_workload_field(cfg_field f) { return f >= F_KIND && f <= F_W_DF; }
+
+/* The granularity key (F_XGRAN or F_WGRAN) of raw point p that its scheme cannot
+ * run, or F_NONE. fp8 scales are per tensor or per row of X and per tensor or per
+ * channel of W (quant_matmul_scheme answers QUANT_ERR_UNSUPPORTED otherwise); the
+ * config offers no X granularity "channel", so "block" is the one to catch. */
+static cfg_field unsupported_gran(const qlab_point *p)
+{
+    if (!is_fp8_scheme(p->scheme)) return F_NONE;
+    if (!strcmp(p->x_granularity, "block")) return F_XGRAN;
+    if (!strcmp(p->w_granularity, "block")) return F_WGRAN;
+    return F_NONE;
+}
+
+/* 1 when the sweep crosses the scheme with granularity key `gran`: the two come
+ * from different dimensions of the product and at least one of them holds more
+ * than one value. A crossing meets combinations nobody asked for one by one, so an
+ * unsupported one is skipped with a reason; a pair the config states directly (two
+ * single values, or values zipped together) is an error. */
+static int sweep_crosses(const cfg_walk *w, const int64_t *dim_size, cfg_field gran)
+{
+    int ds = -1, dg = -1;
+    for (int i = 0; i < w->n_axes; i++) {
+        if (w->axes[i].key->field == F_SCHEME) ds = w->axes[i].dim;
+        if (w->axes[i].key->field == gran) dg = w->axes[i].dim;
+    }
+    if (ds < 0 || dg < 0 || ds == dg) return 0;
+    return dim_size[ds] > 1 || dim_size[dg] > 1;
+}
+
+/* Axis values of product index r into idx (mixed radix, last dimension fastest). */
+static void product_index(int64_t r, int n_dims, const int64_t *dim_size, int64_t *idx)
+{
+    for (int d = n_dims - 1; d >= 0; d--) {
+        idx[d] = r % dim_size[d];
+        r /= dim_size[d];
+    }
+}
+
+/* The config error for an unsupported scheme x granularity pair, at the
+ * granularity's value. */
+static int fail_unsupported(cfg_walk *w, const int64_t *idx, const qlab_point *p, cfg_field gran,
+                            int crossed)
+{
+    const cfg_val *src = axis_value(w, idx, gran);
+    const char *key = gran == F_XGRAN ? "quant.x_granularity" : "quant.w_granularity";
+    return cfg_fail(w->c, src ? src->node : NULL, w->root, key,
+                    "scheme %s has no block scales: fp8 scales are per tensor or per %s%s "
+                    "(value 'block')",
+                    p->scheme, gran == F_XGRAN ? "row of X" : "channel of W",
+                    crossed ? ", and no point of the sweep is left" : "");
+}
 
 /* A point of the product before de-duplication; dump points carry their layer. */
 typedef struct {
@@ -1176,9 +1236,23 @@ static int expand(cfg_walk *w)
     }
     for (size_t i = 0; i < cap; i++) table[i] = -1;
 
-    int64_t n_kept = 0, why_count[WHY_COUNT] = {0};
+    int64_t n_kept = 0, why_count[WHY_COUNT] = {0}, first_unsupported = -1;
     for (int64_t ci = 0; ci < n_cand; ci++) {
         qlab_point *p = &cands.v[ci].p;
+
+        /* a scheme x granularity pair quant/ does not define: skipped where the
+         * sweep crosses the two axes, an error where the config asks for it */
+        cfg_field bad = unsupported_gran(p);
+        if (bad != F_NONE) {
+            if (!sweep_crosses(w, dim_size, bad)) {
+                product_index(cands.v[ci].r, n_dims, dim_size, idx);
+                rc = fail_unsupported(w, idx, p, bad, 0);
+                break;
+            }
+            if (first_unsupported < 0) first_unsupported = ci;
+            why_count[WHY_FP8_BLOCK]++;
+            continue;
+        }
 
         /* block must divide k wherever a block granularity is used by an int8 scheme,
          * and always for the 4-bit schemes, whose weights are blocked whatever
@@ -1187,11 +1261,7 @@ static int expand(cfg_walk *w)
         if ((fourbit || (!is_float_scheme(p->scheme) && strcmp(p->scheme, "llm_int8") != 0 &&
                          (!strcmp(p->x_granularity, "block") || !strcmp(p->w_granularity, "block")))) &&
             (p->k % p->block != 0 || (fourbit && (p->block < 32 || p->block > 4096)))) {
-            int64_t rem = cands.v[ci].r;
-            for (int d = n_dims - 1; d >= 0; d--) {
-                idx[d] = rem % dim_size[d];
-                rem /= dim_size[d];
-            }
+            product_index(cands.v[ci].r, n_dims, dim_size, idx);
             const cfg_val *src = axis_value(w, idx, F_BLOCK);
             if (!src) src = axis_value(w, idx, !strcmp(p->x_granularity, "block") ? F_XGRAN : F_WGRAN);
             char val[32], where[QLAB_LAYER_LEN + QLAB_PATH_LEN + 32] = "";
@@ -1224,6 +1294,12 @@ static int expand(cfg_walk *w)
             table[slot] = n_kept;
             n_kept++;
         }
+    }
+    if (!rc && n_kept == 0 && first_unsupported >= 0) {
+        /* every point of the crossing was unsupported: nothing would run */
+        const cfg_cand *cd = &cands.v[first_unsupported];
+        product_index(cd->r, n_dims, dim_size, idx);
+        rc = fail_unsupported(w, idx, &cd->p, unsupported_gran(&cd->p), 1);
     }
     free(cands.v);
     free(origin);

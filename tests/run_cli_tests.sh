@@ -113,5 +113,50 @@ contains "duplicate point is reported" "is in both"
 expect "merge of another experiment exits 2" 2 $QLAB merge "$T/s0.h5" "$T/d.h5" -o "$T/m4.h5"
 [ ! -e "$T/m2.h5" ] && [ ! -e "$T/m3.h5" ] && ok "refused merges write nothing" || bad "refused merges write nothing"
 
+# Memory columns: w_bytes split into codes, scales, second-level scales and outlier
+# columns, written to /points and exported; fp8 with block scales is refused up front.
+cat > "$T/mem.yaml" <<'YAML'
+name: mem
+backend: cpu
+seed: 5
+workload:
+  kind: synthetic
+  m: 4
+  k: 256
+  n: 64
+  x: {dist: normal, std: 1.0, outlier_cols: 0.02, outlier_scale: 20}
+quant:
+  scheme: [fp16, zeropoint, fp8_e4m3, nf4_dq]
+  w_granularity: [channel, block]
+  block: 64
+  threshold: 6
+measure: [error, memory]
+YAML
+expect "memory sweep dry run exits 0" 0 $QLAB run "$T/mem.yaml" --dry-run
+contains "fp8 block points are skipped with a reason" "fp8 schemes have no block scales"
+expect "memory sweep runs" 0 $QLAB run "$T/mem.yaml" -o "$T/mem.h5" --no-progress
+expect "memory sweep exports" 0 $QLAB export "$T/mem.h5"
+# scheme w_granularity code scale scale2 outlier w_bytes per row; zeropoint at 6 sees
+# the outlier columns (fp16 outlier weights: 2 n per column)
+parts=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    { g = $c["w_granularity"]; print $c["scheme"], g == "" ? "-" : g, $c["w_code_bytes"], $c["w_scale_bytes"], $c["w_scale2_bytes"],
+            $c["w_outlier_bytes"], $c["w_bytes"], $c["outlier_cols"], $c["status"] }' <<<"$OUT")
+bad_sum=$(awk '$9 == "ok" && $3 + $4 + $5 + $6 != $7' <<<"$parts")
+[ -z "$bad_sum" ] && [ "$(awk '$9 == "ok"' <<<"$parts" | wc -l)" = 5 ] &&
+    ok "w_bytes is the sum of its parts on every point" || bad "w_bytes is the sum of its parts" "$parts"
+grep -qx "fp16 - 32768 0 0 0 32768 0 ok" <<<"$parts" && ok "fp16: codes only" || bad "fp16: codes only" "$parts"
+grep -qx "nf4_dq block 8192 256 8 0 8456 0 ok" <<<"$parts" &&
+    ok "nf4_dq: packed codes, int8 block scales, one second-level run + mean" || bad "nf4_dq parts" "$parts"
+zp=$(awk '$1 == "zeropoint" && $2 == "block" && $3 == 16384 && $4 == 8 * 64 * 4 && $5 == 0 && $8 > 0 &&
+          $6 == 2 * 64 * $8' <<<"$parts")
+[ -n "$zp" ] && ok "zeropoint block: scales + zero points, fp16 outlier columns" || bad "zeropoint block parts" "$parts"
+fp8=$(awk '$1 == "fp8_e4m3" && $2 == "channel" && $3 == 16384 && $4 == 4 * 64 && $6 == 2 * 64 * $8' <<<"$parts")
+[ -n "$fp8" ] && ok "fp8 channel: a float32 scale per channel" || bad "fp8 channel parts" "$parts"
+expect "show of the memory sweep exits 0" 0 $QLAB show "$T/mem.h5"
+contains "show splits nf4_dq's bits per weight" "4.129  4 + 0.125 + 0.004 dq"
+expect "fp8 with block scales asked for directly exits 2" 2 $QLAB run "$T/mem.yaml" --dry-run \
+    --set quant.scheme=fp8_e5m2 --set quant.w_granularity=block
+contains "fp8 block error names the key" "key 'quant.w_granularity'"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
