@@ -7,7 +7,7 @@
  *     w_rel_err, outlier_cols): SAME within |new - base| <= atol + rtol * |base|,
  *     otherwise BETTER or WORSE by the metric's direction (outlier_cols has none: any
  *     change is WORSE, the decomposition no longer does what it did);
- *   - memory (w_bytes, x_bytes): exact, more bytes is WORSE;
+ *   - memory (w_bytes and its parts, x_bytes): exact, more bytes is WORSE;
  *   - time (the "total" stage samples of /samples): WORSE or BETTER only when the
  *     median moved by more than time_threshold AND a two-sided Mann-Whitney U test
  *     on the two sample sets gives p < p_value; UNCERTAIN when the median moved that
