@@ -1635,12 +1635,16 @@ void qlab_point_describe(const qlab_point *p, char *buf, size_t len)
     if (p->layer[0]) PUT(" layer=%s", p->layer);
     if (p->depth) PUT(" depth=%lld", (long long)p->depth);
     if (p->mode[0]) PUT(" %s", p->mode);
-    PUT(" m=%lld k=%lld n=%lld %s", (long long)p->m, (long long)p->k, (long long)p->n, p->scheme);
+    /* Model points take their shapes from the model: no m, k, n to show. */
+    if (p->m || p->k || p->n)
+        PUT(" m=%lld k=%lld n=%lld", (long long)p->m, (long long)p->k, (long long)p->n);
+    PUT(" %s", p->scheme);
     if (p->x_granularity[0]) PUT(" x=%s", p->x_granularity);
     if (p->w_granularity[0]) PUT(" w=%s", p->w_granularity);
     if (p->block) PUT(" b=%lld", (long long)p->block);
     if (!is_float_scheme(p->scheme)) PUT(" t=%g", p->threshold);
     if (p->outlier_weights[0]) PUT(" ow=%s", p->outlier_weights);
+    if (p->smooth_alpha > 0) PUT(" smooth=%g", p->smooth_alpha);
     if (!strcmp(p->workload, "synthetic") || !strcmp(p->workload, "chain")) {
         PUT(" | X %s std=%g", p->x.dist, p->x.std);
         if (!strcmp(p->x.dist, "student_t")) PUT(" df=%g", p->x.df);

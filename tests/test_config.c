@@ -524,6 +524,30 @@ Test(config, describe_is_one_compact_line)
     cr_assert_str_eq(small, "synthetic m=512");
 }
 
+Test(config, describe_shows_smooth_alpha_and_no_shape_for_models)
+{
+    qlab_point p = sample_point();
+    char buf[256];
+    p.smooth_alpha = 0.5;
+    qlab_point_describe(&p, buf, sizeof buf);
+    cr_assert(strstr(buf, " ow=fp16 smooth=0.5 |") != NULL, "got: %s", buf);
+    /* Two points differing only in smooth_alpha must not read alike. */
+    char plain[256];
+    p.smooth_alpha = 0;
+    qlab_point_describe(&p, plain, sizeof plain);
+    cr_assert_str_neq(buf, plain);
+    /* A model point has no m, k, n of its own. */
+    qlab_point mp;
+    memset(&mp, 0, sizeof mp);
+    strcpy(mp.workload, "model");
+    strcpy(mp.model, "minilm");
+    strcpy(mp.mode, "propagated");
+    strcpy(mp.scheme, "fp16");
+    qlab_point_describe(&mp, buf, sizeof buf);
+    cr_assert(strstr(buf, "m=") == NULL, "model point shows a shape: %s", buf);
+    cr_assert(strstr(buf, "propagated fp16") != NULL, "got: %s", buf);
+}
+
 Test(config, point_same_ignores_id_only)
 {
     qlab_point a = sample_point(), b = sample_point();
