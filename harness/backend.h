@@ -56,6 +56,18 @@ typedef struct {
     const qlab_timing_opts *timing;
 } qlab_backend_job;
 
+/* One timed run: writes each stage's time in microseconds into us[0..n_stages),
+ * us[0] the total. Returns 0, or non-zero with a message in err. */
+#define QLAB_MAX_STAGES 8
+typedef int (*qlab_timed_run)(void *arg, double *us, char *err, size_t err_len);
+
+/* The sampling loop of DESIGN section 5, shared by the backends: job->timing->warmup
+ * untimed runs, then timed runs until qlab_timing_should_stop holds on the totals;
+ * every run's stage times are pushed to samples as stages[s] for job->p->id, and out
+ * summarizes the totals. Returns 0, or non-zero with err. */
+int qlab_time_stages(const qlab_backend_job *job, qlab_timed_run run, void *arg, const char *const *stages,
+                     int n_stages, qlab_samples *samples, qlab_timing *out, char *err, size_t err_len);
+
 typedef struct qlab_backend {
     const char *name;          /* "cpu" | "cuda" */
     /* 1 if usable here; otherwise 0 with the reason in why. */

@@ -21,58 +21,36 @@ static int cpu_available(char *why, size_t why_len)
     return 1;
 }
 
-/* Times fn-equivalent runs of quant_matmul_scheme with opts, pushing samples of
- * `stage`; returns 0 or non-zero with err. */
-static int time_pipeline(const qlab_backend_job *job, const quant_matmul_opts *opts,
-                         float *y, const char *stage, qlab_samples *samples,
-                         qlab_timing *out, char *err, size_t err_len)
+/* One run of quant_matmul_scheme, timed with the monotonic clock (stage "total"). */
+typedef struct {
+    const qlab_backend_job *job;
+    const quant_matmul_opts *opts;
+    float *y;
+    const char *stage;
+} pipeline_arg;
+
+static int timed_pipeline(void *argp, double *us, char *err, size_t err_len)
 {
-    const qlab_point *p = job->p;
-    const qlab_timing_opts *o = job->timing;
-    for (int64_t i = 0; i < o->warmup; i++) {
-        quant_status st = quant_matmul_scheme(job->x, job->w, p->m, p->k, p->n, opts, y, NULL);
-        if (st != QUANT_OK) {
-            snprintf(err, err_len, "%s: %s", stage, quant_status_str(st));
-            return 1;
-        }
-    }
-    int64_t cap = 64, n = 0;
-    double *us = malloc((size_t)cap * sizeof *us);
-    if (!us) {
-        snprintf(err, err_len, "out of memory for timing samples");
+    const pipeline_arg *a = argp;
+    const qlab_point *p = a->job->p;
+    double t0 = qlab_now_s();
+    quant_status st = quant_matmul_scheme(a->job->x, a->job->w, p->m, p->k, p->n, a->opts, a->y, NULL);
+    double t1 = qlab_now_s();
+    if (st != QUANT_OK) {
+        snprintf(err, err_len, "%s: %s", a->stage, quant_status_str(st));
         return 1;
     }
-    double start = qlab_now_s();
-    for (;;) {
-        double t0 = qlab_now_s();
-        quant_status st = quant_matmul_scheme(job->x, job->w, p->m, p->k, p->n, opts, y, NULL);
-        double t1 = qlab_now_s();
-        if (st != QUANT_OK) {
-            snprintf(err, err_len, "%s: %s", stage, quant_status_str(st));
-            free(us);
-            return 1;
-        }
-        if (n == cap) {
-            double *v = realloc(us, (size_t)(cap *= 2) * sizeof *us);
-            if (!v) {
-                free(us);
-                snprintf(err, err_len, "out of memory for timing samples");
-                return 1;
-            }
-            us = v;
-        }
-        us[n++] = (t1 - t0) * 1e6;
-        if (qlab_samples_push(samples, p->id, stage, us[n - 1])) {
-            free(us);
-            snprintf(err, err_len, "out of memory for timing samples");
-            return 1;
-        }
-        if (qlab_timing_should_stop(us, n, t1 - start, o))
-            break;
-    }
-    qlab_timing_summarize(us, n, out);
-    free(us);
+    us[0] = (t1 - t0) * 1e6;
     return 0;
+}
+
+/* Times quant_matmul_scheme with opts, pushing samples of `stage`. */
+static int time_pipeline(const qlab_backend_job *job, const quant_matmul_opts *opts, float *y, const char *stage,
+                         qlab_samples *samples, qlab_timing *out, char *err, size_t err_len)
+{
+    pipeline_arg a = { .job = job, .opts = opts, .y = y, .stage = stage };
+    const char *const stages[] = { stage };
+    return qlab_time_stages(job, timed_pipeline, &a, stages, 1, samples, out, err, err_len);
 }
 
 static int cpu_run(const qlab_backend_job *job, float *y, qlab_row *row, qlab_samples *samples,

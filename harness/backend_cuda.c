@@ -64,54 +64,35 @@ static int fail_kernel(qk_ctx *c, const char *what, char *err, size_t err_len)
     return 1;
 }
 
+/* One flushed run of a timed operation, in the shape qlab_time_stages wants. */
+typedef struct {
+    qk_ctx *c;
+    timed_fn fn;
+    void *arg;
+    const char *name;
+    int n_stages;
+} flushed_arg;
+
+static int flushed_run(void *argp, double *us, char *err, size_t err_len)
+{
+    flushed_arg *a = argp;
+    float ms[MAX_STAGES];
+    /* The flush is enqueued before the operation's start event: outside the window. */
+    if (qk_l2_flush(a->c) != QK_OK || a->fn(a->c, a->arg, ms) != QK_OK)
+        return fail_kernel(a->c, a->name, err, err_len);
+    for (int s = 0; s < a->n_stages; s++)
+        us[s] = (double)ms[s] * 1e3;
+    return 0;
+}
+
 /* Warm-up, then flushed samples until the stopping rule holds. stages[0] is the
  * name of the total. */
 static int time_loop(qk_ctx *c, const qlab_backend_job *job, timed_fn fn, void *arg,
                      const char *const *stages, int n_stages, qlab_samples *samples,
                      qlab_timing *out, char *err, size_t err_len)
 {
-    const qlab_timing_opts *o = job->timing;
-    float ms[MAX_STAGES];
-    for (int64_t i = 0; i < o->warmup; i++) {
-        if (qk_l2_flush(c) != QK_OK || fn(c, arg, ms) != QK_OK)
-            return fail_kernel(c, stages[0], err, err_len);
-    }
-    int64_t cap = 64, n = 0;
-    double *us = malloc((size_t)cap * sizeof *us);
-    if (!us) {
-        snprintf(err, err_len, "out of memory for timing samples");
-        return 1;
-    }
-    double start = qlab_now_s();
-    for (;;) {
-        /* The flush is enqueued before the start event, so it is outside the window. */
-        if (qk_l2_flush(c) != QK_OK || fn(c, arg, ms) != QK_OK) {
-            free(us);
-            return fail_kernel(c, stages[0], err, err_len);
-        }
-        if (n == cap) {
-            double *v = realloc(us, (size_t)(cap *= 2) * sizeof *us);
-            if (!v) {
-                free(us);
-                snprintf(err, err_len, "out of memory for timing samples");
-                return 1;
-            }
-            us = v;
-        }
-        us[n++] = (double)ms[0] * 1e3;
-        for (int s = 0; s < n_stages; s++) {
-            if (qlab_samples_push(samples, job->p->id, stages[s], (double)ms[s] * 1e3)) {
-                free(us);
-                snprintf(err, err_len, "out of memory for timing samples");
-                return 1;
-            }
-        }
-        if (qlab_timing_should_stop(us, n, qlab_now_s() - start, o))
-            break;
-    }
-    qlab_timing_summarize(us, n, out);
-    free(us);
-    return 0;
+    flushed_arg a = { .c = c, .fn = fn, .arg = arg, .name = stages[0], .n_stages = n_stages };
+    return qlab_time_stages(job, flushed_run, &a, stages, n_stages, samples, out, err, err_len);
 }
 
 /* A float GEMM timed between two events. */

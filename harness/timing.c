@@ -7,6 +7,7 @@
  * relative standard deviation.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -105,4 +106,53 @@ double qlab_now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int qlab_time_stages(const qlab_backend_job *job, qlab_timed_run run, void *arg, const char *const *stages,
+                     int n_stages, qlab_samples *samples, qlab_timing *out, char *err, size_t err_len)
+{
+    const qlab_timing_opts *o = job->timing;
+    double st[QLAB_MAX_STAGES];
+    if (n_stages < 1 || n_stages > QLAB_MAX_STAGES) {
+        snprintf(err, err_len, "internal: %d timing stages (1 to %d)", n_stages, QLAB_MAX_STAGES);
+        return 1;
+    }
+    for (int64_t i = 0; i < o->warmup; i++)
+        if (run(arg, st, err, err_len))
+            return 1;
+    int64_t cap = 64, n = 0;
+    double *us = malloc((size_t)cap * sizeof *us);
+    if (!us) {
+        snprintf(err, err_len, "out of memory for timing samples");
+        return 1;
+    }
+    const double start = qlab_now_s();
+    for (;;) {
+        if (run(arg, st, err, err_len)) {
+            free(us);
+            return 1;
+        }
+        if (n == cap) {
+            double *v = realloc(us, (size_t)(cap *= 2) * sizeof *us);
+            if (!v) {
+                free(us);
+                snprintf(err, err_len, "out of memory for timing samples");
+                return 1;
+            }
+            us = v;
+        }
+        us[n++] = st[0];
+        for (int s = 0; s < n_stages; s++) {
+            if (qlab_samples_push(samples, job->p->id, stages[s], st[s])) {
+                free(us);
+                snprintf(err, err_len, "out of memory for timing samples");
+                return 1;
+            }
+        }
+        if (qlab_timing_should_stop(us, n, qlab_now_s() - start, o))
+            break;
+    }
+    qlab_timing_summarize(us, n, out);
+    free(us);
+    return 0;
 }
