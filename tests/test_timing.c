@@ -1,6 +1,8 @@
 /* test_timing.c: timing summaries and the stopping rule of DESIGN section 5. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "../harness/backend.h"
 
@@ -60,4 +62,55 @@ Test(timing, samples_grow_and_keep_every_value)
     cr_assert_str_eq(s.v[1].stage, "gemm_i8");
     cr_assert_eq(s.v[500].point_id, 3);
     qlab_samples_free(&s);
+}
+
+/* A fake timed run: stage s of call i takes (i + 1) * (s + 1) us; fails at call fail_at. */
+typedef struct {
+    int calls, fail_at;
+} fake_run;
+
+static int fake(void *argp, double *us, char *err, size_t err_len)
+{
+    fake_run *f = argp;
+    int i = f->calls++;
+    if (i == f->fail_at) {
+        snprintf(err, err_len, "run %d failed", i);
+        return 1;
+    }
+    for (int s = 0; s < 3; s++)
+        us[s] = (double)(i + 1) * (s + 1);
+    return 0;
+}
+
+Test(timing, time_stages_warms_up_then_pushes_every_stage_of_every_sample)
+{
+    qlab_point p;
+    memset(&p, 0, sizeof p);
+    p.id = 42;
+    /* max_noise 0 never holds and timeout 0 stops as soon as min_samples are in. */
+    qlab_timing_opts o = { .warmup = 2, .min_samples = 5, .max_noise = 0.0, .min_time_s = 10, .timeout_s = 0 };
+    qlab_backend_job job = { .p = &p, .timing = &o };
+    fake_run f = { 0, -1 };
+    qlab_samples smp = { 0 };
+    qlab_timing t;
+    char err[128] = "";
+    const char *const stages[] = { "total", "a", "b" };
+    cr_assert_eq(qlab_time_stages(&job, fake, &f, stages, 3, &smp, &t, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(f.calls, 7, "2 warm-up + 5 timed runs expected, got %d calls", f.calls);
+    cr_assert_eq(smp.n, 15);
+    cr_assert_eq(t.samples, 5);
+    /* Timed calls are 2..6, so totals are 3..7 us and their median 5. */
+    cr_assert_float_eq(t.median_us, 5.0, 1e-12);
+    cr_assert_float_eq(t.min_us, 3.0, 1e-12);
+    for (int64_t i = 0; i < smp.n; i++) {
+        cr_assert_eq(smp.v[i].point_id, 42);
+        cr_assert_str_eq(smp.v[i].stage, stages[i % 3]);
+        cr_assert_float_eq(smp.v[i].time_us, (double)(i / 3 + 3) * (double)(i % 3 + 1), 1e-12);
+    }
+    /* A failing run stops the loop with its message. */
+    fake_run g = { 0, 4 };
+    qlab_samples_clear(&smp);
+    cr_assert_neq(qlab_time_stages(&job, fake, &g, stages, 3, &smp, &t, err, sizeof err), 0);
+    cr_assert_str_eq(err, "run 4 failed");
+    qlab_samples_free(&smp);
 }
