@@ -37,8 +37,9 @@ void qlab_samples_free(qlab_samples *s);
  * min, relative stdev (stdev / mean). n == 0 gives all zeros. */
 void qlab_timing_summarize(const double *us, int64_t n, qlab_timing *out);
 
-/* 1 when the sampling loop may stop: n >= min_samples and either elapsed_s >=
- * timeout_s, or elapsed_s >= min_time_s and rel. stdev of us[0..n) <= max_noise. */
+/* 1 when the sampling loop may stop: elapsed_s >= timeout_s with at least one sample
+ * (the timeout bounds a slow point even before min_samples), or n >= min_samples,
+ * elapsed_s >= min_time_s and rel. stdev of us[0..n) <= max_noise. */
 int qlab_timing_should_stop(const double *us, int64_t n, double elapsed_s,
                             const qlab_timing_opts *o);
 
