@@ -1,27 +1,50 @@
-# memory.gp: bytes of the stored weights per scheme, against fp16 and fp32.
+# memory.gp: stored weight bits per weight per scheme, against fp16 and fp32.
 #
-# Reads from dir: mem.tsv (x, codes, scales, outliers, total in `unit`, % of fp16,
-# scheme, label). Variables: nbar, unit ('MiB' | 'KiB'), fp16, fp32 (reference bytes
-# in `unit`). Stacks take the scheme's colour; the pattern names the component.
+# Reads from dir: mem.tsv (x, codes, scales, second-level scales, outlier columns,
+# unsplit remainder, total, all in bits per weight; % of fp16, scheme, label).
+# Variables: nbar, ymax (largest total), has_scales2, has_outl, has_unsplit (1 when
+# that part is present anywhere). Stacks take the scheme's colour; the fill pattern
+# names the part: codes solid, scales hatched, second-level scales dense hatch,
+# outlier columns the other hatch.
 load scripts.'/style.gp'
 
-set title title_of('Weight memory: codes + scales + outlier columns')
-set ylabel sprintf('weight storage (%s)', unit)
+set title title_of('Weight memory: bits per weight (codes + scales + outlier columns)')
+set ylabel 'bits per stored weight  (8 w_bytes / weights)'
+set y2label '% of fp16'
 set xlabel ''
-set yrange [0:fp32 * 1.15]
+top = (ymax >= 32) ? ymax * 1.25 : (ymax > 16 ? ymax : 16) * 1.35
+set yrange [0:top]
+set y2range [0:top / 16 * 100]
+set ytics nomirror
+set y2tics 25 nomirror
 set xrange [-0.7:nbar - 0.3]
 set boxwidth 0.7
 set xtics rotate by 35 right scale 0 font f9
 set grid noxtics
-plot dir.'/mem.tsv' using 1:5:(scol_int(strcol(7))) with boxes fs pattern 4 border lc rgb variable lw 1.5 \
+# the legend sits right, under the fp32 line when there is one, else above the fp16
+# line, clear of the bars (no bar but fp32 reaches above 16 bits)
+key_top = (ymax >= 32) ? 32 / top - 0.03 : 0.99
+set key inside right top at graph 0.99, graph key_top opaque
+set style textbox opaque noborder margins 0.5, 0.3
+# value labels: bits per weight and % of fp16, turned when the bars are narrow
+lab_opts = (nbar > 14) ? 'rotate by 90 left offset 0, 0.3' : 'center offset 0, 1.3'
+lab_fmt = (nbar > 14) ? "%.4g (%.1f%%)" : "%.4g\n%.1f%%"
+
+plot dir.'/mem.tsv' using 1:7:(scol_int(strcol(9))) with boxes fs pattern 5 border lc rgb variable lw 1.5 \
          lc rgb variable notitle, \
-     '' using 1:($2 + $3):(scol_int(strcol(7))) with boxes fs pattern 1 border lc rgb variable lw 1.5 \
+     '' using 1:($2 + $3 + $4 + $5):(scol_int(strcol(9))) with boxes fs pattern 4 border lc rgb variable \
+         lw 1.5 lc rgb variable notitle, \
+     '' using 1:($2 + $3 + $4):(scol_int(strcol(9))) with boxes fs pattern 2 border lc rgb variable lw 1.5 \
          lc rgb variable notitle, \
-     '' using 1:2:(scol_int(strcol(7))):xtic(8) with boxes fs solid 0.75 border lc rgb variable lw 1.5 \
+     '' using 1:($2 + $3):(scol_int(strcol(9))) with boxes fs pattern 1 border lc rgb variable lw 1.5 \
          lc rgb variable notitle, \
-     '' using 1:5:(sprintf('%.1f%%', $6)) with labels offset 0, 0.7 font f9 notitle, \
+     '' using 1:2:(scol_int(strcol(9))):xtic(10) with boxes fs solid 0.75 border lc rgb variable lw 1.5 \
+         lc rgb variable notitle, \
+     '' using 1:7:(sprintf(lab_fmt, $7, $8)) with labels boxed @lab_opts font f8 notitle, \
      NaN with boxes fs solid 0.75 lc rgb '#555555' title 'codes', \
      NaN with boxes fs pattern 1 lc rgb '#555555' title 'scales + zero points', \
-     NaN with boxes fs pattern 4 lc rgb '#555555' title 'outlier columns (fp16)', \
-     fp16 with lines lw ref_lw lc rgb col_fp16 dt dt_fp16 title 'fp16 weights (100%)', \
-     fp32 with lines lw ref_lw lc rgb col_fp32 dt 3 title 'fp32 weights'
+     for [j=1:has_scales2] NaN with boxes fs pattern 2 lc rgb '#555555' title 'second-level scales', \
+     for [j=1:has_outl] NaN with boxes fs pattern 4 lc rgb '#555555' title 'outlier columns (fp16)', \
+     for [j=1:has_unsplit] NaN with boxes fs pattern 5 lc rgb '#555555' title 'scales + outliers (not split)', \
+     16 with lines lw ref_lw lc rgb col_fp16 dt dt_fp16 title 'fp16 weights (16 bits)', \
+     for [j=1:(ymax >= 32)] 32 with lines lw ref_lw lc rgb col_fp32 dt 3 title 'fp32 weights (32 bits)'

@@ -4,12 +4,15 @@
 #   term  'png' (pngcairo, README and screens) | 'pdf' (pdfcairo, papers)
 #   out   output file;  ttl  experiment, backend, device;  sub  what the figure holds
 #   sch, grn, dec  per series, space-separated: scheme name, granularity combination
-#                  index (1..7), 1 if the series uses the LLM.int8() decomposition
+#                  index (1..8), 1 if the series uses the LLM.int8() decomposition
+#   smo            (optional) per series, 1 if SmoothQuant is on (smooth_alpha > 0)
 #
 # Identity of a scheme is carried three ways at once, so a greyscale print still
-# tells them apart: colour (Okabe-Ito, chosen for distinct luminance), dash pattern,
-# and marker family. Within a scheme the marker shape names the granularity
-# combination; a filled marker means the outlier decomposition is on (t > 0).
+# tells them apart: colour (Okabe-Ito, chosen for distinct luminance, plus darker
+# shades for the double-quantized 4-bit formats), dash pattern, and marker family.
+# Within a scheme the marker shape names the granularity combination; a filled
+# marker means the outlier decomposition is on (t > 0). SmoothQuant keeps the
+# scheme's hue, darkened, with a dotted line.
 
 if (!exists("term")) term = 'png'
 if (!exists("out")) out = 'figure.'.term
@@ -50,32 +53,44 @@ title_of(what) = what."\n".(sub eq '' ? '' : sub."\n").ttl
 set title font f11
 
 # ---------------------------------------------------------------------------------
-# Per scheme: colour, dash type (1 solid, 2 dash, 3 dot, 4 dash-dot, 5 dash-dot-dot)
+# Per scheme: colour, dash type (1 solid, 2 dash, 3 dot, 4 dash-dot, 5 dash-dot-dot,
+# or a pattern string: '.' dot, '-' dash, '_' long dash, ' ' gap). Every scheme qlab knows has its own pair; _dq (double
+# quantization) is a darker shade of its 4-bit format with a longer dash.
 col_fp32 = '#000000';      dt_fp32 = 1; pt_fp32 = 1
 col_fp16 = '#555555';      dt_fp16 = 4; pt_fp16 = 2
 col_bf16 = '#999999';      dt_bf16 = 5; pt_bf16 = 3
 col_absmax = '#0072B2';    dt_absmax = 1
 col_zeropoint = '#D55E00'; dt_zeropoint = 2
+col_fp8_e4m3 = '#E69F00';  dt_fp8_e4m3 = '_.'
+col_fp8_e5m2 = '#56B4E9';  dt_fp8_e5m2 = '_..'
 col_nf4 = '#009E73';       dt_nf4 = 3
-col_fp4 = '#CC79A7';       dt_fp4 = 5
+col_nf4_dq = '#00573F';    dt_nf4_dq = '.._'
+col_fp4 = '#CC79A7';       dt_fp4 = '_ '
+col_fp4_dq = '#7E3A64';    dt_fp4_dq = '_ . '
 col_fp8 = '#E69F00';       dt_fp8 = 4
-col_other = '#56B4E9';     dt_other = 3
+col_other = '#A6761D';     dt_other = 3
+# SmoothQuant variants: the scheme's colour times smooth_shade, dotted
+smooth_shade = 0.6
+dt_smooth = '.'
 
 # Granularity combination -> open marker (filled = open + 1):
 # 1 tensor/tensor circle, 2 tensor/channel square, 3 row/tensor triangle,
-# 4 row/channel diamond, 5 block/block pentagon, 6 row/block inverted triangle, 7 other
-gran_pt = "6 4 8 12 14 10 6"
+# 4 row/channel diamond, 5 block/block pentagon, 6 row/block inverted triangle,
+# 7 weight-only W block (X fp16) square, 8 other
+gran_pt = "6 4 8 12 14 10 4 6"
 # Granularity combination -> bar fill pattern (3 = solid)
-gran_pat = "3 4 5 1 6 7 2"
+gran_pat = "3 4 5 1 6 7 2 8"
 
 scol(s) = exists('col_'.s) ? value('col_'.s) : col_other
 sdt(s) = exists('dt_'.s) ? value('dt_'.s) : dt_other
 spt(s, g, d) = exists('pt_'.s) ? value('pt_'.s) : int(word(gran_pt, g)) + (d ? 1 : 0)
 
-# Style of series i of the lists sch/grn/dec.
+# Style of series i of the lists sch/grn/dec (and smo when given).
+if (!exists("smo")) smo = ''
 sc(i) = word(sch, i)
-s_col(i) = scol(sc(i))
-s_dt(i) = sdt(sc(i))
+s_smo(i) = (words(smo) >= i) ? int(word(smo, i)) : 0
+s_col(i) = s_smo(i) ? scol_dark(sc(i)) : scol(sc(i))
+s_dt(i) = s_smo(i) ? dt_smooth : sdt(sc(i))
 s_pt(i) = spt(sc(i), int(word(grn, i)), int(word(dec, i)))
 gpat(g) = int(word(gran_pat, g))
 
@@ -87,6 +102,13 @@ hexval(c) = (c eq '0' ? 0 : c eq '1' ? 1 : c eq '2' ? 2 : c eq '3' ? 3 : c eq '4
 hex2(s, i) = 16 * hexval(s[i:i]) + hexval(s[i+1:i+1])
 rgbint(c) = 65536 * hex2(c, 2) + 256 * hex2(c, 4) + hex2(c, 6)
 scol_int(s) = rgbint(scol(s))
+# Darker shade (SmoothQuant variants), as an integer and as '#rrggbb'.
+shade(v, f) = int(int(v) * f) & 255
+darkint(c) = 65536 * shade(c / 65536 % 256, smooth_shade) + 256 * shade(c / 256 % 256, smooth_shade) + \
+             shade(c % 256, smooth_shade)
+scol_dark(s) = sprintf('#%06x', darkint(scol_int(s)))
+# Colour of scheme s, darkened when m (a SmoothQuant flag) is set, as an integer.
+scol_int2(s, m) = m ? darkint(scol_int(s)) : scol_int(s)
 
 # Reference lines (fp16 floor, 1.0 speedup, fp16/fp32 weight bytes)
 ref_lw = 1.6
