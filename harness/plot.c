@@ -968,7 +968,19 @@ static int fig_speedup(plot_ctx *c)
 }
 
 static const char *const stage_names[] = {"quantize_x", "gemm_i8", "outlier_gemm", "dequant"};
-static const char *const stage_labels[] = {"quantize X", "int8 GEMM", "outlier GEMM (fp16)", "dequantize + merge"};
+static const char *const stage_labels[] = {"quantize X", "int8 / fp8 GEMM", "outlier GEMM (fp16)", "dequantize + merge"};
+
+/* Whether a sample's stage is column `col` of the figure (4: the fp16 baseline). The
+ * low-precision GEMM is named for what ran: gemm_i8, gemm_fp8 (cuBLASLt's fp8 GEMM)
+ * or gemm_fp8_as_fp16 (fp8 codes widened to fp16). */
+static int stage_in_column(const char *stage, int col)
+{
+    if (col == 4)
+        return !strcmp(stage, "fp16_gemm");
+    if (col == 1)
+        return !strcmp(stage, "gemm_i8") || !strcmp(stage, "gemm_fp8") || !strcmp(stage, "gemm_fp8_as_fp16");
+    return !strcmp(stage, stage_names[col]);
+}
 
 static int want_llm_int8_timed(const qlab_row *r)
 {
@@ -982,7 +994,7 @@ static int fig_stages(plot_ctx *c)
     int64_t m = 0;
     int nk = pick_k_sweep(d, want_llm_int8_timed, &m);
     if (nk == 0)
-        return skip(c, fig, "needs timed LLM.int8() points (int8 scheme, threshold > 0, median_us)");
+        return skip(c, fig, "needs timed LLM.int8() points (int8 or fp8 scheme, threshold > 0, median_us)");
 
     /* the decomposition series with the most k values (absmax row/channel first by sort order) */
     series_set ss = {0};
@@ -1028,11 +1040,10 @@ static int fig_stages(plot_ctx *c)
     for (int64_t j = 0; j < ks.n; j++) {
         fprintf(f, "%g", ks.v[j]);
         for (int st = 0; st < 5; st++) {
-            const char *stage = st < 4 ? stage_names[st] : "fp16_gemm";
             dvec v = {0};
             for (int64_t q = 0; q < d->n_samples; q++) {
                 const qlab_sample *smp = &d->samples[q];
-                if (strcmp(smp->stage, stage))
+                if (!stage_in_column(smp->stage, st))
                     continue;
                 for (int64_t r = 0; r < s->n; r++) {
                     const qlab_row *row = &d->points[s->rows[r]];
@@ -1058,7 +1069,7 @@ static int fig_stages(plot_ctx *c)
     snprintf(sub, sizeof sub, "%s, m=%lld tokens", s->label, (long long)m);
     series_set_free(&ss);
     if (!any_stage)
-        return skip(c, fig, "needs per-stage timing samples (quantize_x, gemm_i8, outlier_gemm, dequant) in /samples");
+        return skip(c, fig, "needs per-stage timing samples (quantize_x, gemm_i8 or gemm_fp8, outlier_gemm, dequant) in /samples");
     return draw(c, fig, sub, "");
 }
 

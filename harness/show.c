@@ -90,7 +90,12 @@ static int fill_bits(const qlab_row *r, char *bits, char *c)
 static int fill_cells(const qlab_row *r, cell_row c)
 {
     int ok = r->status == QLAB_STATUS_OK;
-    snprintf(c[COL_SCHEME], CELL, "%s", or_dash(r->p.scheme));
+    /* SmoothQuant is a pre-transform of the scheme: shown with it, so the rows of a
+     * smooth_alpha sweep do not read alike. */
+    if (r->p.smooth_alpha > 0)
+        snprintf(c[COL_SCHEME], CELL, "%s+smooth%g", or_dash(r->p.scheme), r->p.smooth_alpha);
+    else
+        snprintf(c[COL_SCHEME], CELL, "%s", or_dash(r->p.scheme));
     if (!*r->p.x_granularity && !*r->p.w_granularity) snprintf(c[COL_GRAN], CELL, "-");
     else snprintf(c[COL_GRAN], CELL, "%s/%s", or_dash(r->p.x_granularity), or_dash(r->p.w_granularity));
     if (r->p.block) snprintf(c[COL_BLOCK], CELL, "%" PRId64, r->p.block);
@@ -98,11 +103,21 @@ static int fill_cells(const qlab_row *r, cell_row c)
     if (r->p.threshold != 0) snprintf(c[COL_THR], CELL, "%g", r->p.threshold);
     else snprintf(c[COL_THR], CELL, "-");
     snprintf(c[COL_OUTW], CELL, "%s", r->p.threshold != 0 ? or_dash(r->p.outlier_weights) : "-");
-    if (*r->p.layer)
-        snprintf(c[COL_SHAPE], CELL, "%" PRId64 "x%" PRId64 "x%" PRId64 " %.100s", r->p.m, r->p.k,
-                 r->p.n, r->p.layer);
+    /* What the point ran on: m x k x n (+ a dump's layer), a chain's depth and mode, or
+     * a model's name and mode (a model has many shapes, so none is shown). */
+    int off = 0;
+    if (r->p.m || r->p.k || r->p.n)
+        off = snprintf(c[COL_SHAPE], CELL, "%" PRId64 "x%" PRId64 "x%" PRId64, r->p.m, r->p.k, r->p.n);
+    else if (*r->p.model)
+        off = snprintf(c[COL_SHAPE], CELL, "%.40s", r->p.model);
     else
-        snprintf(c[COL_SHAPE], CELL, "%" PRId64 "x%" PRId64 "x%" PRId64, r->p.m, r->p.k, r->p.n);
+        off = snprintf(c[COL_SHAPE], CELL, "-");
+    if (*r->p.layer && off < CELL)
+        off += snprintf(c[COL_SHAPE] + off, CELL - (size_t)off, " %.100s", r->p.layer);
+    if (r->p.depth && off < CELL)
+        off += snprintf(c[COL_SHAPE] + off, CELL - (size_t)off, " depth=%" PRId64, r->p.depth);
+    if (*r->p.mode && off < CELL)
+        snprintf(c[COL_SHAPE] + off, CELL - (size_t)off, " %.20s", r->p.mode);
     if (ok) {
         snprintf(c[COL_REL], CELL, "%.3e", r->rel_err);
         snprintf(c[COL_SQNR], CELL, "%.2f", r->sqnr_db);

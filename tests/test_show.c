@@ -135,6 +135,24 @@ Test(show, cells_show_shape_layer_time_speedup_and_memory)
     free(s);
 }
 
+Test(show, smoothing_depth_model_and_mode_tell_rows_apart)
+{
+    qlab_row p[3] = { row(16, 64, 32, "absmax", 0, 0.02), row(16, 64, 32, "absmax", 0, 0.01),
+                      row(0, 0, 0, "fp16", 0, 0.001) };
+    p[1].p.smooth_alpha = 0.5;
+    p[1].p.depth = 6;
+    snprintf(p[1].p.mode, sizeof p[1].p.mode, "isolated");
+    snprintf(p[2].p.model, sizeof p[2].p.model, "minilm");
+    snprintf(p[2].p.mode, sizeof p[2].p.mode, "propagated");
+    qlab_results_data d = data_of(p, 3);
+    char *s = show_str(&d);
+    cr_assert_not_null(strstr(s, "absmax+smooth0.5"), "%s", s);
+    cr_assert_not_null(strstr(s, "16x64x32 depth=6 isolated"), "%s", s);
+    cr_assert_not_null(strstr(s, "minilm propagated"), "%s", s);
+    cr_assert_null(strstr(s, "0x0x0"), "a model point shows no shape: %s", s);
+    free(s);
+}
+
 /* The right edge of every right-aligned column lines up with its title. */
 Test(show, numeric_columns_are_right_aligned_under_their_titles)
 {
