@@ -17,6 +17,7 @@
 
 #include "../../harness/backend.h"
 #include "../../kernels/qlab_cuda.h"
+#include "gpu_test.h"
 
 static void skip_without_gpu(void)
 {
@@ -27,13 +28,9 @@ static void skip_without_gpu(void)
 
 static void fill(float *v, int64_t rows, int64_t cols, uint64_t seed, double std, int64_t hot)
 {
-    uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t s = gauss_seed(seed);
     for (int64_t i = 0; i < rows * cols; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        double u1 = ((s >> 11) + 1.0) / 9007199254740993.0;
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        double u2 = (s >> 11) / 9007199254740992.0;
-        double g = std * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        double g = std * gauss_next(&s);
         if (hot >= 0 && i % cols == hot)
             g *= 20.0;
         v[i] = (float)g;

@@ -13,38 +13,15 @@
 #include <string.h>
 
 #include "../../kernels/qlab_cuda.h"
+#include "gpu_test.h"
 #include "../../quant/quant.h"
-
-static qk_ctx *gpu_or_skip(void)
-{
-    char why[512];
-    if (!qk_device_usable(why, sizeof why))
-        cr_skip_test("no usable GPU: %s", why);
-    qk_ctx *c = NULL;
-    char err[512];
-    if (qk_ctx_create(0, &c, err, sizeof err) != QK_OK)
-        cr_skip_test("no usable GPU: %s", err);
-    return c;
-}
 
 static void fill(float *v, int64_t count, uint64_t seed, double std)
 {
-    uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t s = gauss_seed(seed);
     for (int64_t i = 0; i < count; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        double u1 = ((s >> 11) + 1.0) / 9007199254740993.0;
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        double u2 = (s >> 11) / 9007199254740992.0;
-        v[i] = (float)(std * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+        v[i] = (float)(std * gauss_next(&s));
     }
-}
-
-static void *up(qk_ctx *c, const void *h, size_t bytes)
-{
-    void *d = NULL;
-    cr_assert_eq(qk_malloc(c, &d, bytes), QK_OK, "%s", qk_ctx_error(c));
-    cr_assert_eq(qk_upload(c, d, h, bytes), QK_OK, "%s", qk_ctx_error(c));
-    return d;
 }
 
 static const quant_scheme schemes[] = {QUANT_SCHEME_NF4, QUANT_SCHEME_FP4, QUANT_SCHEME_NF4_DQ,
@@ -65,12 +42,12 @@ Test(gpu_fourbit, dequantize_and_products_match_quant)
         quant_4bit_dequantize(&q, wd);
         for (int64_t i = 0; i < n * k; i++)
             w16[i] = quant_f32_to_f16(wd[i]);
-        uint8_t *d_codes = up(c, q.codes, (size_t)quant_4bit_code_bytes(&q));
+        uint8_t *d_codes = gpu_up(c, q.codes, (size_t)quant_4bit_code_bytes(&q));
         float *d_absmax = NULL;
         if (q.qabsmax) {
             /* Expand the double-quantized scales on the device: must equal quant/'s absmax'. */
-            int8_t *d_q = up(c, q.qabsmax, (size_t)q.n_blocks);
-            float *d_s2 = up(c, q.dq_scales, (size_t)q.n_dq_blocks * 4);
+            int8_t *d_q = gpu_up(c, q.qabsmax, (size_t)q.n_blocks);
+            float *d_s2 = gpu_up(c, q.dq_scales, (size_t)q.n_dq_blocks * 4);
             cr_assert_eq(qk_malloc(c, (void **)&d_absmax, (size_t)q.n_blocks * 4), QK_OK);
             cr_assert_eq(qk_4bit_absmax_dq(c, d_q, d_s2, q.dq_mean, q.n_blocks, d_absmax), QK_OK, "%s",
                          qk_ctx_error(c));
@@ -81,7 +58,7 @@ Test(gpu_fourbit, dequantize_and_products_match_quant)
             qk_free(c, d_q);
             qk_free(c, d_s2);
         } else {
-            d_absmax = up(c, q.absmax, (size_t)q.n_blocks * 4);
+            d_absmax = gpu_up(c, q.absmax, (size_t)q.n_blocks * 4);
         }
         void *d_w16 = NULL;
         cr_assert_eq(qk_malloc(c, &d_w16, (size_t)(n * k) * 2), QK_OK);
@@ -97,7 +74,7 @@ Test(gpu_fourbit, dequantize_and_products_match_quant)
             fill(x, m * k, 10 + (uint64_t)m, 1.0);
             for (int64_t i = 0; i < m * k; i++)
                 x16[i] = quant_f32_to_f16(x[i]);
-            void *d_x = up(c, x16, (size_t)(m * k) * 2);
+            void *d_x = gpu_up(c, x16, (size_t)(m * k) * 2);
             float *d_y = NULL;
             cr_assert_eq(qk_malloc(c, (void **)&d_y, (size_t)(m * n) * 4), QK_OK);
             for (int fused = 0; fused < 2; fused++) {

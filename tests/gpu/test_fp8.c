@@ -15,45 +15,22 @@
 #include <string.h>
 
 #include "../../kernels/qlab_cuda.h"
+#include "gpu_test.h"
 #include "../../quant/quant.h"
-
-static qk_ctx *gpu_or_skip(void)
-{
-    char why[512];
-    if (!qk_device_usable(why, sizeof why))
-        cr_skip_test("no usable GPU: %s", why);
-    qk_ctx *c = NULL;
-    char err[512];
-    if (qk_ctx_create(0, &c, err, sizeof err) != QK_OK)
-        cr_skip_test("no usable GPU: %s", err);
-    return c;
-}
 
 /* Normal values (Box-Muller on a 64-bit LCG); every 37th value scaled by 1e-4 so some
  * codes land in the subnormal range, and column `hot` (if >= 0) scaled by 30. */
 static void fill(float *v, int64_t rows, int64_t cols, uint64_t seed, double std, int64_t hot)
 {
-    uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t s = gauss_seed(seed);
     for (int64_t i = 0; i < rows * cols; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        double u1 = ((s >> 11) + 1.0) / 9007199254740993.0;
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        double u2 = (s >> 11) / 9007199254740992.0;
-        double g = std * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        double g = std * gauss_next(&s);
         if (i % 37 == 5)
             g *= 1e-4;
         if (hot >= 0 && i % cols == hot)
             g *= 30.0;
         v[i] = (float)g;
     }
-}
-
-static void *up(qk_ctx *c, const void *h, size_t bytes)
-{
-    void *d = NULL;
-    cr_assert_eq(qk_malloc(c, &d, bytes), QK_OK, "%s", qk_ctx_error(c));
-    cr_assert_eq(qk_upload(c, d, h, bytes), QK_OK, "%s", qk_ctx_error(c));
-    return d;
 }
 
 static const quant_scheme fp8_schemes[] = { QUANT_SCHEME_FP8_E4M3, QUANT_SCHEME_FP8_E5M2 };
@@ -69,7 +46,7 @@ Test(fp8, codes_and_scales_bit_identical_to_quant)
         float *rs = malloc((size_t)rows * 4), *gs = malloc((size_t)rows * 4);
         cr_assert(v && ref && got && rs && gs);
         fill(v, rows, cols, 11 + (uint64_t)si, 2.0, -1);
-        float *dv = up(c, v, (size_t)(rows * cols) * 4);
+        float *dv = gpu_up(c, v, (size_t)(rows * cols) * 4);
         float *dscr = NULL, *dsc = NULL;
         uint8_t *dcodes = NULL;
         cr_assert_eq(qk_malloc(c, (void **)&dscr, (size_t)rows * 4), QK_OK);
@@ -123,8 +100,8 @@ Test(fp8, flagged_columns_quantize_as_zero)
     memcpy(vz, v, (size_t)(rows * cols) * 4);
     for (int64_t r = 0; r < rows; r++)
         vz[r * cols + 7] = vz[r * cols + 40] = 0.0f;
-    float *dv = up(c, v, sizeof(float) * (size_t)(rows * cols));
-    uint8_t *dflags = up(c, flags, sizeof flags);
+    float *dv = gpu_up(c, v, sizeof(float) * (size_t)(rows * cols));
+    uint8_t *dflags = gpu_up(c, flags, sizeof flags);
     float *dscr = NULL, *dsc = NULL;
     uint8_t *dcodes = NULL;
     cr_assert_eq(qk_malloc(c, (void **)&dscr, sizeof rs), QK_OK);
@@ -156,7 +133,7 @@ Test(fp8, widening_gives_every_code_its_exact_value)
     uint8_t codes[256];
     for (int i = 0; i < 256; i++)
         codes[i] = (uint8_t)i;
-    uint8_t *dc = up(c, codes, sizeof codes);
+    uint8_t *dc = gpu_up(c, codes, sizeof codes);
     void *dh = NULL;
     cr_assert_eq(qk_malloc(c, &dh, 512), QK_OK);
     uint16_t h[256];
@@ -224,7 +201,7 @@ static void check_fp8_linear(qk_ctx *c, quant_scheme s, quant_gran xg, quant_gra
     quant_matmul_info info;
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, ref, &info), QUANT_OK);
 
-    float *dx = up(c, x, (size_t)(m * k) * 4), *dw = up(c, w, (size_t)(n * k) * 4), *dy = NULL;
+    float *dx = gpu_up(c, x, (size_t)(m * k) * 4), *dw = gpu_up(c, w, (size_t)(n * k) * 4), *dy = NULL;
     cr_assert_eq(qk_malloc(c, (void **)&dy, (size_t)(m * n) * 4), QK_OK);
     qk_linear_opts lo = { .scheme = s, .x_gran = xg, .w_gran = wg, .threshold = t, .outlier_weights = ow };
     qk_linear *lin = NULL;

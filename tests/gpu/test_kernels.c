@@ -21,34 +21,19 @@
 #include <string.h>
 
 #include "../../kernels/qlab_cuda.h"
+#include "gpu_test.h"
 #include "../../quant/quant.h"
 
 /* ------------------------------------------------------------------------------ */
 /* Helpers                                                                         */
 
-static qk_ctx *gpu_or_skip(void)
-{
-    char why[512];
-    if (!qk_device_usable(why, sizeof why))
-        cr_skip_test("no usable GPU: %s", why);
-    qk_ctx *c = NULL;
-    char err[512];
-    if (qk_ctx_create(0, &c, err, sizeof err) != QK_OK)
-        cr_skip_test("no usable GPU: %s", err);
-    return c;
-}
-
 /* Deterministic N(0, 1) by an LCG and Box-Muller; every 16th column scaled by 8 so
  * outlier thresholds find something, and row `zero_row` all zeros (the s = 1 rule). */
 static void fill(float *v, int64_t rows, int64_t cols, uint64_t seed, int64_t zero_row)
 {
-    uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t s = gauss_seed(seed);
     for (int64_t i = 0; i < rows * cols; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        double u1 = ((s >> 11) + 1.0) / 9007199254740993.0;
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        double u2 = (s >> 11) / 9007199254740992.0;
-        double g = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        double g = gauss_next(&s);
         int64_t j = i % cols;
         v[i] = (float)(j % 16 == 5 ? 8.0 * g : g);
     }
