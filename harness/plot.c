@@ -338,6 +338,39 @@ static int keep_t(const plot_ctx *c, const qlab_row *r)
     return r->p.threshold <= 0 || r->p.threshold == c->rep_t;
 }
 
+/* Which rows of c->d a figure draws: want(r), and where set the same shape as
+ * `shape`, m tokens, and keep_t. */
+typedef struct {
+    int (*want)(const qlab_row *r);
+    const qlab_row *shape;     /* NULL: any shape */
+    int64_t m;                 /* 0: any m */
+    int by_t;                  /* 1: only the thresholds keep_t keeps */
+} row_filter;
+
+/* The figure's series: the rows passing f grouped by their label (series_label with
+ * `flags`), sorted by cmp_series. Returns 0, or 2 with c->err on out of memory (ss is
+ * then empty). */
+static int collect_series(plot_ctx *c, const row_filter *f, int flags, series_set *ss)
+{
+    const qlab_results_data *d = c->d;
+    memset(ss, 0, sizeof *ss);
+    for (int64_t i = 0; i < d->n_points; i++) {
+        const qlab_row *r = &d->points[i];
+        if (!f->want(r) || (f->shape && !same_shape(r, f->shape)) || (f->m && r->p.m != f->m) ||
+            (f->by_t && !keep_t(c, r)))
+            continue;
+        char lab[256];
+        series_label(r, flags, lab, sizeof lab);
+        if (series_add(ss, lab, r, i)) {
+            series_set_free(ss);
+            snprintf(c->err, c->err_len, "plot: out of memory");
+            return 2;
+        }
+    }
+    qsort(ss->s, (size_t)ss->n, sizeof *ss->s, cmp_series);
+    return 0;
+}
+
 /* The threshold > 0 closest to the paper's 6 among usable int8 rows (0 if none). */
 static double representative_threshold(const qlab_results_data *d)
 {
@@ -758,20 +791,10 @@ static int fig_granularity(plot_ctx *c)
     /* clusters: schemes (SmoothQuant variants apart, after the plain scheme); bars:
      * the granularity combinations each cluster has, packed, so that a weight-only
      * scheme's cluster holds its one bar */
-    series_set ss = {0};
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const qlab_row *r = &d->points[i];
-        if (!want_int8_t0(r) || !same_shape(r, shape))
-            continue;
-        char lab[256];
-        series_label(r, LBL_T | c->lbl, lab, sizeof lab);
-        if (series_add(&ss, lab, r, i)) {
-            series_set_free(&ss);
-            snprintf(c->err, c->err_len, "plot: out of memory");
-            return 2;
-        }
-    }
-    qsort(ss.s, (size_t)ss.n, sizeof *ss.s, cmp_series);
+    series_set ss;
+    const row_filter rf = { want_int8_t0, shape, 0, 0 };
+    if (collect_series(c, &rf, LBL_T | c->lbl, &ss))
+        return 2;
     int grans[N_GRAN + 1] = {0};
     const qlab_row *gran_row[N_GRAN + 1] = {0};
     for (int i = 0; i < ss.n; i++) {
@@ -880,6 +903,11 @@ static int pick_k_sweep(const qlab_results_data *d, int (*want)(const qlab_row *
     return best;
 }
 
+static int want_timed_quantized(const qlab_row *r)
+{
+    return want_timed(r) && !is_float_scheme(r);
+}
+
 static int fig_speedup(plot_ctx *c)
 {
     const char *fig = "speedup_vs_k";
@@ -891,15 +919,10 @@ static int fig_speedup(plot_ctx *c)
     if (nk < 2)
         return skip(c, fig, "needs timed points at more than one model dimension k");
 
-    series_set ss = {0};
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const qlab_row *r = &d->points[i];
-        if (!want_timed(r) || r->p.m != m || is_float_scheme(r) || !keep_t(c, r))
-            continue;
-        char lab[256];
-        series_label(r, LBL_T | c->lbl, lab, sizeof lab);
-        series_add(&ss, lab, r, i);
-    }
+    series_set ss;
+    const row_filter rf = { want_timed_quantized, NULL, m, 1 };
+    if (collect_series(c, &rf, LBL_T | c->lbl, &ss))
+        return 2;
     if (ss.n == 0) {
         series_set_free(&ss);
         return skip(c, fig, "needs timed int8 points");
@@ -997,16 +1020,10 @@ static int fig_stages(plot_ctx *c)
         return skip(c, fig, "needs timed LLM.int8() points (int8 or fp8 scheme, threshold > 0, median_us)");
 
     /* the decomposition series with the most k values (absmax row/channel first by sort order) */
-    series_set ss = {0};
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const qlab_row *r = &d->points[i];
-        if (!want_llm_int8_timed(r) || r->p.m != m || !keep_t(c, r))
-            continue;
-        char lab[256];
-        series_label(r, LBL_T | c->lbl, lab, sizeof lab);
-        series_add(&ss, lab, r, i);
-    }
-    qsort(ss.s, (size_t)ss.n, sizeof *ss.s, cmp_series);
+    series_set ss;
+    const row_filter rf = { want_llm_int8_timed, NULL, m, 1 };
+    if (collect_series(c, &rf, LBL_T | c->lbl, &ss))
+        return 2;
     int best = -1;
     int64_t best_nk = 0;
     for (int i = 0; i < ss.n; i++) {
@@ -1259,20 +1276,10 @@ static int fig_bits(plot_ctx *c)
     if (n_widths < 2)
         return skip(c, fig, "needs quantized schemes of two code widths (e.g. 4-bit and 8-bit weights)");
 
-    series_set ss = {0};
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const qlab_row *r = &d->points[i];
-        if (!want_bits(r) || !(all_dump || same_shape(r, shape)) || !keep_t(c, r))
-            continue;
-        char lab[256];
-        series_label(r, LBL_T | c->lbl, lab, sizeof lab);
-        if (series_add(&ss, lab, r, i)) {
-            series_set_free(&ss);
-            snprintf(c->err, c->err_len, "plot: out of memory");
-            return 2;
-        }
-    }
-    qsort(ss.s, (size_t)ss.n, sizeof *ss.s, cmp_series);
+    series_set ss;
+    const row_filter rf = { want_bits, all_dump ? NULL : shape, 0, 1 };
+    if (collect_series(c, &rf, LBL_T | c->lbl, &ss))
+        return 2;
     style_lists sk = {0};
     bits_pt *pts = calloc((size_t)ss.n + 1, sizeof *pts);
     if (!pts) {
@@ -1442,16 +1449,10 @@ static int fig_throughput(plot_ctx *c)
                 (long long)shapes[j]->p.n);
     fclose(f);
 
-    series_set ss = {0};
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const qlab_row *r = &d->points[i];
-        if (!want_tput(r) || !keep_t(c, r))
-            continue;
-        char lab[256];
-        series_label(r, LBL_T | c->lbl, lab, sizeof lab);
-        series_add(&ss, lab, r, i);
-    }
-    qsort(ss.s, (size_t)ss.n, sizeof *ss.s, cmp_series);
+    series_set ss;
+    const row_filter rf = { want_tput, NULL, 0, 1 };
+    if (collect_series(c, &rf, LBL_T | c->lbl, &ss))
+        return 2;
     style_lists sk = {0};
     for (int i = 0; i < ss.n; i++) {
         char name[64];
@@ -1526,6 +1527,11 @@ static int cmp_str(const void *a, const void *b)
 
 /* error_vs_layer from the points of a layer dump: one point per layer and scheme,
  * each layer fed its captured input (nothing propagates). x: the layers in file order. */
+static int want_dump_layer(const qlab_row *r)
+{
+    return row_usable(r) && !strcmp(r->p.workload, "dump") && r->p.layer[0];
+}
+
 static int fig_dump_layers(plot_ctx *c)
 {
     const char *fig = "error_vs_layer";
@@ -1577,16 +1583,10 @@ static int fig_dump_layers(plot_ctx *c)
         fprintf(fk, "%lld\t%s\n", (long long)i, layer_short(names[i], common));
     fclose(fk);
 
-    series_set ss = {0};
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const qlab_row *r = &d->points[i];
-        if (!row_usable(r) || strcmp(r->p.workload, "dump") || !r->p.layer[0] || !keep_t(c, r))
-            continue;
-        char lab[256];
-        series_label(r, LBL_T | c->lbl, lab, sizeof lab);
-        series_add(&ss, lab, r, i);
-    }
-    qsort(ss.s, (size_t)ss.n, sizeof *ss.s, cmp_series);
+    series_set ss;
+    const row_filter rf = { want_dump_layer, NULL, 0, 1 };
+    if (collect_series(c, &rf, LBL_T | c->lbl, &ss))
+        return 2;
     double hi = 0, lo = INFINITY;
     for (int64_t j = 0; j < d->n_points; j++)
         if (row_usable(&d->points[j]) && !strcmp(d->points[j].p.workload, "dump"))
