@@ -90,6 +90,16 @@ __device__ __forceinline__ float qk_to_float(float v) { return v; }
 __device__ __forceinline__ float qk_to_float(__half v) { return __half2float(v); }
 __device__ __forceinline__ float qk_to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
+// float -> T, rounded to nearest even (identity for float).
+template <typename D>
+__device__ __forceinline__ D qk_from_float(float v);
+template <>
+__device__ __forceinline__ float qk_from_float<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __half qk_from_float<__half>(float v) { return __float2half_rn(v); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 qk_from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
 // V consecutive elements starting at p. V * sizeof(T) == 16 is one 16-byte load (the
 // caller guarantees 16-byte alignment); V == 1 is a scalar load.
 template <typename T, int V>

@@ -179,13 +179,6 @@ extern "C" qk_status qk_fp8_widen_f16(qk_ctx *c, quant_scheme scheme, const uint
 // Epilogue: y = (float)((double)acc / ((double)sx_i * (double)sw_j)) + yo + b
 
 template <typename D>
-__device__ __forceinline__ D fp8_store(float v);
-template <>
-__device__ __forceinline__ float fp8_store<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half fp8_store<__half>(float v) { return __float2half_rn(v); }
-
-template <typename D>
 __global__ void fp8_epilogue_kernel(const float *__restrict__ acc, int64_t ldacc, int64_t m, int64_t n,
                                     const float *__restrict__ sx, int x_rows, const float *__restrict__ sw, int w_rows,
                                     const float *__restrict__ yo, int64_t ldyo, const float *__restrict__ bias,
@@ -200,7 +193,7 @@ __global__ void fp8_epilogue_kernel(const float *__restrict__ acc, int64_t ldacc
             v = __fadd_rn(v, yo[i * ldyo + j]);
         if (bias)
             v = __fadd_rn(v, bias[j]);
-        y[i * ldy + j] = fp8_store<D>(v);
+        y[i * ldy + j] = qk_from_float<D>(v);
     }
 }
 

@@ -478,15 +478,6 @@ extern "C" qk_status qk_dequantize(qk_ctx *c, const qk_qmatrix *q, float *d_out,
 }
 
 template <typename D>
-__device__ __forceinline__ D from_float(float v);
-template <>
-__device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-
-template <typename D>
 __global__ void convert_kernel(const float *__restrict__ src, int64_t rows, int64_t cols, int64_t ld_src,
                                D *__restrict__ dst, int64_t ld_dst)
 {
@@ -494,7 +485,7 @@ __global__ void convert_kernel(const float *__restrict__ src, int64_t rows, int6
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x) {
         const int64_t r = i / ld_dst, j = i % ld_dst;
-        dst[i] = from_float<D>(j < cols ? src[r * ld_src + j] : 0.0f);
+        dst[i] = qk_from_float<D>(j < cols ? src[r * ld_src + j] : 0.0f);
     }
 }
 
