@@ -582,6 +582,12 @@ static int int8_rows_thresholds(const qlab_results_data *d, const qlab_row *shap
     return (int)ts->n;
 }
 
+/* int8 / fp8 rows with the outlier decomposition on. */
+static int want_quant_thresholded(const qlab_row *r)
+{
+    return row_usable(r) && !is_float_scheme(r) && r->p.threshold > 0;
+}
+
 static int fig_threshold(plot_ctx *c)
 {
     const char *fig = "error_vs_threshold";
@@ -611,19 +617,10 @@ static int fig_threshold(plot_ctx *c)
 
     /* series: int8 rows with t > 0; the t = 0 rows of the same scheme and granularity
      * join every such series as its left end */
-    series_set ss = {0};
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const qlab_row *r = &d->points[i];
-        if (!row_usable(r) || is_float_scheme(r) || !same_shape(r, shape) || r->p.threshold <= 0)
-            continue;
-        char lab[256];
-        series_label(r, c->lbl, lab, sizeof lab);
-        if (series_add(&ss, lab, r, i)) {
-            series_set_free(&ss);
-            snprintf(c->err, c->err_len, "plot: out of memory");
-            return 2;
-        }
-    }
+    series_set ss;
+    const row_filter rf = { want_quant_thresholded, shape, 0, 0 };
+    if (collect_series(c, &rf, c->lbl, &ss))
+        return 2;
     if (ss.n == 0) {
         series_set_free(&ss);
         return skip(c, fig, "needs int8 points with an outlier threshold > 0");
@@ -639,7 +636,6 @@ static int fig_threshold(plot_ctx *c)
                 series_add(&ss, ss.s[i].label, f, j);
         }
     }
-    qsort(ss.s, (size_t)ss.n, sizeof *ss.s, cmp_series);
 
     style_lists sk = {0};
     dvec all_t = {0};
@@ -927,7 +923,6 @@ static int fig_speedup(plot_ctx *c)
         series_set_free(&ss);
         return skip(c, fig, "needs timed int8 points");
     }
-    qsort(ss.s, (size_t)ss.n, sizeof *ss.s, cmp_series);
     style_lists sk = {0};
     dvec all_k = {0};
     for (int i = 0; i < ss.n; i++) {
