@@ -18,7 +18,6 @@
 
 #include <libfyaml.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,16 +78,6 @@ static int w_split_known(const qlab_row *r)
 
 static const char *const verdict_names[] = {"SAME", "BETTER", "UNCERTAIN", "WORSE"};
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (!err || !err_len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
 void qlab_compare_opts_init(qlab_compare_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -134,12 +123,12 @@ static int set_tol(qlab_compare_opts *o, const char *which, const char *metric, 
     if (mi < 0) {
         char list[256];
         metric_list(list, sizeof list);
-        set_err(err, err_len, "%s%s: unknown metric '%s' (metrics with tolerances: %s)", where, which, metric, list);
+        qlab_set_err(err, err_len, "%s%s: unknown metric '%s' (metrics with tolerances: %s)", where, which, metric, list);
         return 2;
     }
     double v;
     if (parse_nonneg(value, &v)) {
-        set_err(err, err_len, "%s%s %s: '%s' is not a number >= 0", where, which, metric, value ? value : "");
+        qlab_set_err(err, err_len, "%s%s %s: '%s' is not a number >= 0", where, which, metric, value ? value : "");
         return 2;
     }
     if (!strcmp(which, "rtol")) {
@@ -157,7 +146,7 @@ int qlab_compare_set_tol(qlab_compare_opts *o, const char *which, const char *as
 {
     const char *eq = assignment ? strchr(assignment, '=') : NULL;
     if (!eq || eq == assignment) {
-        set_err(err, err_len, "--%s needs METRIC=VALUE (got '%s')", which, assignment ? assignment : "");
+        qlab_set_err(err, err_len, "--%s needs METRIC=VALUE (got '%s')", which, assignment ? assignment : "");
         return 2;
     }
     char metric[64];
@@ -173,13 +162,13 @@ int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, siz
     struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET};
     struct fy_document *doc = fy_document_build_from_file(&cfg, path);
     if (!doc) {
-        set_err(err, err_len, "%s: cannot read or parse the tolerance file", path);
+        qlab_set_err(err, err_len, "%s: cannot read or parse the tolerance file", path);
         return 2;
     }
     int rc = 0;
     struct fy_node *root = fy_document_root(doc);
     if (root && !fy_node_is_mapping(root)) {
-        set_err(err, err_len, "%s: expected a mapping of rtol, atol, time_threshold, p_value", path);
+        qlab_set_err(err, err_len, "%s: expected a mapping of rtol, atol, time_threshold, p_value", path);
         rc = 2;
     }
     void *it = NULL;
@@ -190,11 +179,11 @@ int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, siz
         char where[600];
         snprintf(where, sizeof where, "%s: ", path);
         if (!key) {
-            set_err(err, err_len, "%s: keys must be plain names", path);
+            qlab_set_err(err, err_len, "%s: keys must be plain names", path);
             rc = 2;
         } else if (!strcmp(key, "rtol") || !strcmp(key, "atol")) {
             if (!vn || !fy_node_is_mapping(vn)) {
-                set_err(err, err_len, "%s: %s: expected a mapping metric: value", path, key);
+                qlab_set_err(err, err_len, "%s: %s: expected a mapping metric: value", path, key);
                 rc = 2;
                 break;
             }
@@ -211,7 +200,7 @@ int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, siz
             double v;
             int is_p = !strcmp(key, "p_value");
             if (parse_nonneg(val, &v) || (is_p && (v <= 0 || v >= 1))) {
-                set_err(err, err_len, "%s: %s: '%s' is not %s", path, key, val ? val : "",
+                qlab_set_err(err, err_len, "%s: %s: '%s' is not %s", path, key, val ? val : "",
                         is_p ? "a probability in (0, 1)" : "a number >= 0");
                 rc = 2;
             } else if (is_p) {
@@ -220,7 +209,7 @@ int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, siz
                 o->time_threshold = v;
             }
         } else {
-            set_err(err, err_len, "%s: unknown key '%s' (expected rtol, atol, time_threshold, p_value)", path, key);
+            qlab_set_err(err, err_len, "%s: unknown key '%s' (expected rtol, atol, time_threshold, p_value)", path, key);
             rc = 2;
         }
     }
@@ -563,12 +552,12 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
     /* Usable input */
     const char *eb = attr_or(base, "experiment", ""), *en = attr_or(new_, "experiment", "");
     if (!*eb || !*en) {
-        set_err(err, err_len, "compare: %s has no experiment attribute: not a complete qlab results file",
+        qlab_set_err(err, err_len, "compare: %s has no experiment attribute: not a complete qlab results file",
                 !*eb ? base_name : new_name);
         return 2;
     }
     if (strcmp(eb, en)) {
-        set_err(err, err_len,
+        qlab_set_err(err, err_len,
                 "compare: files of different experiments: %s is '%s', %s is '%s' (compare runs of one config)",
                 base_name, eb, new_name, en);
         return 2;
@@ -578,7 +567,7 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
     for (int f = 0; f < 2; f++) {
         const char *st = attr_or(ds[f], "status", "");
         if (!strcmp(st, "running")) {
-            set_err(err, err_len,
+            qlab_set_err(err, err_len,
                     "compare: %s has status 'running': the run is still going or was killed "
                     "(finish it with `qlab run --resume %s`)",
                     files[f], files[f]);
@@ -598,7 +587,7 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
     int rc = 0;
     if (!matched_new || !match_of || key_index_build(&kb, base, axes, n_axes) ||
         key_index_build(&kn, new_, axes, n_axes) || sample_index_build(&sb, base) || sample_index_build(&sn, new_)) {
-        set_err(err, err_len, "compare: out of memory");
+        qlab_set_err(err, err_len, "compare: out of memory");
         rc = 2;
         goto done;
     }
@@ -646,7 +635,7 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
         int64_t j = match_of[i];
         if (j < 0) {
             cmp_line *l = line_add(&lines);
-            if (!l) { rc = 2; set_err(err, err_len, "compare: out of memory"); goto done; }
+            if (!l) { rc = 2; qlab_set_err(err, err_len, "compare: out of memory"); goto done; }
             l->point = i; l->side = 0; l->verdict_rank = -1;
             snprintf(l->verdict, sizeof l->verdict, "ONLY BASE");
             snprintf(l->base, sizeof l->base, "%s", qlab_status_name(base->points[i].status));
@@ -661,7 +650,7 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
         int worst = QLAB_VERDICT_SAME, any_better = 0, any_uncertain = 0;
 #define ADD_LINE(V)                                                                            \
     cmp_line *l = line_add(&lines);                                                            \
-    if (!l) { rc = 2; set_err(err, err_len, "compare: out of memory"); goto done; }            \
+    if (!l) { rc = 2; qlab_set_err(err, err_len, "compare: out of memory"); goto done; }            \
     l->point = i; l->side = 0; l->verdict_rank = (V);                                          \
     snprintf(l->verdict, sizeof l->verdict, "%s", verdict_names[V]);                           \
     if ((V) == QLAB_VERDICT_WORSE) worst = QLAB_VERDICT_WORSE;                                 \
@@ -730,7 +719,7 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
         if (matched_new[j])
             continue;
         cmp_line *l = line_add(&lines);
-        if (!l) { rc = 2; set_err(err, err_len, "compare: out of memory"); goto done; }
+        if (!l) { rc = 2; qlab_set_err(err, err_len, "compare: out of memory"); goto done; }
         l->point = j; l->side = 1; l->verdict_rank = -1;
         snprintf(l->verdict, sizeof l->verdict, "ONLY NEW");
         snprintf(l->base, sizeof l->base, "-");

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,16 +19,6 @@
 
 #include "gnuplot.h"
 #include "results.h"
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (!err || !err_len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 void qlab_history_steps(const double *v, const double *noise, int64_t n, int *step)
 {
@@ -144,7 +133,7 @@ static int draw(const char *scripts, const char *tsv, const char *out, const cha
     char script[4200], q_tsv[4200], q_out[4200], q_scr[4200], q_m[200], q_t[1200], gp[4096];
     snprintf(script, sizeof script, "%s/history.gp", scripts);
     if (qlab_gp_find(gp, sizeof gp)) {
-        set_err(err, err_len, "history: gnuplot not found on PATH (install gnuplot-nox, or set QLAB_GNUPLOT)");
+        qlab_set_err(err, err_len, "history: gnuplot not found on PATH (install gnuplot-nox, or set QLAB_GNUPLOT)");
         return 2;
     }
     qlab_gp_quote(tsv, q_tsv, sizeof q_tsv);
@@ -155,7 +144,7 @@ static int draw(const char *scripts, const char *tsv, const char *out, const cha
     char *e = NULL;
     if (asprintf(&e, "tsv=%s; out=%s; scripts=%s; metric=%s; ttl=%s; term='%s'", q_tsv, q_out, q_scr, q_m, q_t,
                  term) < 0) {
-        set_err(err, err_len, "history: out of memory");
+        qlab_set_err(err, err_len, "history: out of memory");
         return 2;
     }
     int killed;
@@ -163,11 +152,11 @@ static int draw(const char *scripts, const char *tsv, const char *out, const cha
     int rc = qlab_gp_run(gp, e, script, out, &killed, msg, sizeof msg);
     free(e);
     if (rc == 3) {
-        set_err(err, err_len, "history: %s", msg);
+        qlab_set_err(err, err_len, "history: %s", msg);
         return 2;
     }
     if (rc != 0) {
-        set_err(err, err_len, "history: gnuplot failed on %s for %s: %s", script, out, msg);
+        qlab_set_err(err, err_len, "history: gnuplot failed on %s for %s: %s", script, out, msg);
         return 2;
     }
     return 0;
@@ -178,7 +167,7 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
 {
     const qlab_column *mc = o->metric ? find_col(o->metric) : NULL;
     if (!mc || is_axis(mc) || mc->kind == QLAB_COL_STR || mc->kind == QLAB_COL_STATUS) {
-        set_err(err, err_len,
+        qlab_set_err(err, err_len,
                 "history: --metric '%s' is not a numeric /points column (e.g. rel_err, sqnr_db, median_us, tops, "
                 "w_bytes)",
                 o->metric ? o->metric : "");
@@ -193,14 +182,14 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
     int64_t n = 0;
     int rc = 0;
     if (!fc || !fv || !runs || !step || !vals || !noise || !keys) {
-        set_err(err, err_len, "history: out of memory");
+        qlab_set_err(err, err_len, "history: out of memory");
         rc = 2;
         goto done;
     }
     for (int i = 0; i < o->n_filters; i++) {
         const char *eq = strchr(o->filters[i], '=');
         if (!eq || eq == o->filters[i]) {
-            set_err(err, err_len, "history: --point needs KEY=VALUE (got '%s')", o->filters[i]);
+            qlab_set_err(err, err_len, "history: --point needs KEY=VALUE (got '%s')", o->filters[i]);
             rc = 2;
             goto done;
         }
@@ -208,7 +197,7 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
         fc[i] = find_col(keys[i]);
         fv[i] = eq + 1;
         if (!fc[i] || !is_axis(fc[i])) {
-            set_err(err, err_len, "history: --point key '%s' is not an axis of /points (e.g. m, scheme, threshold)",
+            qlab_set_err(err, err_len, "history: --point key '%s' is not an axis of /points (e.g. m, scheme, threshold)",
                     keys[i]);
             rc = 2;
             goto done;
@@ -234,7 +223,7 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
             }
         }
         if (hits > 1) {
-            set_err(err, err_len,
+            qlab_set_err(err, err_len,
                     "history: %lld points of %s match; choose one with --point KEY=VALUE on the axes that differ "
                     "(qlab export %s lists them)",
                     (long long)hits, files[f], files[f]);
@@ -261,7 +250,7 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
     if (rc)
         goto done;
     if (n == 0) {
-        set_err(err, err_len, "history: no file has a point matching the filters");
+        qlab_set_err(err, err_len, "history: no file has a point matching the filters");
         rc = 2;
         goto done;
     }
@@ -274,7 +263,7 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
 
     const char *dir = o->out_dir ? o->out_dir : "plots/out";
     if (qlab_mkdir_p(dir)) {
-        set_err(err, err_len, "history: cannot create %s: %s", dir, strerror(errno));
+        qlab_set_err(err, err_len, "history: cannot create %s: %s", dir, strerror(errno));
         rc = 2;
         goto done;
     }
@@ -282,13 +271,13 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
     snprintf(tsv, sizeof tsv, "%s/history-%s.tsv", dir, o->metric);
     FILE *tf = fopen(tsv, "w");
     if (!tf) {
-        set_err(err, err_len, "history: cannot write %s: %s", tsv, strerror(errno));
+        qlab_set_err(err, err_len, "history: cannot write %s: %s", tsv, strerror(errno));
         rc = 2;
         goto done;
     }
     write_tsv(tf, o->metric, runs, step, n);
     if (fclose(tf)) {
-        set_err(err, err_len, "history: writing %s failed: %s", tsv, strerror(errno));
+        qlab_set_err(err, err_len, "history: writing %s failed: %s", tsv, strerror(errno));
         rc = 2;
         goto done;
     }
@@ -299,7 +288,7 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
 
     char scripts[4096], title[1024];
     if (qlab_gp_find_scripts("history.gp", scripts, sizeof scripts)) {
-        set_err(err, err_len, "history: plots/history.gp not found ($QLAB_PLOTS_DIR, <qlab>/../plots, ./plots); "
+        qlab_set_err(err, err_len, "history: plots/history.gp not found ($QLAB_PLOTS_DIR, <qlab>/../plots, ./plots); "
                               "the TSV is written");
         rc = 2;
         goto done;

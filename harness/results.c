@@ -189,7 +189,7 @@ const qlab_column *qlab_results_columns(const char *table, size_t *n, size_t *ro
 /* ---------------------------------------------------------------------------- */
 /* Small helpers                                                                 */
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
+void qlab_set_err(char *err, size_t err_len, const char *fmt, ...)
 {
     if (!err || err_len == 0) return;
     va_list ap;
@@ -302,7 +302,7 @@ static hid_t memory_type(const table_def *td, hid_t present, const char *path,
                    : c->kind == QLAB_COL_STATUS ? (cls == H5T_ENUM || cls == H5T_INTEGER)
                    : (cls == H5T_INTEGER || cls == H5T_FLOAT);
             if (!ok) {
-                set_err(err, err_len, "%s: table /%s: member '%s' has the wrong type", path,
+                qlab_set_err(err, err_len, "%s: table /%s: member '%s' has the wrong type", path,
                         td->name, c->name);
                 H5Tclose(t);
                 return -1;
@@ -529,12 +529,12 @@ static int persist(qlab_results *r, int first, char *err, size_t err_len)
     int b = build_image(r, &img, &len);
     quiet_end(q);
     if (b) {
-        set_err(err, err_len, "%s: could not build the HDF5 file image (out of memory?)", r->path);
+        qlab_set_err(err, err_len, "%s: could not build the HDF5 file image (out of memory?)", r->path);
         return 2;
     }
     int fd = open(r->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        set_err(err, err_len, "%s: cannot write %s: %s", r->path, r->tmp, strerror(errno));
+        qlab_set_err(err, err_len, "%s: cannot write %s: %s", r->path, r->tmp, strerror(errno));
         free(img);
         return 2;
     }
@@ -566,9 +566,9 @@ static int persist(qlab_results *r, int first, char *err, size_t err_len)
     if (bad) {
         unlink(r->tmp);
         if (saved == EEXIST)
-            set_err(err, err_len, "%s: results file exists; refusing to overwrite it", r->path);
+            qlab_set_err(err, err_len, "%s: results file exists; refusing to overwrite it", r->path);
         else
-            set_err(err, err_len, "%s: cannot write: %s", r->path, strerror(saved));
+            qlab_set_err(err, err_len, "%s: cannot write: %s", r->path, strerror(saved));
         return 2;
     }
     int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -583,15 +583,15 @@ static int check_dir_writable(const qlab_results *r, char *err, size_t err_len)
 {
     struct stat st;
     if (stat(r->dir, &st) != 0) {
-        set_err(err, err_len, "%s: directory '%s' does not exist: %s", r->path, r->dir, strerror(errno));
+        qlab_set_err(err, err_len, "%s: directory '%s' does not exist: %s", r->path, r->dir, strerror(errno));
         return 2;
     }
     if (!S_ISDIR(st.st_mode)) {
-        set_err(err, err_len, "%s: '%s' is not a directory", r->path, r->dir);
+        qlab_set_err(err, err_len, "%s: '%s' is not a directory", r->path, r->dir);
         return 2;
     }
     if (access(r->dir, W_OK | X_OK) != 0) {
-        set_err(err, err_len, "%s: directory '%s' is not writable: %s", r->path, r->dir, strerror(errno));
+        qlab_set_err(err, err_len, "%s: directory '%s' is not writable: %s", r->path, r->dir, strerror(errno));
         return 2;
     }
     return 0;
@@ -601,18 +601,18 @@ int qlab_results_create(const char *path, qlab_results **out, char *err, size_t 
 {
     *out = NULL;
     if (!path || !*path) {
-        set_err(err, err_len, "results file: empty path");
+        qlab_set_err(err, err_len, "results file: empty path");
         return 2;
     }
     struct stat st;
     if (lstat(path, &st) == 0) {
-        set_err(err, err_len, "%s: results file exists; refusing to overwrite it "
+        qlab_set_err(err, err_len, "%s: results file exists; refusing to overwrite it "
                 "(choose another name, or --resume it)", path);
         return 2;
     }
     qlab_results *r = results_new(path);
     if (!r) {
-        set_err(err, err_len, "%s: out of memory", path);
+        qlab_set_err(err, err_len, "%s: out of memory", path);
         return 2;
     }
     if (check_dir_writable(r, err, err_len)) {
@@ -625,7 +625,7 @@ int qlab_results_create(const char *path, qlab_results **out, char *err, size_t 
     snprintf(ver, sizeof ver, "%d", QLAB_RESULTS_FORMAT_VERSION);
     if (attr_put(r, "format", QLAB_RESULTS_FORMAT, 0) || attr_put(r, "format_version", ver, 1) ||
         attr_put(r, "status", "running", 0) || attr_put(r, "started_utc", now, 0)) {
-        set_err(err, err_len, "%s: out of memory", path);
+        qlab_set_err(err, err_len, "%s: out of memory", path);
         results_free(r);
         return 2;
     }
@@ -648,7 +648,7 @@ int qlab_results_open_append(const char *path, qlab_results **out, char *err, si
     if (read_file(path, &d, &is_int, err, err_len)) return 2;
     const char *status = qlab_results_attr(&d, "status");
     if (status && strcmp(status, "complete") == 0) {
-        set_err(err, err_len, "%s: the run is complete; nothing to resume", path);
+        qlab_set_err(err, err_len, "%s: the run is complete; nothing to resume", path);
         free(is_int);
         qlab_results_data_free(&d);
         return 2;
@@ -667,7 +667,7 @@ int qlab_results_open_append(const char *path, qlab_results **out, char *err, si
     }
     qlab_results_data_free(&d);
     if (oom) {
-        set_err(err, err_len, "%s: out of memory", path);
+        qlab_set_err(err, err_len, "%s: out of memory", path);
         results_free(r);
         return 2;
     }
@@ -678,7 +678,7 @@ int qlab_results_open_append(const char *path, qlab_results **out, char *err, si
     remove_stale_tmps(r);
     /* a resumed run is running again until it is closed */
     if (attr_put(r, "status", "running", 0)) {
-        set_err(err, err_len, "%s: out of memory", path);
+        qlab_set_err(err, err_len, "%s: out of memory", path);
         results_free(r);
         return 2;
     }
@@ -693,11 +693,11 @@ int qlab_results_open_append(const char *path, qlab_results **out, char *err, si
 int qlab_results_set_attr(qlab_results *r, const char *key, const char *value, char *err, size_t err_len)
 {
     if (!key || !*key || !value) {
-        set_err(err, err_len, "%s: attribute with an empty name or value", r->path);
+        qlab_set_err(err, err_len, "%s: attribute with an empty name or value", r->path);
         return 2;
     }
     if (attr_put(r, key, value, 0)) {
-        set_err(err, err_len, "%s: out of memory", r->path);
+        qlab_set_err(err, err_len, "%s: out of memory", r->path);
         return 2;
     }
     return persist(r, 0, err, err_len);
@@ -708,11 +708,11 @@ int qlab_results_set_attr_int(qlab_results *r, const char *key, int64_t value, c
     char buf[32];
     snprintf(buf, sizeof buf, "%" PRId64, value);
     if (!key || !*key) {
-        set_err(err, err_len, "%s: attribute with an empty name", r->path);
+        qlab_set_err(err, err_len, "%s: attribute with an empty name", r->path);
         return 2;
     }
     if (attr_put(r, key, buf, 1)) {
-        set_err(err, err_len, "%s: out of memory", r->path);
+        qlab_set_err(err, err_len, "%s: out of memory", r->path);
         return 2;
     }
     return persist(r, 0, err, err_len);
@@ -746,7 +746,7 @@ int qlab_results_append_batch(qlab_results *r, const qlab_row *row,
         (s && push_rows(r, TABLE_SAMPLES, s, n_samples)) ||
         (l && push_rows(r, TABLE_LAYERS, l, n_layers))) {
         memcpy(r->n, before, sizeof before);
-        set_err(err, err_len, "%s: out of memory", r->path);
+        qlab_set_err(err, err_len, "%s: out of memory", r->path);
         return 2;
     }
     if (persist(r, 0, err, err_len)) {
@@ -762,7 +762,7 @@ int qlab_results_append_rows(qlab_results *r, const qlab_row *rows, int64_t n, c
     int64_t before = r->n[TABLE_POINTS];
     if (push_rows(r, TABLE_POINTS, rows, n)) {
         r->n[TABLE_POINTS] = before;
-        set_err(err, err_len, "%s: out of memory", r->path);
+        qlab_set_err(err, err_len, "%s: out of memory", r->path);
         return 2;
     }
     if (persist(r, 0, err, err_len)) {
@@ -792,7 +792,7 @@ int qlab_results_close(qlab_results *r, const char *status, char *err, size_t er
     if (!r) return 0;
     int rc = 0;
     if (!status || (strcmp(status, "complete") != 0 && strcmp(status, "interrupted") != 0)) {
-        set_err(err, err_len, "%s: close status must be complete or interrupted, not '%s'", r->path,
+        qlab_set_err(err, err_len, "%s: close status must be complete or interrupted, not '%s'", r->path,
                 status ? status : "(null)");
         status = "interrupted";
         rc = 2;
@@ -800,7 +800,7 @@ int qlab_results_close(qlab_results *r, const char *status, char *err, size_t er
     char now[32];
     utc_now(now, sizeof now);
     if (attr_put(r, "status", status, 0) || attr_put(r, "finished_utc", now, 0)) {
-        set_err(err, err_len, "%s: out of memory", r->path);
+        qlab_set_err(err, err_len, "%s: out of memory", r->path);
         rc = 2;
     } else if (persist(r, 0, rc ? NULL : err, rc ? 0 : err_len)) {
         rc = 2;
@@ -892,7 +892,7 @@ static int read_attrs(hid_t f, const char *path, qlab_results_data *d, int **is_
 {
     H5O_info_t info;
     if (H5Oget_info2(f, &info, H5O_INFO_NUM_ATTRS) < 0) {
-        set_err(err, err_len, "%s: cannot read the root attributes (corrupted file?)", path);
+        qlab_set_err(err, err_len, "%s: cannot read the root attributes (corrupted file?)", path);
         return 2;
     }
     int64_t n = (int64_t)info.num_attrs;
@@ -900,14 +900,14 @@ static int read_attrs(hid_t f, const char *path, qlab_results_data *d, int **is_
     int *is_int = calloc((size_t)(n ? n : 1), sizeof(int));
     if (!d->attrs || !is_int) {
         free(is_int);
-        set_err(err, err_len, "%s: out of memory", path);
+        qlab_set_err(err, err_len, "%s: out of memory", path);
         return 2;
     }
     for (int64_t i = 0; i < n; i++) {
         hid_t at = H5Aopen_by_idx(f, ".", H5_INDEX_NAME, H5_ITER_INC, (hsize_t)i, H5P_DEFAULT, H5P_DEFAULT);
         if (at < 0) {
             free(is_int);
-            set_err(err, err_len, "%s: cannot read root attribute %" PRId64 " (corrupted file?)", path, i);
+            qlab_set_err(err, err_len, "%s: cannot read root attribute %" PRId64 " (corrupted file?)", path, i);
             return 2;
         }
         ssize_t kl = H5Aget_name(at, 0, NULL);
@@ -938,18 +938,18 @@ static int read_table(hid_t f, const char *path, const table_def *td, void **row
     *rows = NULL;
     *n = 0;
     if (H5Lexists(f, td->name, H5P_DEFAULT) <= 0) {
-        set_err(err, err_len, "%s: table /%s is missing", path, td->name);
+        qlab_set_err(err, err_len, "%s: table /%s is missing", path, td->name);
         return 2;
     }
     hid_t ds = H5Dopen2(f, td->name, H5P_DEFAULT);
     if (ds < 0) {
-        set_err(err, err_len, "%s: /%s is not a readable dataset (corrupted file?)", path, td->name);
+        qlab_set_err(err, err_len, "%s: /%s is not a readable dataset (corrupted file?)", path, td->name);
         return 2;
     }
     int rc = 2;
     hid_t ft = H5Dget_type(ds), sp = H5Dget_space(ds), mt = -1;
     if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_COMPOUND || H5Sget_simple_extent_ndims(sp) != 1) {
-        set_err(err, err_len, "%s: /%s is not a 1-D compound table", path, td->name);
+        qlab_set_err(err, err_len, "%s: /%s is not a 1-D compound table", path, td->name);
         goto done;
     }
     hsize_t dims;
@@ -963,7 +963,7 @@ static int read_table(hid_t f, const char *path, const table_def *td, void **row
     size_t tsize = H5Tget_size(ft);
     if (dims > 0 && (tsize == 0 || dims > (hsize_t)SIZE_MAX / td->row_size ||
                      (!filtered && H5Dget_storage_size(ds) / tsize < dims))) {
-        set_err(err, err_len, "%s: /%s declares %llu rows but stores %llu bytes (truncated or corrupted file?)",
+        qlab_set_err(err, err_len, "%s: /%s declares %llu rows but stores %llu bytes (truncated or corrupted file?)",
                 path, td->name, (unsigned long long)dims, (unsigned long long)H5Dget_storage_size(ds));
         goto done;
     }
@@ -971,12 +971,12 @@ static int read_table(hid_t f, const char *path, const table_def *td, void **row
     if (mt < 0) goto done;
     *rows = calloc(dims ? (size_t)dims : 1, td->row_size);
     if (!*rows) {
-        set_err(err, err_len, "%s: out of memory for %llu rows of /%s", path,
+        qlab_set_err(err, err_len, "%s: out of memory for %llu rows of /%s", path,
                 (unsigned long long)dims, td->name);
         goto done;
     }
     if (dims > 0 && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, *rows) < 0) {
-        set_err(err, err_len, "%s: cannot read /%s (truncated or corrupted file?)", path, td->name);
+        qlab_set_err(err, err_len, "%s: cannot read /%s (truncated or corrupted file?)", path, td->name);
         free(*rows);
         *rows = NULL;
         goto done;
@@ -1004,11 +1004,11 @@ static int read_file(const char *path, qlab_results_data *d, int **attr_is_int,
     if (attr_is_int) *attr_is_int = NULL;
     struct stat st;
     if (stat(path, &st) != 0) {
-        set_err(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        qlab_set_err(err, err_len, "%s: cannot open: %s", path, strerror(errno));
         return 2;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, err_len, "%s: not a regular file", path);
+        qlab_set_err(err, err_len, "%s: not a regular file", path);
         return 2;
     }
     h5_quiet q = quiet_begin();
@@ -1016,18 +1016,18 @@ static int read_file(const char *path, qlab_results_data *d, int **attr_is_int,
     hid_t f = -1;
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0) {
-        set_err(err, err_len, "%s: not an HDF5 file (or its header is corrupted)", path);
+        qlab_set_err(err, err_len, "%s: not an HDF5 file (or its header is corrupted)", path);
         goto done;
     }
     f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
-        set_err(err, err_len, "%s: HDF5 cannot open it (truncated or corrupted file?)", path);
+        qlab_set_err(err, err_len, "%s: HDF5 cannot open it (truncated or corrupted file?)", path);
         goto done;
     }
     if (read_attrs(f, path, d, attr_is_int, err, err_len)) goto done;
     const char *format = qlab_results_attr(d, "format");
     if (!format || strcmp(format, QLAB_RESULTS_FORMAT) != 0) {
-        set_err(err, err_len, "%s: not a qlab results file (root attribute format is %s%s%s, "
+        qlab_set_err(err, err_len, "%s: not a qlab results file (root attribute format is %s%s%s, "
                 "expected \"" QLAB_RESULTS_FORMAT "\")", path, format ? "\"" : "missing",
                 format ? format : "", format ? "\"" : "");
         goto done;
@@ -1036,11 +1036,11 @@ static int read_file(const char *path, qlab_results_data *d, int **attr_is_int,
     char *end = NULL;
     long v = ver ? strtol(ver, &end, 10) : 0;
     if (!ver || *end || v < 1) {
-        set_err(err, err_len, "%s: root attribute format_version is %s", path, ver ? "not a positive integer" : "missing");
+        qlab_set_err(err, err_len, "%s: root attribute format_version is %s", path, ver ? "not a positive integer" : "missing");
         goto done;
     }
     if (v > QLAB_RESULTS_FORMAT_VERSION) {
-        set_err(err, err_len, "%s: format_version %ld is newer than this qlab reads (%d); update qlab",
+        qlab_set_err(err, err_len, "%s: format_version %ld is newer than this qlab reads (%d); update qlab",
                 path, v, QLAB_RESULTS_FORMAT_VERSION);
         goto done;
     }
@@ -1109,14 +1109,14 @@ int qlab_results_export(const qlab_results_data *d, const char *table, const cha
 {
     int t = table_index(table);
     if (t < 0) {
-        set_err(err, err_len, "unknown table '%s' (points, layers or samples)", table ? table : "");
+        qlab_set_err(err, err_len, "unknown table '%s' (points, layers or samples)", table ? table : "");
         return 2;
     }
     int csv;
     if (format && strcmp(format, "csv") == 0) csv = 1;
     else if (format && strcmp(format, "tsv") == 0) csv = 0;
     else {
-        set_err(err, err_len, "unknown export format '%s' (tsv or csv)", format ? format : "");
+        qlab_set_err(err, err_len, "unknown export format '%s' (tsv or csv)", format ? format : "");
         return 2;
     }
     const table_def *td = &tables[t];
@@ -1155,7 +1155,7 @@ int qlab_results_export(const qlab_results_data *d, const char *table, const cha
         fputc('\n', out);
     }
     if (ferror(out)) {
-        set_err(err, err_len, "export of /%s: write error", td->name);
+        qlab_set_err(err, err_len, "export of /%s: write error", td->name);
         return 2;
     }
     return 0;

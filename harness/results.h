@@ -116,4 +116,8 @@ const qlab_column *qlab_results_columns(const char *table, size_t *n, size_t *ro
 /* "ok" | "failed" | "skipped" ("?" for another value). */
 const char *qlab_status_name(int32_t status);
 
+/* Writes a printf-style message into err when err is not NULL and err_len > 0: the
+ * error convention of this API, shared by its users (compare, history). */
+void qlab_set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif
