@@ -17,6 +17,7 @@
 
 #include "../quant/quant.h"
 #include "safetensors.h"
+#include "tokenizer.h"
 
 /* A header larger than this is not a weight file; refusing it bounds the parse. */
 #define ST_MAX_HEADER (100u << 20)
@@ -100,19 +101,6 @@ static int hexval(char c)
     return -1;
 }
 
-static size_t put_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) { o[0] = (char)cp; return 1; }
-    if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F)); return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Parses a JSON string into out (cap bytes incl. NUL); a longer string is an error. */
 static int jp_string(jp *p, char *out, size_t cap)
 {
@@ -162,7 +150,7 @@ static int jp_string(jp *p, char *out, size_t cap)
                         p->i += 6;
                     }
                 }
-                len = put_utf8(buf, cp);
+                len = qlab_utf8_put(buf, cp);
                 break;
             }
             default:

@@ -181,7 +181,7 @@ static int32_t utf8_next(const unsigned char *s, size_t n, size_t *i)
     return cp;
 }
 
-static size_t utf8_put(char *o, int32_t cp)
+size_t qlab_utf8_put(char *o, uint32_t cp)
 {
     if (cp < 0x80) { o[0] = (char)cp; return 1; }
     if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
@@ -379,7 +379,7 @@ static int words_add_cp(words *w, int32_t cp)
 {
     char u[4];
     w->open = 1;
-    return words_putc(w, u, utf8_put(u, cp));
+    return words_putc(w, u, qlab_utf8_put(u, (uint32_t)cp));
 }
 
 /* Runs the basic step over text into w. Returns 0 or -1 (out of memory). */

@@ -58,4 +58,8 @@ int64_t qlab_tokenizer_encode(const qlab_tokenizer *tk, const char *text, int32_
  * truncated to cap). For tests and for inspecting what WordPiece sees. */
 void qlab_tokenizer_basic(const char *text, char *out, size_t cap);
 
+/* Writes code point cp (<= 0x10FFFF) as UTF-8 into o (room for 4 bytes); returns the
+ * number of bytes written. Shared with the safetensors JSON header's \u escapes. */
+size_t qlab_utf8_put(char *o, uint32_t cp);
+
 #endif
