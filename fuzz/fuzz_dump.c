@@ -10,31 +10,23 @@
 #include <unistd.h>
 
 #include "dump.h"
-
-static char g_path[64];
+#include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!g_path[0])
-        snprintf(g_path, sizeof g_path, "/tmp/qlab-fuzz-dump-%d.h5", (int)getpid());
-    FILE *f = fopen(g_path, "wb");
-    if (!f)
+    const char *path = fuzz_to_file("dump", data, size);
+    if (!path)
         return 0;
-    if (size && fwrite(data, 1, size, f) != size) {
-        fclose(f);
-        return 0;
-    }
-    fclose(f);
     qlab_dump_info info;
     char err[1024];
-    if (qlab_dump_inspect(g_path, &info, err, sizeof err) == 0) {
+    if (qlab_dump_inspect(path, &info, err, sizeof err) == 0) {
         for (int64_t i = 0; i < info.n_layers; i++) {
             qlab_dump_tensors t;
-            if (qlab_dump_read_layer(g_path, info.layers[i].group, &t, err, sizeof err) == 0)
+            if (qlab_dump_read_layer(path, info.layers[i].group, &t, err, sizeof err) == 0)
                 qlab_dump_tensors_free(&t);
         }
         qlab_dump_info_free(&info);
     }
-    unlink(g_path);
+    unlink(path);
     return 0;
 }

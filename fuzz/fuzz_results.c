@@ -12,24 +12,16 @@
 #include <unistd.h>
 
 #include "results.h"
-
-static char g_path[64];
+#include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!g_path[0])
-        snprintf(g_path, sizeof g_path, "/tmp/qlab-fuzz-results-%d.h5", (int)getpid());
-    FILE *f = fopen(g_path, "wb");
-    if (!f)
+    const char *path = fuzz_to_file("results", data, size);
+    if (!path)
         return 0;
-    if (size && fwrite(data, 1, size, f) != size) {
-        fclose(f);
-        return 0;
-    }
-    fclose(f);
     qlab_results_data d;
     char err[1024];
-    if (qlab_results_read(g_path, &d, err, sizeof err) == 0) {
+    if (qlab_results_read(path, &d, err, sizeof err) == 0) {
         /* exercise the export of whatever was read, as `qlab export` would */
         FILE *null = fopen("/dev/null", "w");
         if (null) {
@@ -39,6 +31,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         qlab_results_data_free(&d);
     }
-    unlink(g_path);
+    unlink(path);
     return 0;
 }

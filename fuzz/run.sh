@@ -60,7 +60,7 @@ for name in $names; do
     bin="$OUT/fuzz_$name"
     missing=""
     for h in $(sed -n 's/^#include "\(.*\)"/\1/p' "fuzz/fuzz_$name.c"); do
-        [ -e "harness/$h" ] || [ -e "quant/$h" ] || missing="$missing $h"
+        [ -e "harness/$h" ] || [ -e "quant/$h" ] || [ -e "fuzz/$h" ] || missing="$missing $h"
     done
     if [ -n "$missing" ]; then echo "skip $name: this checkout has no$missing"; continue; fi
     $CLANG $CFLAGS -fsanitize=fuzzer "fuzz/fuzz_$name.c" "${objs[@]}" $DEP_LIBS -lm -o "$bin" || {
