@@ -148,10 +148,13 @@ static qk_status timed_linear(qk_ctx *c, void *argp, float *ms)
 
 /* x_rel_err / w_rel_err of the int8 and fp8 paths: the dequantized operands with the
  * outlier columns replaced by the fp16 values that took their place (quant/matmul.c).
- * x and w are the operands the scheme ran on (smoothed under SmoothQuant). */
+ * x and w are the operands the scheme ran on (smoothed under SmoothQuant). Also the
+ * stored bytes of the operands read back, counted as quant/ counts them: X's codes and
+ * scales (*xb), W's codes (*wcb) and scales (*wsb). */
 static int lowp_operand_errors(qk_ctx *c, qk_linear *lin, const quant_matmul_opts *o, const float *x,
                                const float *w, int64_t m, int64_t k, int64_t n, qlab_row *row,
-                               int64_t *n_out, char *err, size_t err_len)
+                               int64_t *n_out, int64_t *xb, int64_t *wcb, int64_t *wsb, char *err,
+                               size_t err_len)
 {
     const int fp8 = quant_scheme_get(o->scheme)->kind == QUANT_KIND_FP8;
     quant_matrix hx, hw;
@@ -191,6 +194,9 @@ static int lowp_operand_errors(qk_ctx *c, qk_linear *lin, const quant_matmul_opt
         }
         quant_fp8_dequantize(o->scheme, cx, sx, m * k, m * k / nsx, xe);
         quant_fp8_dequantize(o->scheme, cw, sw, n * k, n * k / nsw, we);
+        *xb = m * k + 4 * nsx;
+        *wcb = n * k;
+        *wsb = 4 * nsw;
     } else {
         if (quant_matrix_init(&hx, o->scheme, o->x_gran, m, k, o->block) != QUANT_OK ||
             quant_matrix_init(&hw, o->scheme, o->w_gran, n, k, o->block) != QUANT_OK) {
@@ -204,6 +210,9 @@ static int lowp_operand_errors(qk_ctx *c, qk_linear *lin, const quant_matmul_opt
         }
         quant_dequantize(&hx, xe);
         quant_dequantize(&hw, we);
+        *xb = quant_matrix_code_bytes(&hx) + quant_matrix_scale_bytes(&hx);
+        *wcb = quant_matrix_code_bytes(&hw);
+        *wsb = quant_matrix_scale_bytes(&hw);
     }
     if (o->threshold > 0 && qk_download(c, flags, qk_linear_flags(lin), (size_t)k) != QK_OK) {
         fail_kernel(c, "reading back the outlier flags", err, err_len);
@@ -259,12 +268,6 @@ static qk_dtype float_dtype(quant_scheme s)
     return s == QUANT_SCHEME_FP16 ? QK_DTYPE_F16 : s == QUANT_SCHEME_BF16 ? QK_DTYPE_BF16 : QK_DTYPE_F32;
 }
 
-/* Groups of a quantized operand (one scale each). */
-static int64_t n_groups(quant_gran g, int64_t rows, int64_t cols, int64_t block)
-{
-    return g == QUANT_GRAN_TENSOR ? 1 : g == QUANT_GRAN_BLOCK ? rows * (cols / block) : rows;
-}
-
 /* int8 and fp8, with or without the outlier decomposition: qk_linear. */
 static int run_lowp(point_run *pr, float *y, qlab_row *row, qlab_samples *samples, char *err, size_t err_len)
 {
@@ -289,18 +292,15 @@ static int run_lowp(point_run *pr, float *y, qlab_row *row, qlab_samples *sample
         fail_kernel(c, fp8 ? "fp8 forward" : "int8 forward", err, err_len);
         goto done;
     }
-    int64_t no = 0;
-    if (lowp_operand_errors(c, lin, o, pr->x, pr->w, m, k, n, row, &no, err, err_len))
+    int64_t no = 0, xb = 0;
+    if (lowp_operand_errors(c, lin, o, pr->x, pr->w, m, k, n, row, &no, &xb, &row->w_code_bytes,
+                            &row->w_scale_bytes, err, err_len))
         goto done;
     row->outlier_cols = no;
     row->outlier_frac = (double)no / (double)k;
-    const int64_t gw = n_groups(o->w_gran, n, k, o->block), gx = n_groups(o->x_gran, m, k, o->block);
-    const int64_t zp = o->scheme == QUANT_SCHEME_ZEROPOINT ? 2 : 1;   /* scale (+ zero point) per group */
-    row->w_code_bytes = n * k;
-    row->w_scale_bytes = 4 * zp * gw;
     row->w_outlier_bytes = o->threshold > 0 && o->outlier_weights == QUANT_OUTLIER_FP16 ? 2 * n * no : 0;
     row->w_bytes = row->w_code_bytes + row->w_scale_bytes + row->w_outlier_bytes;
-    row->x_bytes = m * k + 4 * zp * gx + 2 * m * no;
+    row->x_bytes = xb + 2 * m * no;
     if (pr->job->measure_latency) {
         if (qk_malloc(c, &d_x16, (size_t)(m * k) * 2) != QK_OK || qk_malloc(c, &d_y16, (size_t)(m * n) * 2) != QK_OK ||
             qk_convert(c, pr->d_x, m, k, k, d_x16, QK_DTYPE_F16, k) != QK_OK) {

@@ -325,3 +325,10 @@ quant_status quant_roundtrip(quant_scheme s, quant_gran g, const float *v, int64
     quant_matrix_free(&q);
     return st;
 }
+
+int64_t quant_matrix_code_bytes(const quant_matrix *q) { return q->rows * q->cols; }
+
+int64_t quant_matrix_scale_bytes(const quant_matrix *q)
+{
+    return (q->scheme == QUANT_SCHEME_ZEROPOINT ? 8 : 4) * q->n_groups;
+}

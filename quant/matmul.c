@@ -325,15 +325,6 @@ quant_status quant_outlier_cols(const float *x, int64_t m, int64_t k, float thre
     return QUANT_OK;
 }
 
-/* Bytes of a quantized operand as stored, codes and scales apart: 1 byte per code;
- * 4 per float32 scale and 4 per zero point (int32, as quant_matrix and the GPU
- * kernels hold them). */
-static int64_t quant_matrix_code_bytes(const quant_matrix *q) { return q->rows * q->cols; }
-static int64_t quant_matrix_scale_bytes(const quant_matrix *q)
-{
-    return (q->scheme == QUANT_SCHEME_ZEROPOINT ? 8 : 4) * q->n_groups;
-}
-
 static quant_status matmul_float_scheme(const float *x, const float *w, int64_t m, int64_t k,
                                         int64_t n, quant_scheme scheme, float *y,
                                         quant_matmul_info *info)

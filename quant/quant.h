@@ -160,6 +160,11 @@ int64_t quant_group_count(quant_gran g, int64_t rows, int64_t cols, int64_t bloc
 quant_status quant_matrix_init(quant_matrix *q, quant_scheme scheme, quant_gran gran,
                                int64_t rows, int64_t cols, int64_t block);
 void quant_matrix_free(quant_matrix *q);
+/* Bytes of q as stored, codes and scales apart: 1 byte per code; 4 per float32 scale
+ * and 4 per zero point (int32, as quant_matrix and the GPU kernels hold them). The
+ * memory columns of every backend count int8 operands with these. */
+int64_t quant_matrix_code_bytes(const quant_matrix *q);
+int64_t quant_matrix_scale_bytes(const quant_matrix *q);
 
 /* Quantizes v [rows, cols] into q (already initialised with the same shape).
  * absmax:    s = 127 / max|v|; q = clamp(rint(v * s), -127, 127); a group whose
