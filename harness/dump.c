@@ -12,6 +12,7 @@
  * so the rounding is quant's round-to-nearest-even in both directions.
  */
 #include "dump.h"
+#include "h5check.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -251,6 +252,10 @@ static int probe_dataset(const char *file, hid_t g, const char *gpath, const cha
         }
         d->dims[i] = (int64_t)dims[i];
     }
+    /* the declared values must be in the file, before anyone allocates room for them */
+    char what[QLAB_LAYER_LEN + 300];
+    snprintf(what, sizeof what, "%s: %s/%s", file, gpath, name);
+    if (qlab_h5_check_stored(ds, file, what, total * size, err, err_len)) goto done;
     d->rank = rank;
     d->present = 1;
     rc = 0;

@@ -39,6 +39,7 @@
  */
 #define _GNU_SOURCE
 #include "results.h"
+#include "h5check.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -955,18 +956,17 @@ static int read_table(hid_t f, const char *path, const table_def *td, void **row
     hsize_t dims;
     H5Sget_simple_extent_dims(sp, &dims, NULL);
     /* The declared row count is checked against the bytes stored before anything is
-     * allocated: a damaged header must not turn into a huge allocation. (qlab writes
-     * every row, uncompressed; a filtered table from another tool is taken as is.) */
-    hid_t dcpl = H5Dget_create_plist(ds);
-    int filtered = dcpl >= 0 && H5Pget_nfilters(dcpl) > 0;
-    if (dcpl >= 0) H5Pclose(dcpl);
+     * allocated: a damaged header must not turn into a huge allocation. */
     size_t tsize = H5Tget_size(ft);
     if (dims > 0 && (tsize == 0 || dims > (hsize_t)SIZE_MAX / td->row_size ||
-                     (!filtered && H5Dget_storage_size(ds) / tsize < dims))) {
-        qlab_set_err(err, err_len, "%s: /%s declares %llu rows but stores %llu bytes (truncated or corrupted file?)",
-                path, td->name, (unsigned long long)dims, (unsigned long long)H5Dget_storage_size(ds));
+                     dims > (hsize_t)(UINT64_MAX / tsize))) {
+        qlab_set_err(err, err_len, "%s: /%s declares %llu rows (corrupted file?)", path, td->name,
+                     (unsigned long long)dims);
         goto done;
     }
+    char what[1200];
+    snprintf(what, sizeof what, "%s: /%s", path, td->name);
+    if (qlab_h5_check_stored(ds, path, what, (uint64_t)dims * tsize, err, err_len)) goto done;
     mt = memory_type(td, ft, path, err, err_len);
     if (mt < 0) goto done;
     *rows = calloc(dims ? (size_t)dims : 1, td->row_size);

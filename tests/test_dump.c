@@ -337,6 +337,72 @@ Test(dump, huge_declared_shape_is_refused_before_allocating)
                                           "refusing to allocate", NULL});
 }
 
+Test(dump, a_declared_but_unwritten_tensor_is_refused_not_read_as_zeros)
+{
+    /* 2^24 values (64 MiB), within the size limit, but no chunk was ever written:
+     * HDF5 would read fill values, so qlab would study a zero weight */
+    const char *path = tmp("unwritten.h5");
+    hid_t lg, f = make_root(path, "qlab-dump", 1, &lg);
+    hid_t g = H5Gcreate2(lg, "000-a", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    add_f32(g, "weight", 2, 4096, 4096, NULL);
+    float v[8 * 4096] = {0};
+    add_f32(g, "input", 2, 8, 4096, v);
+    H5Gclose(g);
+    H5Gclose(lg);
+    H5Fclose(f);
+    expect_refused(path, (const char *[]){"/layers/000-a/weight", "stores 0 of its 16384 chunks",
+                                          "never written", NULL});
+}
+
+/* Layer file whose weight [64, 64] is chunked [8, 64] with deflate; rows < 64:
+ * only that many rows written (the later chunks never exist). */
+static void make_compressed_file(const char *path, int rows, const float *w)
+{
+    hid_t lg, f = make_root(path, "qlab-dump", 1, &lg);
+    hid_t g = H5Gcreate2(lg, "000-a", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[2] = {64, 64}, chunk[2] = {8, 64};
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(pl, 2, chunk);
+    H5Pset_deflate(pl, 6);
+    hid_t ds = H5Dcreate2(g, "weight", H5T_IEEE_F32LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    cr_assert_geq(ds, 0);
+    hsize_t start[2] = {0, 0}, count[2] = {(hsize_t)rows, 64};
+    hid_t ms = H5Screate_simple(2, count, NULL);
+    H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
+    cr_assert_geq(H5Dwrite(ds, H5T_NATIVE_FLOAT, ms, sp, H5P_DEFAULT, w), 0);
+    H5Sclose(ms);
+    H5Dclose(ds);
+    H5Pclose(pl);
+    H5Sclose(sp);
+    add_f32(g, "input", 2, 4, 64, w);
+    H5Gclose(g);
+    H5Gclose(lg);
+    H5Fclose(f);
+}
+
+Test(dump, a_compressed_layer_reads_exactly)
+{
+    /* the storage check must not refuse what h5py writes with compression="gzip" */
+    float w[64 * 64];
+    fill(w, 64 * 64, 1.0f, 11);
+    const char *path = tmp("gzip.h5");
+    make_compressed_file(path, 64, w);
+    qlab_dump_tensors t;
+    cr_assert_eq(qlab_dump_read_layer(path, "000-a", &t, err, sizeof err), 0, "%s", err);
+    for (int i = 0; i < 64 * 64; i++) cr_assert_eq(t.weight[i], w[i], "weight[%d]", i);
+    qlab_dump_tensors_free(&t);
+}
+
+Test(dump, a_partly_written_tensor_is_refused)
+{
+    float w[64 * 64];
+    fill(w, 64 * 64, 1.0f, 12);
+    const char *path = tmp("part.h5");
+    make_compressed_file(path, 24, w);    /* 3 of the 8 row chunks */
+    expect_refused(path, (const char *[]){"/layers/000-a/weight", "stores 3 of its 8 chunks", NULL});
+}
+
 Test(dump, uint16_without_bfloat16_attribute_is_refused)
 {
     const char *path = tmp("u16.h5");
