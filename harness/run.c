@@ -274,7 +274,8 @@ int qlab_run(const qlab_run_opts *o)
         else
             default_output(e.name, path, sizeof path);
         if (qlab_results_create(path, &r, err, sizeof err)) {
-            fprintf(stderr, "qlab: %s\n", err);
+            fprintf(stderr, "qlab: %s%s\n", err, strstr(err, "file exists") ?
+                    " (choose another name with -o, or continue it with --resume)" : "");
             free(shard);
             qlab_experiment_free(&e);
             return 2;

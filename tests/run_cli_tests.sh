@@ -60,6 +60,7 @@ fi
 # Never overwrite: -o onto an existing file is refused and leaves it as it was.
 sum=$(md5sum < "$T/a.h5")
 expect "existing -o file exits 2" 2 $QLAB run tests/data/tiny.yaml -o "$T/a.h5"
+contains "existing -o file suggests --resume" "continue it with --resume"
 [ "$(md5sum < "$T/a.h5")" = "$sum" ] && ok "existing file untouched" || bad "existing file changed"
 expect "unwritable directory exits 2" 2 $QLAB run tests/data/tiny.yaml -o /proc/nope/x.h5
 expect "show of a non-HDF5 file exits 2" 2 $QLAB show tests/data/tiny.yaml
@@ -111,6 +112,11 @@ contains "missing points are reported" "missing"
 expect "merge with a duplicate exits 2" 2 $QLAB merge "$T/s0.h5" "$T/s1.h5" "$T/s0.h5" -o "$T/m3.h5"
 contains "duplicate point is reported" "is in both"
 expect "merge of another experiment exits 2" 2 $QLAB merge "$T/s0.h5" "$T/d.h5" -o "$T/m4.h5"
+sum=$(md5sum < "$T/m.h5")
+expect "merge onto an existing file exits 2" 2 $QLAB merge "$T/s1.h5" "$T/s0.h5" -o "$T/m.h5"
+if grep -q -- "--resume" <<<"$OUT"; then bad "merge refusal does not suggest --resume (merge has none)" "$OUT"
+else ok "merge refusal does not suggest --resume (merge has none)"; fi
+[ "$(md5sum < "$T/m.h5")" = "$sum" ] && ok "merge leaves an existing output untouched" || bad "merge changed an existing output"
 [ ! -e "$T/m2.h5" ] && [ ! -e "$T/m3.h5" ] && ok "refused merges write nothing" || bad "refused merges write nothing"
 
 # Memory columns: w_bytes split into codes, scales, second-level scales and outlier
