@@ -2,7 +2,8 @@
  *
  * Every file under tests/data/fuzz-regressions/NAME/ (kept there by fuzz/run.sh
  * when a fuzzer found it) is replayed through the entry point its fuzzer drives:
- * config -> qlab_experiment_load_string, results -> qlab_results_read. Each must
+ * config -> qlab_experiment_load_string, results -> qlab_results_read, dump ->
+ * qlab_dump_inspect and qlab_dump_read_layer of every layer listed. Each must
  * return 0 or a clean error (2 with a message) within the test's timeout; Criterion
  * runs each test in its own process, so a crash or hang fails the test rather than
  * the suite. Then bad results files built with the HDF5 API (a member of the wrong
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "../harness/config.h"
+#include "../harness/dump.h"
 #include "../harness/results.h"
 
 #define REG_DIR "tests/data/fuzz-regressions"
@@ -83,6 +85,46 @@ static void replay_results(const char *path)
     cr_assert(rc == 0 || rc == 2, "%s: read returned %d", path, rc);
     if (rc == 0) qlab_results_data_free(&d);
     else cr_assert_neq(err[0], 0, "%s: an error comes with a message", path);
+}
+
+static void replay_dump(const char *path)
+{
+    qlab_dump_info info;
+    char err[1024] = "";
+    int rc = qlab_dump_inspect(path, &info, err, sizeof err);
+    cr_assert(rc == 0 || rc == 2, "%s: inspect returned %d", path, rc);
+    if (rc == 2) {
+        cr_assert_neq(err[0], 0, "%s: an error comes with a message", path);
+        return;
+    }
+    for (int64_t i = 0; i < info.n_layers; i++) {
+        qlab_dump_tensors t;
+        err[0] = 0;
+        rc = qlab_dump_read_layer(path, info.layers[i].group, &t, err, sizeof err);
+        cr_assert(rc == 0 || rc == 2, "%s: read_layer returned %d", path, rc);
+        if (rc == 0) qlab_dump_tensors_free(&t);
+        else cr_assert_neq(err[0], 0, "%s: an error comes with a message", path);
+    }
+    qlab_dump_info_free(&info);
+}
+
+Test(fuzz_regressions, dump_inputs_read_or_fail_cleanly, .timeout = 60)
+{
+    int n = replay("dump", replay_dump);
+    cr_assert_geq(n, 1, "the dump regression inputs are missing");
+}
+
+Test(fuzz_regressions, a_dump_declaring_gigabytes_it_does_not_store_is_refused_before_allocating)
+{
+    /* tiny.h5 with weight [4, 8] and input [3, 8] re-declared as k = 3e8 in the
+     * dataspace messages: 2.4 GB of float16 declared, 64 bytes stored. It used to
+     * allocate 4.8 GB of float32 before HDF5 refused the read. */
+    const char *p = REG_DIR "/dump/oom-contiguous-k300000000.h5";
+    qlab_dump_info info;
+    char err[1024] = "";
+    cr_assert_eq(qlab_dump_inspect(p, &info, err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "declares 2400000000 bytes of data but stores 64"), "%s", err);
+    cr_assert_null(info.layers);
 }
 
 Test(fuzz_regressions, config_inputs_load_or_fail_cleanly, .timeout = 60)
