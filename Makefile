@@ -54,7 +54,8 @@ GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(B)/%.o)
 KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(B)/%.o)
 
 ifeq ($(CUDA),1)
-CUDA_LIBS := $(B)/libqlabkernels.a -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
+# libquant.a again after the kernels: they use quant/'s tables (the 4-bit code books).
+CUDA_LIBS := $(B)/libqlabkernels.a $(B)/libquant.a -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
 NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
 NVCC_FLAGS ?= -O3 -std=c++17 $(NVCC_GENCODE) -Xcompiler -fPIC,-Wall --fmad=false -lineinfo
 CUDA_TARGETS := $(B)/libqlabkernels.a $(B)/test-gpu
@@ -73,7 +74,7 @@ deps:
 
 $(B)/libquant.a: $(QUANT_OBJ)
 	@mkdir -p $(@D)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # The commit qlab was built from; rewritten only when it changes, so it rebuilds little.
 GIT_DESC = $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
@@ -83,22 +84,30 @@ $(B)/version.c: FORCE
 	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 FORCE:
 
-$(B)/version.o: $(B)/version.c
+# The settings the objects were built with; rewritten only when they change, and every
+# object depends on it, so `make B=dir CUDA=0` after a CUDA build of dir (or a change
+# of OPT, CPU_ARCH, EXTRA_CFLAGS) rebuilds instead of linking stale objects.
+$(B)/build-flags: FORCE
+	@mkdir -p $(@D)
+	@echo 'CUDA=$(CUDA) CC=$(CC) CFLAGS=$(CFLAGS_ALL) NVCC=$(NVCC) NVCC_FLAGS=$(NVCC_FLAGS)' > $@.new
+	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+
+$(B)/version.o: $(B)/version.c $(B)/build-flags
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(B)/libqlab.a: $(HARNESS_OBJ) $(B)/version.o
 	@mkdir -p $(@D)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(B)/libqlabkernels.a: $(KERNEL_OBJ)
 	@mkdir -p $(@D)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
-$(B)/%.o: %.c $(wildcard quant/*.h harness/*.h kernels/*.h)
+$(B)/%.o: %.c $(wildcard quant/*.h harness/*.h kernels/*.h) $(B)/build-flags
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(B)/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h kernels/*.cuh quant/*.h)
+$(B)/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h kernels/*.cuh quant/*.h) $(B)/build-flags
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
 

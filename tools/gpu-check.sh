@@ -11,8 +11,20 @@
 #   experiments/gpu-schemes.yaml -> results/gpu/<device>/gpu-schemes.h5 (fp8, 4-bit)
 # and writes results/gpu/<device>/summary.md with the device, the test outcome and
 # `qlab show` of each file. <device> is the GPU name as a slug (nvidia-h100-80gb-hbm3).
-# Fails loudly (exit 1) when no GPU is usable: a GPU check that silently ran on the CPU
-# would be worse than none.
+# With $OUT set (a lent machine whose $OUT comes back), everything is written under
+# $OUT/results/gpu/<device>/ as it is made, so a call cut off at its time limit still
+# returns the logs and every finished file.
+#
+# Knobs for a short device session (environment):
+#   QLAB_GPU_EXPERIMENTS="latency"   which experiments (default: all three)
+#   QLAB_GPU_SETS="timing.timeout_s=1 timing.max_noise=0.03"   --set for every run
+#   QLAB_GPU_SKIP_TESTS=1            skip test-gpu (it passed in an earlier call)
+#   QLAB_GPU_SANITIZE=1              also run the kernel tests under compute-sanitizer
+#   QLAB_GPU_RUN_TIMEOUT=500         seconds per experiment; then SIGTERM (qlab keeps
+#                                    every finished point and marks the file interrupted)
+# A failed test is recorded and the experiments still run (their timings are wanted
+# either way); the script exits 1 at the end. It also fails loudly when no GPU is
+# usable: a GPU check that silently ran on the CPU would be worse than none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,14 +35,13 @@ name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1
     || die "nvidia-smi cannot query a GPU"
 [ -n "$name" ] || die "nvidia-smi lists no GPU"
 slug=$(printf '%s' "$name" | tr '[:upper:]' '[:lower:]' | sed -e 's/[^a-z0-9]\+/-/g' -e 's/^-//' -e 's/-$//')
-out="results/gpu/$slug"
+out="${OUT:+$OUT/}results/gpu/$slug"
 mkdir -p "$out"
 echo "gpu-check: device '$name' -> $out"
-# On a lent machine whose results come back through $OUT, copy them there however the
-# run ends, so a failed or cut-off check still returns its logs and finished files.
-if [ -n "${OUT:-}" ]; then
-    trap 'mkdir -p "$OUT/results/gpu" && cp -r "$out" "$OUT/results/gpu/" 2>/dev/null || true' EXIT
-fi
+# What the machine is, first: a mismatch of driver and toolkit shows here, not as a
+# loader error later.
+nvidia-smi --query-gpu=name,driver_version,compute_cap,clocks.max.sm,memory.total --format=csv || true
+command -v nvcc >/dev/null 2>&1 && nvcc --version | tail -n 1
 
 # --prebuilt DIR: binaries and libraries packed by tools/device-bundle.sh on a machine
 # with the packages, for a GPU machine that has none of them and cannot fetch them.
@@ -41,38 +52,62 @@ if [ "${1:-}" = "--prebuilt" ]; then
     libs=$(mktemp -d /tmp/qlab-libs.XXXXXX)
     tar -C "$libs" -xJf "$BIN/libs.tar.xz"
     # cuBLASLt and the CUDA runtime come from this machine's toolkit (or its pip wheels).
-    cuda_dirs=$(find / -xdev \( -name 'libcublasLt.so.13' -o -name 'libcudart.so.13' \) -printf '%h\n' 2>/dev/null | sort -u | tr '\n' ':')
-    export LD_LIBRARY_PATH="$libs:${cuda_dirs}${LD_LIBRARY_PATH:-}"
+    cuda_dirs=$(find /usr/local /usr/lib /opt \( -name 'libcublasLt.so.13' -o -name 'libcudart.so.13' \) \
+                -printf '%h\n' 2>/dev/null | sort -u | tr '\n' ':')
+    export LD_LIBRARY_PATH="$libs:${cuda_dirs%:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     echo "gpu-check: prebuilt binaries from $BIN, libraries from $libs and ${cuda_dirs:-nowhere}"
 else
     make -j"$(nproc)"
 fi
 [ -x "$BIN/test-gpu" ] || die "$BIN/test-gpu was not built (is nvcc on PATH or in /usr/local/cuda?)"
+for b in "$BIN/test-gpu" "$BIN/qlab"; do
+    missing=$(ldd "$b" | grep 'not found' || true)
+    [ -z "$missing" ] || die "$b cannot load: $missing"
+done
 
-# The tests skip without a usable device; here a skip is a failure.
+failed=""
 test_log="$out/test-gpu.log"
-set +e
-"$BIN/test-gpu" --verbose 2>&1 | tee "$test_log"
-test_rc=${PIPESTATUS[0]}
-set -e
-if grep -q '^\[SKIP\]' "$test_log"; then
-    die "GPU tests skipped: $(grep -m1 '^\[SKIP\]' "$test_log")"
+if [ "${QLAB_GPU_SKIP_TESTS:-0}" != 1 ]; then
+    # One test process at a time (they share the one GPU), none longer than 120 s.
+    # The tests skip without a usable device; here a skip is a failure.
+    set +e
+    "$BIN/test-gpu" --verbose --jobs 1 --timeout 120 2>&1 | tee "$test_log"
+    test_rc=${PIPESTATUS[0]}
+    set -e
+    if grep -q '^\[SKIP\]' "$test_log"; then
+        die "GPU tests skipped: $(grep -m1 '^\[SKIP\]' "$test_log")"
+    fi
+    [ "$test_rc" -eq 0 ] || failed="$failed test-gpu(exit $test_rc, see $test_log)"
+    if [ "${QLAB_GPU_SANITIZE:-0}" = 1 ]; then
+        if command -v compute-sanitizer >/dev/null 2>&1; then
+            rc=0
+            compute-sanitizer --error-exitcode 9 --target-processes all \
+                "$BIN/test-gpu" --jobs 1 --timeout 300 > "$out/sanitizer.log" 2>&1 || rc=$?
+            tail -n 5 "$out/sanitizer.log"
+            [ "$rc" -eq 0 ] || failed="$failed compute-sanitizer(exit $rc, see $out/sanitizer.log)"
+        else
+            failed="$failed compute-sanitizer(not installed)"
+        fi
+    fi
+else
+    echo "gpu-check: test-gpu skipped (QLAB_GPU_SKIP_TESTS=1)" | tee "$test_log"
 fi
-[ "$test_rc" -eq 0 ] || die "GPU tests failed (see $test_log)"
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 # QLAB_GPU_EXPERIMENTS narrows the list (a short device session can run one at a time).
 EXPERIMENTS=${QLAB_GPU_EXPERIMENTS:-latency gemm-shapes gpu-schemes}
-failed=""
+sets=()
+for kv in ${QLAB_GPU_SETS:-}; do sets+=(--set "$kv"); done
 for exp in $EXPERIMENTS; do
     f="$out/$exp.h5"
     # qlab never overwrites a results file: keep the previous run under its time stamp.
     [ -e "$f" ] && mv "$f" "$out/$exp-before-$stamp.h5"
     # Exit 1 means some points failed: keep going so the summary shows which.
     rc=0
-    "$BIN/qlab" run "experiments/$exp.yaml" --backend cuda -o "$f" --no-progress || rc=$?
+    timeout "${QLAB_GPU_RUN_TIMEOUT:-500}" \
+        "$BIN/qlab" run "experiments/$exp.yaml" --backend cuda "${sets[@]}" -o "$f" --no-progress || rc=$?
     [ "$rc" -eq 0 ] || failed="$failed $exp(exit $rc)"
-    [ -e "$f" ] || die "qlab run experiments/$exp.yaml wrote no results (exit $rc)"
+    [ -e "$f" ] || failed="$failed $exp(no results file)"
 done
 
 {
@@ -81,13 +116,14 @@ done
     echo "- date (UTC): $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "- git commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "- nvidia-smi: $(nvidia-smi --query-gpu=driver_version,clocks.sm,clocks.max.sm,memory.total --format=csv,noheader | head -n 1)"
-    echo "- GPU tests: $(grep -m1 'Synthesis' "$test_log" || echo 'see test-gpu.log')"
+    echo "- GPU tests: $(grep -m1 -E 'Synthesis|skipped' "$test_log" || echo 'see test-gpu.log')"
+    [ -z "${QLAB_GPU_SETS:-}" ] || echo "- settings changed for this run: ${QLAB_GPU_SETS}"
     echo
     for exp in $EXPERIMENTS; do
         echo "## $exp"
         echo
         echo '```'
-        "$BIN/qlab" show "$out/$exp.h5"
+        "$BIN/qlab" show "$out/$exp.h5" || true
         echo '```'
         echo
     done
@@ -96,4 +132,4 @@ done
     echo "in each file's /samples: \`build/qlab export FILE --table samples\`."
 } > "$out/summary.md"
 echo "gpu-check: wrote $out/summary.md"
-[ -z "$failed" ] || die "experiments with failed points:$failed (see $out/summary.md)"
+[ -z "$failed" ] || die "failed:$failed (see $out/summary.md)"
