@@ -473,7 +473,9 @@ static int run_4bit(point_run *pr, float *y, qlab_row *row, qlab_samples *sample
     void *d_x16 = NULL, *d_wscr = NULL;
     qk_timer *t4 = NULL;
     int rc = 1;
-    quant_status qs = quant_4bit_init(&q, o->scheme, n, k, o->block);
+    /* the block sizes quant_matmul_scheme takes, so both backends refuse the same points */
+    quant_status qs = o->block < 32 || o->block > 4096 ? QUANT_ERR_BLOCK
+                                                       : quant_4bit_init(&q, o->scheme, n, k, o->block);
     if (qs == QUANT_OK)
         qs = quant_4bit_quantize(pr->w, &q);
     if (qs != QUANT_OK) {

@@ -155,6 +155,11 @@ static qk_status linear_init(qk_ctx *c, qk_linear *l, const float *d_w)
         st = qk_malloc(c, (void **)&l->d_idx, (size_t)l->k * sizeof(int32_t));
     if (st == QK_OK)
         st = qk_malloc(c, (void **)&l->d_count, sizeof(int32_t));
+    // No column is an outlier until a forward with a threshold says so; a layer
+    // without one never touches these again (no memsets in its timed quantize_x).
+    if (st == QK_OK && (cudaMemsetAsync(l->d_flags, 0, (size_t)l->k, c->stream) != cudaSuccess ||
+                        cudaMemsetAsync(l->d_count, 0, sizeof(int32_t), c->stream) != cudaSuccess))
+        st = qk_fail(c, QK_ERR_CUDA, __FILE__, __LINE__, "clearing the outlier flags");
     if (st == QK_OK && decomposes(l)) {
         st = qk_malloc(c, (void **)&l->d_yo, (size_t)(l->m * l->n) * sizeof(float));
         if (st == QK_OK && o->outlier_weights == QUANT_OUTLIER_FP16) {
@@ -265,7 +270,8 @@ extern "C" qk_status qk_linear_forward(qk_ctx *c, qk_linear *l, const void *d_x,
         if (!l->native)
             TRY(qk_fp8_widen_f16(c, l->o.scheme, l->d_cx, l->m * l->ldk, l->d_x16w));
     } else {
-        TRY(qk_quantize_x(c, d_x, xdt, ldx, l->o.threshold, l->d_flags, l->d_idx, l->d_count, &l->qx));
+        TRY(qk_quantize_x(c, d_x, xdt, ldx, l->o.threshold, dec ? l->d_flags : NULL, l->d_idx,
+                          dec ? l->d_count : NULL, &l->qx));
     }
     if (dec) {
         QK_CUDA_CHECK(c, cudaMemcpyAsync(c->h_pinned, l->d_count, sizeof(int32_t), cudaMemcpyDeviceToHost,

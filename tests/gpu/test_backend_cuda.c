@@ -45,8 +45,10 @@ static int has_stage(const qlab_samples *s, const char *stage)
     return 0;
 }
 
-static void check_point(const char *scheme, const char *xg, const char *wg, double t, double alpha, int64_t m,
-                        int64_t k, int64_t n, const char *expect_stage)
+/* Runs one point on both backends and checks them against each other; returns the
+ * cuda point's peak_bytes. */
+static int64_t check_point(const char *scheme, const char *xg, const char *wg, double t, double alpha, int64_t m,
+                           int64_t k, int64_t n, const char *expect_stage)
 {
     qlab_point p;
     memset(&p, 0, sizeof p);
@@ -68,7 +70,7 @@ static void check_point(const char *scheme, const char *xg, const char *wg, doub
     fill(w, n, k, 32, 0.02, -1);
     for (int64_t j = 0; j < n; j++)
         b[j] = 0.01f * (float)(j % 5);
-    qlab_timing_opts to = { .warmup = 1, .min_samples = 3, .max_noise = 1.0, .min_time_s = 0.0, .timeout_s = 0.05 };
+    qlab_timing_opts to = { .warmup = 1, .min_samples = 3, .max_noise = 1.0, .min_time_s = 0.0, .timeout_s = 2.0 };
     qlab_backend_job job = { .p = &p, .x = x, .w = w, .bias = b, .measure_latency = 0, .measure_memory = 1,
                              .timing = &to };
     qlab_row rc, rg;
@@ -88,7 +90,11 @@ static void check_point(const char *scheme, const char *xg, const char *wg, doub
         ymax = fmax(ymax, fabs((double)ycpu[i]));
         dmax = fmax(dmax, fabs((double)ygpu[i] - (double)ycpu[i]));
     }
-    cr_assert(dmax <= 1e-5 * ymax, "%s: max |Y_cuda - Y_cpu| = %g > 1e-5 max|Y| = %g", what, dmax, 1e-5 * ymax);
+    /* 1e-5 of max|Y|, except the native e4m3 GEMM, whose accumulator is narrower than
+     * fp32 (see tests/gpu/test_fp8.c): 1e-3 */
+    const double tol = strcmp(expect_stage, "gemm_fp8") == 0 ? 1e-3 : 1e-5;
+    cr_log_info("%s: max |Y_cuda - Y_cpu| / max|Y| = %.3g (tolerance %g)", what, dmax / fmax(ymax, 1e-300), tol);
+    cr_assert(dmax <= tol * ymax, "%s: max |Y_cuda - Y_cpu| = %g > %g max|Y| = %g", what, dmax, tol, tol * ymax);
     cr_assert_eq(rg.outlier_cols, rc.outlier_cols, "%s: outlier columns cuda %lld cpu %lld", what,
                  (long long)rg.outlier_cols, (long long)rc.outlier_cols);
     cr_assert(fabs(rg.x_rel_err - rc.x_rel_err) <= 1e-6 * fmax(rc.x_rel_err, 1e-30) + 1e-12,
@@ -116,6 +122,7 @@ static void check_point(const char *scheme, const char *xg, const char *wg, doub
     free(b);
     free(ycpu);
     free(ygpu);
+    return rg.peak_bytes;
 }
 
 Test(backend_cuda, int8_and_fp8_match_the_cpu_backend)
@@ -150,4 +157,18 @@ Test(backend_cuda, float_schemes_keep_their_memory_columns)
     skip_without_gpu();
     check_point("fp16", "tensor", "tensor", 0, 0, 16, 64, 32, "total");
     check_point("bf16", "tensor", "tensor", 0, 0, 16, 64, 32, "total");
+}
+
+Test(backend_cuda, peak_bytes_is_the_same_for_the_first_timed_point_and_the_next)
+{
+    skip_without_gpu();
+    /* the context's one-time buffers (cuBLASLt workspace, L2 flush buffer) must not
+     * land in the first point's peak: the same point twice, the same peak */
+    const int64_t first = check_point("absmax", "row", "channel", 0, 0, 64, 256, 96, "gemm_i8");
+    const int64_t second = check_point("absmax", "row", "channel", 0, 0, 64, 256, 96, "gemm_i8");
+    cr_assert_gt(first, 0);
+    cr_assert_eq(first, second, "peak_bytes %lld on the first point, %lld on the same point again",
+                 (long long)first, (long long)second);
+    /* and it is the point's own buffers: far below the 64 MiB flush buffer */
+    cr_assert_lt(first, (int64_t)64 << 20, "peak_bytes %lld", (long long)first);
 }

@@ -243,7 +243,15 @@ static void check_fp8_linear(qk_ctx *c, quant_scheme s, quant_gran xg, quant_gra
         ymax = fmax(ymax, fabs((double)ref[i]));
         dmax = fmax(dmax, fabs((double)got[i] - (double)ref[i]));
     }
-    cr_assert(dmax <= 1e-5 * ymax, "%s: max |Y_gpu - Y_quant| = %g > 1e-5 * max|Y| = %g", what, dmax, 1e-5 * ymax);
+    /* The widened path is an fp16-input, fp32-accumulate GEMM of exact codes: 1e-5.
+     * The native e4m3 GEMM keeps partial sums in the tensor cores' fp8 accumulator,
+     * about 14 mantissa bits on Hopper (DeepSeek-V3 technical report, section 3.3.2),
+     * promoted to fp32 only every few k-tiles: 1e-3 of max|Y|. The ratio seen is
+     * logged either way, for the session record. */
+    const double tol = qk_linear_fp8_native(lin) ? 1e-3 : 1e-5;
+    cr_log_info("%s: max |Y_gpu - Y_quant| / max|Y| = %.3g (%s, tolerance %g)", what, dmax / fmax(ymax, 1e-300),
+                qk_linear_fp8_native(lin) ? "fp8 GEMM" : "widened fp16 GEMM", tol);
+    cr_assert(dmax <= tol * ymax, "%s: max |Y_gpu - Y_quant| = %g > %g * max|Y| = %g", what, dmax, tol, tol * ymax);
     qk_linear_free(c, lin);
     qk_free(c, dx);
     qk_free(c, dw);
