@@ -424,6 +424,88 @@ Test(linear, y_matches_quant_matmul_scheme_for_every_int8_scheme)
     qk_ctx_free(c);
 }
 
+/* The path the backend times: X arrives as fp16 and Y leaves as fp16 (a model's
+ * activations), not the float32 of the checked run. Against quant/ on the
+ * fp16-rounded X, Y rounded to fp16: codes are identical (X's fp16 values are exact
+ * in float), so Y differs by Y's fp16 rounding (2^-11 relative), the outlier
+ * product's summation order and, on the native e4m3 GEMM, its accumulator. */
+static void check_linear_fp16_io(qk_ctx *c, quant_scheme s, float t, int64_t m, int64_t k, int64_t n)
+{
+    float *x = malloc((size_t)(m * k) * 4), *w = malloc((size_t)(n * k) * 4), *b = malloc((size_t)n * 4);
+    float *ref = malloc((size_t)(m * n) * 4), *got = malloc((size_t)(m * n) * 4);
+    uint16_t *y16 = malloc((size_t)(m * n) * 2);
+    cr_assert(x && w && b && ref && got && y16);
+    fill(x, m, k, 41, -1);
+    fill(w, n, k, 42, -1);
+    for (int64_t i = 0; i < n * k; i++)
+        w[i] *= 0.05f;
+    for (int64_t j = 0; j < n; j++)
+        b[j] = 0.02f * (float)(j % 3);
+    quant_round_f16(x, x, (size_t)(m * k));
+    const quant_gran wg = QUANT_GRAN_CHANNEL;
+    quant_matmul_opts o = { .scheme = s, .x_gran = QUANT_GRAN_ROW, .w_gran = wg, .threshold = t,
+                            .outlier_weights = QUANT_OUTLIER_FP16 };
+    quant_matmul_info info;
+    cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, ref, &info), QUANT_OK);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            ref[i * n + j] += b[j];
+    quant_round_f16(ref, ref, (size_t)(m * n));
+
+    float *dx = NULL, *dw = NULL, *db = NULL;
+    void *dx16 = NULL, *dy16 = NULL;
+    cr_assert_eq(qk_malloc(c, (void **)&dx, (size_t)(m * k) * 4), QK_OK);
+    cr_assert_eq(qk_malloc(c, &dx16, (size_t)(m * k) * 2), QK_OK);
+    cr_assert_eq(qk_malloc(c, (void **)&dw, (size_t)(n * k) * 4), QK_OK);
+    cr_assert_eq(qk_malloc(c, (void **)&db, (size_t)n * 4), QK_OK);
+    cr_assert_eq(qk_malloc(c, &dy16, (size_t)(m * n) * 2), QK_OK);
+    cr_assert_eq(qk_upload(c, dx, x, (size_t)(m * k) * 4), QK_OK);
+    cr_assert_eq(qk_upload(c, dw, w, (size_t)(n * k) * 4), QK_OK);
+    cr_assert_eq(qk_upload(c, db, b, (size_t)n * 4), QK_OK);
+    cr_assert_eq(qk_convert(c, dx, m, k, k, dx16, QK_DTYPE_F16, k), QK_OK, "%s", qk_ctx_error(c));
+    qk_linear_opts lo = { .scheme = s, .x_gran = QUANT_GRAN_ROW, .w_gran = wg, .threshold = t,
+                          .outlier_weights = QUANT_OUTLIER_FP16 };
+    qk_linear *lin = NULL;
+    cr_assert_eq(qk_linear_create(c, &lo, dw, m, k, n, &lin), QK_OK, "%s", qk_ctx_error(c));
+    qk_linear_times tm;
+    cr_assert_eq(qk_linear_forward(c, lin, dx16, QK_DTYPE_F16, k, db, dy16, QK_DTYPE_F16, n, &tm), QK_OK, "%s",
+                 qk_ctx_error(c));
+    cr_assert_eq(qk_download(c, y16, dy16, (size_t)(m * n) * 2), QK_OK);
+    for (int64_t i = 0; i < m * n; i++)
+        got[i] = quant_f16_to_f32(y16[i]);
+    cr_assert_eq(tm.n_outliers, info.outlier_cols, "outlier columns: gpu %lld, quant/ %lld",
+                 (long long)tm.n_outliers, (long long)info.outlier_cols);
+    const int native = quant_scheme_get(s)->kind == QUANT_KIND_FP8 && qk_linear_fp8_native(lin);
+    char what[160];
+    snprintf(what, sizeof what, "fp16 in/out %s t=%g [%lld,%lld,%lld]%s", quant_scheme_get(s)->name, t,
+             (long long)m, (long long)k, (long long)n, native ? " (fp8 GEMM)" : "");
+    compare_y(got, ref, m * n, native ? 2e-3 : 1e-3, what);
+    qk_linear_free(c, lin);
+    qk_free(c, dx);
+    qk_free(c, dx16);
+    qk_free(c, dw);
+    qk_free(c, db);
+    qk_free(c, dy16);
+    free(x);
+    free(w);
+    free(b);
+    free(ref);
+    free(got);
+    free(y16);
+}
+
+Test(linear, the_timed_fp16_in_fp16_out_path_matches_quant)
+{
+    qk_ctx *c = gpu_or_skip();
+    static const quant_scheme schemes[] = { QUANT_SCHEME_ABSMAX, QUANT_SCHEME_ZEROPOINT, QUANT_SCHEME_FP8_E4M3,
+                                            QUANT_SCHEME_FP8_E5M2 };
+    for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++) {
+        check_linear_fp16_io(c, schemes[i], 0.0f, 64, 256, 96);
+        check_linear_fp16_io(c, schemes[i], 3.0f, 48, 128, 80);
+    }
+    qk_ctx_free(c);
+}
+
 Test(linear, block_granularity_is_refused_with_a_reason)
 {
     qk_ctx *c = gpu_or_skip();
