@@ -23,8 +23,11 @@
  * Memory: w_bytes / x_bytes are counted as quant/ counts them (codes + scales (+ zero
  * points) (+ fp16 outlier columns)); the device copies also pad rows to 16 bytes and
  * keep int32 row sums for zeropoint. peak_bytes is the peak of device memory
- * allocated through qlab's tracking allocator during the point, not counting the
- * context's persistent cuBLASLt workspace and L2 flush buffer.
+ * allocated through qlab's tracking allocator by the scheme's pipeline (quantized
+ * weights, activation codes, accumulators, scratch, the fp16 copies a float scheme
+ * multiplies), not counting the float32 staging copies of X, W and Y that every
+ * point uploads, the fp16/bf16 baselines timed after it, or the context's
+ * persistent cuBLASLt workspace and L2 flush buffer.
  */
 #include <math.h>
 #include <stdio.h>
@@ -607,7 +610,8 @@ static int cuda_run(const qlab_backend_job *job, float *y, qlab_row *row, qlab_s
         w = ws;
     }
 
-    const int64_t base_bytes = qk_mem_current(c);
+    int64_t base_bytes = qk_mem_current(c);
+    int peak_done = 0;
     qk_mem_reset_peak(c);
     int rc = 1;
     void *d_xa = NULL, *d_wa = NULL, *d_ya = NULL;
@@ -629,6 +633,11 @@ static int cuda_run(const qlab_backend_job *job, float *y, qlab_row *row, qlab_s
         fail_kernel(c, "creating events", err, err_len);
         goto done;
     }
+    /* peak_bytes is what the scheme's own pipeline allocates (its stored weights,
+     * activation codes, accumulators, scratch), beyond the float32 staging copies
+     * of X, W and Y every point has; the fp16/bf16 baselines come after it. */
+    base_bytes = qk_mem_current(c);
+    qk_mem_reset_peak(c);
     int r;
     switch (tr->kind) {
     case QUANT_KIND_INT8:
@@ -636,6 +645,9 @@ static int cuda_run(const qlab_backend_job *job, float *y, qlab_row *row, qlab_s
     case QUANT_KIND_4BIT: r = run_4bit(&pr, y, row, samples, err, err_len); break;
     default: r = run_float(&pr, y, row, samples, err, err_len); break;
     }
+    if (job->measure_memory)
+        row->peak_bytes = qk_mem_peak(c) - base_bytes;
+    peak_done = 1;
     if (r)
         goto done;
     row->w_bytes_fp16 = 2 * n * k;
@@ -682,7 +694,7 @@ static int cuda_run(const qlab_backend_job *job, float *y, qlab_row *row, qlab_s
     rc = 0;
 
 done:
-    if (job->measure_memory)
+    if (job->measure_memory && !peak_done)
         row->peak_bytes = qk_mem_peak(c) - base_bytes;
     qk_timer_free(pr.timer);
     qk_free(c, pr.d_x);
