@@ -452,16 +452,11 @@ static void check_linear_fp16_io(qk_ctx *c, quant_scheme s, float t, int64_t m, 
             ref[i * n + j] += b[j];
     quant_round_f16(ref, ref, (size_t)(m * n));
 
-    float *dx = NULL, *dw = NULL, *db = NULL;
+    float *dx = gpu_up(c, x, (size_t)(m * k) * 4), *dw = gpu_up(c, w, (size_t)(n * k) * 4),
+          *db = gpu_up(c, b, (size_t)n * 4);
     void *dx16 = NULL, *dy16 = NULL;
-    cr_assert_eq(qk_malloc(c, (void **)&dx, (size_t)(m * k) * 4), QK_OK);
     cr_assert_eq(qk_malloc(c, &dx16, (size_t)(m * k) * 2), QK_OK);
-    cr_assert_eq(qk_malloc(c, (void **)&dw, (size_t)(n * k) * 4), QK_OK);
-    cr_assert_eq(qk_malloc(c, (void **)&db, (size_t)n * 4), QK_OK);
     cr_assert_eq(qk_malloc(c, &dy16, (size_t)(m * n) * 2), QK_OK);
-    cr_assert_eq(qk_upload(c, dx, x, (size_t)(m * k) * 4), QK_OK);
-    cr_assert_eq(qk_upload(c, dw, w, (size_t)(n * k) * 4), QK_OK);
-    cr_assert_eq(qk_upload(c, db, b, (size_t)n * 4), QK_OK);
     cr_assert_eq(qk_convert(c, dx, m, k, k, dx16, QK_DTYPE_F16, k), QK_OK, "%s", qk_ctx_error(c));
     qk_linear_opts lo = { .scheme = s, .x_gran = QUANT_GRAN_ROW, .w_gran = wg, .threshold = t,
                           .outlier_weights = QUANT_OUTLIER_FP16 };
