@@ -82,11 +82,14 @@ __global__ void fp8_scales_kernel(const float *__restrict__ rowmax, int64_t rows
         scales[r] = rowmax[r] > 0.0f ? __fdiv_rn(max_finite, rowmax[r]) : 1.0f;
 }
 
-// codes[r, j] = fp8(src[r, j] * s) for j < cols, 0 for cols <= j < ld_codes.
+// codes[r, j] = fp8(src[r, j] * s) for j < cols, 0 for cols <= j < ld_codes; with
+// wide16, also each code's fp16 value at the same place (the widened GEMM's operand,
+// written here so that path needs no second pass over the codes).
 template <typename T>
 __global__ void fp8_codes_kernel(const T *__restrict__ src, int64_t ld_src, int64_t rows, int64_t cols,
                                  const uint8_t *__restrict__ flags, const float *__restrict__ scales, int tensor,
-                                 __nv_fp8_interpretation_t fmt, uint8_t *__restrict__ codes, int64_t ld_codes)
+                                 __nv_fp8_interpretation_t fmt, uint8_t *__restrict__ codes, int64_t ld_codes,
+                                 __half *__restrict__ wide16)
 {
     const int64_t total = rows * ld_codes;
     for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
@@ -97,13 +100,15 @@ __global__ void fp8_codes_kernel(const T *__restrict__ src, int64_t ld_src, int6
             q = (uint8_t)__nv_cvt_float_to_fp8(__fmul_rn(v, scales[tensor ? 0 : r]), __NV_SATFINITE, fmt);
         }
         codes[e] = q;
+        if (wide16)
+            wide16[e] = __half(__nv_cvt_fp8_to_halfraw((__nv_fp8_storage_t)q, fmt));
     }
 }
 
 template <typename T>
 static qk_status quantize_typed(qk_ctx *c, const T *src, int64_t ld_src, int64_t rows, int64_t cols,
                                 const uint8_t *flags, float *scratch, __nv_fp8_interpretation_t fmt, float max_finite,
-                                int tensor, uint8_t *codes, int64_t ld_codes, float *scales)
+                                int tensor, uint8_t *codes, int64_t ld_codes, float *scales, __half *wide16)
 {
     fp8_rowmax_kernel<T><<<(unsigned)rows, 256, 0, c->stream>>>(src, ld_src, cols, flags, scratch);
     QK_LAUNCH_CHECK(c);
@@ -113,14 +118,16 @@ static qk_status quantize_typed(qk_ctx *c, const T *src, int64_t ld_src, int64_t
         fp8_scales_kernel<<<grid_for(rows, 256), 256, 0, c->stream>>>(scratch, rows, 0, max_finite, scales);
     QK_LAUNCH_CHECK(c);
     fp8_codes_kernel<T><<<grid_for(rows * ld_codes, 256), 256, 0, c->stream>>>(src, ld_src, rows, cols, flags, scales,
-                                                                               tensor, fmt, codes, ld_codes);
+                                                                               tensor, fmt, codes, ld_codes,
+                                                                               wide16);
     QK_LAUNCH_CHECK(c);
     return QK_OK;
 }
 
 extern "C" qk_status qk_fp8_quantize(qk_ctx *c, quant_scheme scheme, quant_gran gran, const void *d_src, qk_dtype dt,
                                      int64_t ld_src, int64_t rows, int64_t cols, const uint8_t *d_col_flags,
-                                     float *d_scratch, uint8_t *d_codes, int64_t ld_codes, float *d_scales)
+                                     float *d_scratch, uint8_t *d_codes, int64_t ld_codes, float *d_scales,
+                                     void *d_wide16)
 {
     QK_ARG_CHECK(c, d_src && d_scratch && d_codes && d_scales && rows > 0 && cols > 0 && ld_src >= cols &&
                         ld_codes >= cols);
@@ -141,13 +148,13 @@ extern "C" qk_status qk_fp8_quantize(qk_ctx *c, quant_scheme scheme, quant_gran 
     switch (dt) {
     case QK_DTYPE_F32:
         return quantize_typed<float>(c, (const float *)d_src, ld_src, rows, cols, d_col_flags, d_scratch, fmt,
-                                     max_finite, tensor, d_codes, ld_codes, d_scales);
+                                     max_finite, tensor, d_codes, ld_codes, d_scales, (__half *)d_wide16);
     case QK_DTYPE_F16:
         return quantize_typed<__half>(c, (const __half *)d_src, ld_src, rows, cols, d_col_flags, d_scratch, fmt,
-                                      max_finite, tensor, d_codes, ld_codes, d_scales);
+                                      max_finite, tensor, d_codes, ld_codes, d_scales, (__half *)d_wide16);
     case QK_DTYPE_BF16:
         return quantize_typed<__nv_bfloat16>(c, (const __nv_bfloat16 *)d_src, ld_src, rows, cols, d_col_flags,
-                                             d_scratch, fmt, max_finite, tensor, d_codes, ld_codes, d_scales);
+                                             d_scratch, fmt, max_finite, tensor, d_codes, ld_codes, d_scales, (__half *)d_wide16);
     default: return qk_fail(c, QK_ERR_ARG, __FILE__, __LINE__, "unknown dtype %d", (int)dt);
     }
 }

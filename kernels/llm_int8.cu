@@ -122,7 +122,7 @@ static qk_status fp8_init(qk_ctx *c, qk_linear *l, const float *d_w)
     if (l->native && qk_gemm_fp8(c, l->d_cx, l->ldk, l->d_cw, l->ldk, l->d_accf, l->ldacc, m, l->ldk, l->n_alloc) != QK_OK)
         l->native = false;
     st = qk_fp8_quantize(c, l->o.scheme, l->o.w_gran, d_w, QK_DTYPE_F32, k, n, k, NULL, l->d_scratch, l->d_cw,
-                         l->ldk, l->d_sw);
+                         l->ldk, l->d_sw, NULL);
     if (st == QK_OK && !l->native) {
         st = qk_malloc(c, (void **)&l->d_x16w, (size_t)(m * l->ldk) * sizeof(__half));
         if (st == QK_OK)
@@ -265,10 +265,9 @@ extern "C" qk_status qk_linear_forward(qk_ctx *c, qk_linear *l, const void *d_x,
     if (l->fp8) {
         if (dec)
             TRY(qk_outlier_cols(c, d_x, xdt, l->m, l->k, ldx, l->o.threshold, l->d_flags, l->d_idx, l->d_count));
+        // the widened path gets X's fp16 codes from the same pass
         TRY(qk_fp8_quantize(c, l->o.scheme, l->o.x_gran, d_x, xdt, ldx, l->m, l->k, dec ? l->d_flags : NULL, l->d_scratch,
-                            l->d_cx, l->ldk, l->d_sx));
-        if (!l->native)
-            TRY(qk_fp8_widen_f16(c, l->o.scheme, l->d_cx, l->m * l->ldk, l->d_x16w));
+                            l->d_cx, l->ldk, l->d_sx, l->native ? NULL : l->d_x16w));
     } else {
         TRY(qk_quantize_x(c, d_x, xdt, ldx, l->o.threshold, dec ? l->d_flags : NULL, l->d_idx,
                           dec ? l->d_count : NULL, &l->qx));

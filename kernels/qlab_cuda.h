@@ -331,10 +331,12 @@ int qk_fp8_gemm_supported(qk_ctx *c, char *why, size_t why_len);
  * ld_codes] (columns [cols, ld_codes) written 0) with float32 scales d_scales (1 for
  * TENSOR, rows for ROW/CHANNEL, which both mean one scale per stored row), exactly as
  * quant_fp8_quantize. Columns flagged in d_col_flags (may be NULL) are read as 0.
- * d_scratch: device float32 [rows]. */
+ * d_scratch: device float32 [rows]. d_wide16 (may be NULL): fp16 [rows, ld_codes]
+ * receives every code's exact fp16 value as well, as qk_fp8_widen_f16 would. */
 qk_status qk_fp8_quantize(qk_ctx *c, quant_scheme scheme, quant_gran gran, const void *d_src, qk_dtype dt,
                           int64_t ld_src, int64_t rows, int64_t cols, const uint8_t *d_col_flags,
-                          float *d_scratch, uint8_t *d_codes, int64_t ld_codes, float *d_scales);
+                          float *d_scratch, uint8_t *d_codes, int64_t ld_codes, float *d_scales,
+                          void *d_wide16);
 
 /* d_out16[i] = the fp16 value of code d_codes[i], i < count (exact for both formats). */
 qk_status qk_fp8_widen_f16(qk_ctx *c, quant_scheme scheme, const uint8_t *d_codes, int64_t count, void *d_out16);

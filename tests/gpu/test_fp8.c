@@ -52,15 +52,28 @@ Test(fp8, codes_and_scales_bit_identical_to_quant)
         cr_assert_eq(qk_malloc(c, (void **)&dscr, (size_t)rows * 4), QK_OK);
         cr_assert_eq(qk_malloc(c, (void **)&dsc, (size_t)rows * 4), QK_OK);
         cr_assert_eq(qk_malloc(c, (void **)&dcodes, (size_t)(rows * ld)), QK_OK);
+        void *dwide = NULL, *dwide2 = NULL;
+        uint16_t *wide = malloc((size_t)(rows * ld) * 2), *wide2 = malloc((size_t)(rows * ld) * 2);
+        cr_assert(wide && wide2);
+        cr_assert_eq(qk_malloc(c, &dwide, (size_t)(rows * ld) * 2), QK_OK);
+        cr_assert_eq(qk_malloc(c, &dwide2, (size_t)(rows * ld) * 2), QK_OK);
         for (int f = 0; f < 2; f++)
             for (int g = 0; g < 2; g++) {
                 const quant_gran gran = g ? QUANT_GRAN_ROW : QUANT_GRAN_TENSOR;
                 const int64_t ng = g ? rows : 1;
                 cr_assert_eq(quant_fp8_quantize(fp8_schemes[f], gran, v, rows, cols, 0, ref, rs, NULL), QUANT_OK);
                 cr_assert_eq(qk_fp8_quantize(c, fp8_schemes[f], gran, dv, QK_DTYPE_F32, cols, rows, cols, NULL, dscr,
-                                             dcodes, ld, dsc),
+                                             dcodes, ld, dsc, dwide),
                              QK_OK, "%s", qk_ctx_error(c));
                 cr_assert_eq(qk_download(c, got, dcodes, (size_t)(rows * ld)), QK_OK);
+                /* the fp16 values written in the same pass are the widened codes */
+                cr_assert_eq(qk_fp8_widen_f16(c, fp8_schemes[f], dcodes, rows * ld, dwide2), QK_OK, "%s",
+                             qk_ctx_error(c));
+                cr_assert_eq(qk_download(c, wide, dwide, (size_t)(rows * ld) * 2), QK_OK);
+                cr_assert_eq(qk_download(c, wide2, dwide2, (size_t)(rows * ld) * 2), QK_OK);
+                cr_assert(memcmp(wide, wide2, (size_t)(rows * ld) * 2) == 0,
+                          "%s %s: fp16 values from the quantize pass differ from the widened codes",
+                          quant_scheme_get(fp8_schemes[f])->name, quant_gran_name(gran));
                 cr_assert_eq(qk_download(c, gs, dsc, (size_t)ng * 4), QK_OK);
                 for (int64_t i = 0; i < ng; i++)
                     cr_assert(memcmp(&gs[i], &rs[i], 4) == 0, "%s %s [%lld,%lld]: scale %lld gpu %.9g quant/ %.9g",
@@ -78,6 +91,10 @@ Test(fp8, codes_and_scales_bit_identical_to_quant)
         qk_free(c, dscr);
         qk_free(c, dsc);
         qk_free(c, dcodes);
+        qk_free(c, dwide);
+        qk_free(c, dwide2);
+        free(wide);
+        free(wide2);
         free(v);
         free(ref);
         free(got);
@@ -110,7 +127,7 @@ Test(fp8, flagged_columns_quantize_as_zero)
     for (int f = 0; f < 2; f++) {
         cr_assert_eq(quant_fp8_quantize(fp8_schemes[f], QUANT_GRAN_ROW, vz, rows, cols, 0, ref, rs, NULL), QUANT_OK);
         cr_assert_eq(qk_fp8_quantize(c, fp8_schemes[f], QUANT_GRAN_ROW, dv, QK_DTYPE_F32, cols, rows, cols, dflags, dscr,
-                                     dcodes, cols, dsc),
+                                     dcodes, cols, dsc, NULL),
                      QK_OK, "%s", qk_ctx_error(c));
         cr_assert_eq(qk_download(c, got, dcodes, sizeof got), QK_OK);
         cr_assert_eq(qk_download(c, gs, dsc, sizeof gs), QK_OK);
