@@ -608,6 +608,7 @@ int qlab_results_create(const char *path, qlab_results **out, char *err, size_t 
     struct stat st;
     if (lstat(path, &st) == 0) {
         qlab_set_err(err, err_len, "%s: results file exists; refusing to overwrite it", path);
+        errno = EEXIST;
         return 2;
     }
     qlab_results *r = results_new(path);

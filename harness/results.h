@@ -30,7 +30,8 @@ typedef struct qlab_results qlab_results;   /* an open file being written */
 
 /* Creates `path` (never overwrites: an existing file is an error) with the root
  * attributes format, format_version, status = "running" and started_utc.
- * Returns 0, or 2 with a message in err (unwritable directory, file exists, ...). */
+ * Returns 0, or 2 with a message in err (unwritable directory, file exists, ...);
+ * errno is EEXIST when the refusal is because the file exists. */
 int qlab_results_create(const char *path, qlab_results **out, char *err, size_t err_len);
 
 /* Opens an existing results file for --resume (status must not be "complete").

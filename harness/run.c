@@ -273,8 +273,9 @@ int qlab_run(const qlab_run_opts *o)
             snprintf(path, sizeof path, "%s", o->output_path);
         else
             default_output(e.name, path, sizeof path);
+        errno = 0;
         if (qlab_results_create(path, &r, err, sizeof err)) {
-            fprintf(stderr, "qlab: %s%s\n", err, strstr(err, "file exists") ?
+            fprintf(stderr, "qlab: %s%s\n", err, errno == EEXIST ?
                     " (choose another name with -o, or continue it with --resume)" : "");
             free(shard);
             qlab_experiment_free(&e);
