@@ -43,6 +43,13 @@ static bool fp8_format(quant_scheme s, __nv_fp8_interpretation_t *fmt, float *ma
     return false;
 }
 
+// The fp16 value of an fp8 code: exact for both formats (the one decoding rule: the quantize
+// pass's optional fp16 output, qk_fp8_widen_f16 and the dequantizing gather).
+__device__ __forceinline__ __half fp8_to_half(uint8_t q, __nv_fp8_interpretation_t fmt)
+{
+    return __half(__nv_cvt_fp8_to_halfraw((__nv_fp8_storage_t)q, fmt));
+}
+
 // ------------------------------------------------------------------------------
 // Quantization
 
@@ -101,7 +108,7 @@ __global__ void fp8_codes_kernel(const T *__restrict__ src, int64_t ld_src, int6
         }
         codes[e] = q;
         if (wide16)
-            wide16[e] = __half(__nv_cvt_fp8_to_halfraw((__nv_fp8_storage_t)q, fmt));
+            wide16[e] = fp8_to_half(q, fmt);
     }
 }
 
@@ -166,7 +173,7 @@ __global__ void fp8_widen_kernel(const uint8_t *__restrict__ codes, int64_t tota
                                  __half *__restrict__ out)
 {
     for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x)
-        out[e] = __half(__nv_cvt_fp8_to_halfraw((__nv_fp8_storage_t)codes[e], fmt));
+        out[e] = fp8_to_half(codes[e], fmt);
 }
 
 extern "C" qk_status qk_fp8_widen_f16(qk_ctx *c, quant_scheme scheme, const uint8_t *d_codes, int64_t count,
@@ -237,8 +244,7 @@ __global__ void fp8_gather_dequant_kernel(const uint8_t *__restrict__ codes, int
         const int64_t r = e / ld_dst, o = e % ld_dst;
         float v = 0.0f;
         if (o < n_idx) {
-            const float dec = __half2float(__half(
-                __nv_cvt_fp8_to_halfraw((__nv_fp8_storage_t)codes[r * ld_codes + idx[o]], fmt)));
+            const float dec = __half2float(fp8_to_half(codes[r * ld_codes + idx[o]], fmt));
             v = __fdiv_rn(dec, scales[per_row ? r : 0]);
         }
         dst[e] = __float2half_rn(v);
