@@ -1,4 +1,4 @@
-/* matmul.c: the reference matmuls: float64 and float32 GEMM through OpenBLAS, the
+/* matmul.c: the reference matmuls: float64 and float32 GEMM (gemm.c's fixed order), the
  * int8 x int8 -> int32 GEMM, the dequantized product of two quantized operands
  * (every granularity, exact zeropoint corrections), and the whole per-point
  * pipeline including the LLM.int8() outlier decomposition.
@@ -6,7 +6,6 @@
  * The int32 results are what an int8 tensor-core GEMM returns, bit for bit; the
  * GPU kernels are checked against them.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,21 +27,7 @@ quant_status quant_matmul_ref_f64(const float *x, const float *w, int64_t m, int
         return QUANT_ERR_ARG;
     if (!quant_all_finite(x, (size_t)mk) || !quant_all_finite(w, (size_t)nk))
         return QUANT_ERR_NONFINITE;
-    double *xd = malloc((size_t)mk * sizeof *xd);
-    double *wd = malloc((size_t)nk * sizeof *wd);
-    if (!xd || !wd) {
-        free(xd);
-        free(wd);
-        return QUANT_ERR_NOMEM;
-    }
-    for (int64_t i = 0; i < mk; i++)
-        xd[i] = x[i];
-    for (int64_t i = 0; i < nk; i++)
-        wd[i] = w[i];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k,
-                1.0, xd, (blasint)k, wd, (blasint)k, 0.0, y, (blasint)n);
-    free(xd);
-    free(wd);
+    quant_gemm_f64(x, k, w, k, m, n, k, y, n);
     return QUANT_OK;
 }
 
@@ -55,8 +40,7 @@ quant_status quant_matmul_f32(const float *x, const float *w, int64_t m, int64_t
         return QUANT_ERR_ARG;
     if (!quant_all_finite(x, (size_t)mk) || !quant_all_finite(w, (size_t)nk))
         return QUANT_ERR_NONFINITE;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k,
-                1.0f, x, (blasint)k, w, (blasint)k, 0.0f, y, (blasint)n);
+    quant_gemm_f32(x, k, w, k, m, n, k, y, n, 0);
     return QUANT_OK;
 }
 
@@ -353,8 +337,7 @@ static quant_status matmul_float_scheme(const float *x, const float *w, int64_t 
         quant_round_bf16(w, wr, (size_t)nk);
     }
     /* fp16 rounding can overflow to inf (|v| > 65504); that is the scheme's answer. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k,
-                1.0f, xr, (blasint)k, wr, (blasint)k, 0.0f, y, (blasint)n);
+    quant_gemm_f32(xr, k, wr, k, m, n, k, y, n, 0);
     if (info) {
         info->x_rel_err = quant_rel_err_f32(xr, x, (size_t)mk);
         info->w_rel_err = quant_rel_err_f32(wr, w, (size_t)nk);
@@ -447,8 +430,7 @@ static quant_status lowp_fp8(const float *xq, const float *w, int64_t m, int64_t
     ones_x[0] = ones_w[0] = 1.0f;
     quant_fp8_dequantize(opts->scheme, cx, ones_x, mk, mk, vx);
     quant_fp8_dequantize(opts->scheme, cw, ones_w, nk, nk, vw);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k,
-                1.0f, vx, (blasint)k, vw, (blasint)k, 0.0f, acc, (blasint)n);
+    quant_gemm_f32(vx, k, vw, k, m, n, k, acc, n, 0);
     for (int64_t i = 0; i < m; i++) {
         double si = sx[nsx == 1 ? 0 : i];
         for (int64_t j = 0; j < n; j++)
@@ -541,8 +523,7 @@ static quant_status matmul_decomposed(const float *x, const float *w, int64_t m,
             for (int64_t o = 0; o < no; o++)
                 wo[j * no + o] = quant_f16_to_f32(quant_f32_to_f16(wsrc[j * k + oidx[o]]));
         /* Y += X[:,O] W[:,O]^T, float32 accumulation (beta = 1 adds onto the low-precision part). */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n,
-                    (blasint)no, 1.0f, xo, (blasint)no, wo, (blasint)no, 1.0f, y, (blasint)n);
+        quant_gemm_f32(xo, no, wo, no, m, n, no, y, n, 1);
     }
 
     if (info) {
@@ -602,8 +583,7 @@ static quant_status matmul_4bit(const float *x, const float *w, int64_t m, int64
         goto done;
     quant_round_f16(wr, wr, (size_t)nk);
     quant_round_f16(x, xr, (size_t)mk);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k,
-                1.0f, xr, (blasint)k, wr, (blasint)k, 0.0f, y, (blasint)n);
+    quant_gemm_f32(xr, k, wr, k, m, n, k, y, n, 0);
     if (info) {
         info->x_rel_err = quant_rel_err_f32(xr, x, (size_t)mk);
         info->w_rel_err = quant_rel_err_f32(wr, w, (size_t)nk);

@@ -319,12 +319,13 @@ quant_status quant_smooth_apply(const float *x, const float *w, int64_t m, int64
 /* ---------------------------------------------------------------------------- */
 /* Matmuls                                                                      */
 
-/* Y = X W^T in float64 through OpenBLAS (cblas_dgemm), X [m,k], W [n,k] float32
- * inputs, Y [m,n] float64. The reference all metrics are measured against. */
+/* Y = X W^T in float64, X [m,k], W [n,k] float32 inputs, Y [m,n] float64: the
+ * reference all metrics are measured against. The k products are summed in one fixed
+ * order (gemm.c), so Y is bit-identical on every machine and thread count. */
 quant_status quant_matmul_ref_f64(const float *x, const float *w, int64_t m, int64_t k,
                                   int64_t n, double *y);
 
-/* Y = X W^T in float32 accumulation (cblas_sgemm) of float32 operands. */
+/* Y = X W^T in float32 accumulation of float32 operands, in gemm.c's fixed order. */
 quant_status quant_matmul_f32(const float *x, const float *w, int64_t m, int64_t k,
                               int64_t n, float *y);
 

@@ -15,6 +15,16 @@
 quant_status quant_i8_gemm_kernel(const int8_t *x, int64_t ldx, const int8_t *w, int64_t ldw,
                                   int64_t m, int64_t n, int64_t k, int32_t *acc, int64_t ldc);
 
+/* The fixed-order float GEMMs of gemm.c (its header gives the order): for i < m, j < n,
+ * y[i*ldy + j] (+)= sum_{p<k} x[i*ldx + p] * w[j*ldw + p]. quant_gemm_f32 accumulates in
+ * float32 and, with accumulate = 1, adds the sum onto y (as a BLAS beta = 1);
+ * quant_gemm_f64 accumulates in float64 and overwrites y. The same inputs give the same
+ * bits on every machine and thread count. No argument checks: callers validate shapes. */
+void quant_gemm_f32(const float *x, int64_t ldx, const float *w, int64_t ldw, int64_t m,
+                    int64_t n, int64_t k, float *y, int64_t ldy, int accumulate);
+void quant_gemm_f64(const float *x, int64_t ldx, const float *w, int64_t ldw, int64_t m,
+                    int64_t n, int64_t k, double *y, int64_t ldy);
+
 /* 1 when a, b > 0 and a * b fits in int64 and in size_t; the product in *out. */
 int quant_size_mul(int64_t a, int64_t b, int64_t *out);
 

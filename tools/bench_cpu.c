@@ -1,5 +1,6 @@
-/* bench_cpu.c: the CPU int8 GEMM (quant_matmul_i8_i32) against the float64 reference
- * GEMM (cblas_dgemm) and cblas_sgemm of the same shapes.
+/* bench_cpu.c: the CPU int8 GEMM (quant_matmul_i8_i32) and quant/'s fixed-order float
+ * GEMMs (quant_matmul_ref_f64, quant_matmul_f32) against OpenBLAS's cblas_dgemm and
+ * cblas_sgemm of the same shapes.
  *
  * Build and run: make bench-cpu. Prints, per shape, the median of several interleaved
  * timed runs (after one warm-up) in ms and GOP/s (2mnk / time) and the ratio
@@ -54,13 +55,17 @@ typedef struct {
     float *xf, *wf, *yf;
 } bench_case;
 
-enum { BENCH_I8, BENCH_F64, BENCH_F32 };
+enum { BENCH_I8, BENCH_F64, BENCH_F32, BENCH_Q64, BENCH_Q32, BENCH_N };
 
 static int run_once(bench_case *c, int which)
 {
     int m = (int)c->m, n = (int)c->n, k = (int)c->k;
     if (which == BENCH_I8)
         return quant_matmul_i8_i32(c->qx, c->qw, c->m, c->k, c->n, c->acc) == QUANT_OK ? 0 : -1;
+    if (which == BENCH_Q64)
+        return quant_matmul_ref_f64(c->xf, c->wf, c->m, c->k, c->n, c->yd) == QUANT_OK ? 0 : -1;
+    if (which == BENCH_Q32)
+        return quant_matmul_f32(c->xf, c->wf, c->m, c->k, c->n, c->yf) == QUANT_OK ? 0 : -1;
     if (which == BENCH_F64)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0, c->xd, k, c->wd, k,
                     0.0, c->yd, n);
@@ -73,20 +78,20 @@ static int run_once(bench_case *c, int which)
 /* Median ms of each GEMM. The runs are interleaved (int8, f64, f32, int8, ...) so
  * that load from elsewhere on the machine biases all three alike and the ratio
  * stays meaningful. */
-static int time_medians_ms(bench_case *c, double ms[3])
+static int time_medians_ms(bench_case *c, double ms[BENCH_N])
 {
-    double t[3][BENCH_RUNS];
-    for (int which = 0; which < 3; which++)
+    double t[BENCH_N][BENCH_RUNS];
+    for (int which = 0; which < BENCH_N; which++)
         if (run_once(c, which) != 0)
             return -1;
     for (int r = 0; r < BENCH_RUNS; r++)
-        for (int which = 0; which < 3; which++) {
+        for (int which = 0; which < BENCH_N; which++) {
             double t0 = now_s();
             if (run_once(c, which) != 0)
                 return -1;
             t[which][r] = (now_s() - t0) * 1e3;
         }
-    for (int which = 0; which < 3; which++)
+    for (int which = 0; which < BENCH_N; which++)
         ms[which] = median(t[which], BENCH_RUNS);
     return 0;
 }
@@ -122,14 +127,15 @@ static int bench_shape(int64_t m, int64_t n, int64_t k)
         c.wf[i] = (float)((double)(r >> 11) / 9007199254740992.0 - 0.5);
         c.wd[i] = c.wf[i];
     }
-    double ms[3];
+    double ms[BENCH_N];
     if (time_medians_ms(&c, ms) != 0) {
         fprintf(stderr, "bench-cpu: quant_matmul_i8_i32 failed\n");
         goto done;
     }
     double ops = 2.0 * (double)m * (double)n * (double)k;
-    const char *names[3] = {"int8 -> int32 (quant)", "float64 cblas_dgemm", "float32 cblas_sgemm"};
-    for (int which = 0; which < 3; which++)
+    const char *names[BENCH_N] = {"int8 -> int32 (quant)", "float64 cblas_dgemm", "float32 cblas_sgemm",
+                                  "float64 fixed (quant)", "float32 fixed (quant)"};
+    for (int which = 0; which < BENCH_N; which++)
         printf("%5lld %5lld %5lld  %-22s %10.3f %10.1f %9.3f\n", (long long)m, (long long)n,
                (long long)k, names[which], ms[which], ops / (ms[which] * 1e-3) / 1e9,
                ms[which] / ms[BENCH_F64]);
