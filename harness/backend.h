@@ -35,6 +35,10 @@ void qlab_samples_free(qlab_samples *s);
 
 /* Summary of n samples (microseconds): median, quartiles (linear interpolation),
  * min, relative stdev (stdev / mean). n == 0 gives all zeros. */
+/* Quantile q (0..1) of sorted v[0..n), n >= 1, by linear interpolation between order
+ * statistics (R's type 7, NumPy's default). */
+double qlab_quantile_sorted(const double *v, int64_t n, double q);
+
 void qlab_timing_summarize(const double *us, int64_t n, qlab_timing *out);
 
 /* 1 when the sampling loop may stop: elapsed_s >= timeout_s with at least one sample

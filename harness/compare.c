@@ -15,6 +15,8 @@
  * (outlier_cols) and memory stay exact everywhere.
  */
 #include "compare.h"
+#include "filter.h"
+#include "backend.h"
 
 #include <libfyaml.h>
 #include <math.h>
@@ -81,8 +83,9 @@ static const char *const verdict_names[] = {"SAME", "BETTER", "UNCERTAIN", "WORS
 void qlab_compare_opts_init(qlab_compare_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->time_threshold = 0.05;
+    o->time_threshold = 0.10;
     o->p_value = 0.01;
+    o->busy_threshold = 0.25;
 }
 
 int qlab_compare_metric_index(const char *name)
@@ -195,7 +198,7 @@ int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, siz
                 const char *val = mv && fy_node_is_scalar(mv) ? fy_node_get_scalar0(mv) : NULL;
                 rc = set_tol(o, key, metric ? metric : "", val, where, err, err_len);
             }
-        } else if (!strcmp(key, "time_threshold") || !strcmp(key, "p_value")) {
+        } else if (!strcmp(key, "time_threshold") || !strcmp(key, "p_value") || !strcmp(key, "busy_threshold")) {
             const char *val = vn && fy_node_is_scalar(vn) ? fy_node_get_scalar0(vn) : NULL;
             double v;
             int is_p = !strcmp(key, "p_value");
@@ -205,11 +208,13 @@ int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, siz
                 rc = 2;
             } else if (is_p) {
                 o->p_value = v;
+            } else if (!strcmp(key, "busy_threshold")) {
+                o->busy_threshold = v;
             } else {
                 o->time_threshold = v;
             }
         } else {
-            qlab_set_err(err, err_len, "%s: unknown key '%s' (expected rtol, atol, time_threshold, p_value)", path, key);
+            qlab_set_err(err, err_len, "%s: unknown key '%s' (expected rtol, atol, time_threshold, p_value, busy_threshold)", path, key);
             rc = 2;
         }
     }
@@ -273,17 +278,18 @@ double qlab_mann_whitney_p(const double *a, int64_t na, const double *b, int64_t
 /* ---------------------------------------------------------------------------- */
 /* Point keys and descriptions                                                   */
 
-/* The axis columns: inside qlab_point, less id and seed. */
-static const qlab_column *axis_columns(size_t *n_axes, const qlab_column **axes_out)
+/* The axis columns: inside qlab_point, less id, seed and `skip` (the A/B axis; may be
+ * NULL). */
+static void axis_columns(size_t *n_axes, const qlab_column **axes_out, const qlab_column *skip)
 {
     size_t n, rs;
     const qlab_column *cols = qlab_results_columns("points", &n, &rs);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (cols[i].offset < sizeof(qlab_point) && strcmp(cols[i].name, "id") && strcmp(cols[i].name, "seed"))
+        if (cols[i].offset < sizeof(qlab_point) && strcmp(cols[i].name, "id") && strcmp(cols[i].name, "seed") &&
+            &cols[i] != skip)
             axes_out[k++] = &cols[i];
     *n_axes = k;
-    return cols;
 }
 
 /* Text of one column of a row; doubles at full precision with -0 as 0 so equal
@@ -446,9 +452,47 @@ static double *samples_of(const sample_index *si, int64_t id, int64_t *n)
     return out;
 }
 
-static double median_sorted(const double *v, int64_t n)
+/* Timing verdict of one matched point from its sorted "total" samples (the rule is
+ * compare.h's). busy_b, busy_n: the points' cpu_other (-1 unknown). *mb_out, *mn_out:
+ * the medians; note: why a verdict is UNCERTAIN, or the test's figures. */
+static qlab_verdict judge_time(const double *tb, int64_t nb, const double *tn, int64_t nn, double busy_b,
+                               double busy_n, const qlab_compare_opts *o, double *mb_out, double *mn_out, char *note,
+                               size_t note_len)
 {
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    double mb = qlab_quantile_sorted(tb, nb, 0.5), mn = qlab_quantile_sorted(tn, nn, 0.5);
+    double q1b = qlab_quantile_sorted(tb, nb, 0.25), q3b = qlab_quantile_sorted(tb, nb, 0.75);
+    double q1n = qlab_quantile_sorted(tn, nn, 0.25), q3n = qlab_quantile_sorted(tn, nn, 0.75);
+    *mb_out = mb;
+    *mn_out = mn;
+    note[0] = '\0';
+    if (!(mb > 0) || !(mn > 0))
+        return QLAB_VERDICT_SAME;
+    double ratio = mn / mb;
+    double noise = fmax((q3b - q1b) / mb, (q3n - q1n) / mn);
+    if (fabs(log(ratio)) < log1p(o->time_threshold)) {
+        if (noise <= o->time_threshold)
+            return QLAB_VERDICT_SAME;
+        snprintf(note, note_len, "too noisy to tell: IQR %.0f%% of the median", 100 * noise);
+        return QLAB_VERDICT_UNCERTAIN;
+    }
+    int slower = ratio > 1;
+    if (slower ? !(q1n > q3b) : !(q3n < q1b)) {
+        snprintf(note, note_len, "quartiles overlap (IQR %.0f%%)", 100 * noise);
+        return QLAB_VERDICT_UNCERTAIN;
+    }
+    double p = qlab_mann_whitney_p(tb, nb, tn, nn);
+    if (!(p < o->p_value)) {
+        snprintf(note, note_len, "not significant: p=%.2g, n=%lld/%lld", p, (long long)nb, (long long)nn);
+        return QLAB_VERDICT_UNCERTAIN;
+    }
+    double busy = fmax(busy_b, busy_n);
+    if (busy > o->busy_threshold) {
+        snprintf(note, note_len, "machine busy: others used %.0f%% of the CPU (%s)", 100 * busy,
+                 busy_b >= busy_n ? "base" : "new");
+        return QLAB_VERDICT_UNCERTAIN;
+    }
+    snprintf(note, note_len, "p=%.2g, n=%lld/%lld", p, (long long)nb, (long long)nn);
+    return slower ? QLAB_VERDICT_WORSE : QLAB_VERDICT_BETTER;
 }
 
 /* ---------------------------------------------------------------------------- */
@@ -458,7 +502,7 @@ typedef struct {
     int64_t point;        /* index into base (or new for only-in-new rows) */
     int side;             /* 0 base, 1 new: which file `point` indexes */
     char metric[32];
-    char base[48], new_[48], change[32], verdict[16], note[64];
+    char base[48], new_[48], change[32], verdict[16], note[96];
     int verdict_rank;     /* qlab_verdict, or -1 for only-in rows */
 } cmp_line;
 
@@ -542,9 +586,62 @@ static void describe(const qlab_row *r, const qlab_column *const *axes, size_t n
         snprintf(buf, len, "scheme=%s", r->p.scheme);
 }
 
-int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *new_, const char *base_name,
-                      const char *new_name, const qlab_compare_opts *o, FILE *out, qlab_compare_summary *sum,
-                      char *err, size_t err_len)
+/* Up to 4 distinct texts of axis a among d's points; returns how many (5: more). */
+static int axis_values(const qlab_results_data *d, const qlab_column *a, char vals[4][64])
+{
+    int n = 0;
+    for (int64_t i = 0; i < d->n_points; i++) {
+        char v[QLAB_PATH_LEN + 8];
+        col_short(&d->points[i], a, v, sizeof v);
+        int seen = 0;
+        for (int k = 0; k < n && k < 4 && !seen; k++)
+            seen = !strncmp(vals[k], v, 63);
+        if (seen)
+            continue;
+        if (n == 4)
+            return 5;
+        snprintf(vals[n++], 64, "%.63s", v);
+    }
+    return n;
+}
+
+/* Lists into buf the axes whose values differ between the files (for the error of a
+ * compare in which no point matched). */
+static void differing_axes(const qlab_results_data *b, const qlab_results_data *n, const qlab_column *const *axes,
+                           size_t n_axes, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t a = 0; a < n_axes && o < len; a++) {
+        char vb[4][64], vn[4][64];
+        int cb = axis_values(b, axes[a], vb), cn = axis_values(n, axes[a], vn);
+        int same = cb == cn && cb <= 4;
+        for (int i = 0; same && i < cb; i++) {
+            int found = 0;
+            for (int j = 0; j < cn && !found; j++)
+                found = !strcmp(vb[i], vn[j]);
+            same = found;
+        }
+        if (same)
+            continue;
+        o += (size_t)snprintf(buf + o, len - o, "%s%s: base", o ? "; " : "", axes[a]->name);
+        for (int i = 0; i < cb && i < 4 && o < len; i++)
+            o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : " ", vb[i]);
+        if (cb > 4 && o < len)
+            o += (size_t)snprintf(buf + o, len - o, ",...");
+        if (o < len)
+            o += (size_t)snprintf(buf + o, len - o, ", new");
+        for (int i = 0; i < cn && i < 4 && o < len; i++)
+            o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : " ", vn[i]);
+        if (cn > 4 && o < len)
+            snprintf(buf + o, len - o, ",...");
+    }
+}
+
+/* The comparison proper; ab: the A/B axis (excluded from the point key), or NULL. */
+static int compare_core(const qlab_results_data *base, const qlab_results_data *new_, const char *base_name,
+                        const char *new_name, const qlab_compare_opts *o, const qlab_column *ab, FILE *out,
+                        qlab_compare_summary *sum, char *err, size_t err_len)
 {
     qlab_compare_summary s = {0};
     if (sum)
@@ -556,7 +653,7 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
                 !*eb ? base_name : new_name);
         return 2;
     }
-    if (strcmp(eb, en)) {
+    if (strcmp(eb, en) && !ab) {
         qlab_set_err(err, err_len,
                 "compare: files of different experiments: %s is '%s', %s is '%s' (compare runs of one config)",
                 base_name, eb, new_name, en);
@@ -577,7 +674,7 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
 
     const qlab_column *axes[128];
     size_t n_axes;
-    axis_columns(&n_axes, axes);
+    axis_columns(&n_axes, axes, ab);
 
     key_index kb = {0}, kn = {0};
     sample_index sb = {0}, sn = {0};
@@ -621,6 +718,20 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
                 break;
             }
         }
+    }
+
+    int64_t n_matched = 0;
+    for (int64_t i = 0; i < base->n_points; i++)
+        n_matched += match_of[i] >= 0;
+    if (n_matched == 0 && base->n_points > 0 && new_->n_points > 0) {
+        char diff[768];
+        differing_axes(base, new_, axes, n_axes, diff, sizeof diff);
+        qlab_set_err(err, err_len,
+                     "compare: no point of %s matches one of %s: they differ in %s%s", base_name, new_name,
+                     diff[0] ? diff : "(no axis: every point is a duplicate)",
+                     ab ? "" : " (to compare across one axis: --ab AXIS=BASE_VALUE,NEW_VALUE)");
+        rc = 2;
+        goto done;
     }
 
     int cuda = is_cuda(base) || is_cuda(new_);
@@ -688,20 +799,19 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
             double *tb = samples_of(&sb, rb->p.id, &nb_s), *tn = samples_of(&sn, rn->p.id, &nn_s);
             if (nb_s > 0 && nn_s > 0) {
                 s.timed++;
-                double mb = median_sorted(tb, nb_s), mn = median_sorted(tn, nn_s);
-                double rel = mb > 0 ? (mn - mb) / mb : 0;
-                double p = qlab_mann_whitney_p(tb, nb_s, tn, nn_s);
-                qlab_verdict v = QLAB_VERDICT_SAME;
-                if (fabs(rel) > o->time_threshold)
-                    v = p < o->p_value ? (rel > 0 ? QLAB_VERDICT_WORSE : QLAB_VERDICT_BETTER) : QLAB_VERDICT_UNCERTAIN;
+                double mb, mn;
+                char note[96];
+                qlab_verdict v = judge_time(tb, nb_s, tn, nn_s, rb->t.cpu_other, rn->t.cpu_other, o, &mb, &mn, note,
+                                            sizeof note);
+                if (fmax(rb->t.cpu_other, rn->t.cpu_other) > o->busy_threshold)
+                    s.busy++;
                 if (v != QLAB_VERDICT_SAME) {
                     ADD_LINE(v);
                     snprintf(l->metric, sizeof l->metric, "time_us");
                     snprintf(l->base, sizeof l->base, "%.4g", mb);
                     snprintf(l->new_, sizeof l->new_, "%.4g", mn);
                     fmt_change(mb, mn, l->change, sizeof l->change);
-                    snprintf(l->note, sizeof l->note, "median; p=%.2g, n=%lld/%lld", p, (long long)nb_s,
-                             (long long)nn_s);
+                    snprintf(l->note, sizeof l->note, "%s", note);
                 }
             }
             free(tb);
@@ -737,10 +847,13 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
         if ((int64_t)strlen(desc) > w_desc)
             w_desc = (int64_t)strlen(desc);
     }
+    char abtxt[QLAB_PATH_LEN * 2 + 128] = "";
+    if (ab)
+        snprintf(abtxt, sizeof abtxt, ", A/B on %s: %s in base, %s in new", ab->name, o->ab_base, o->ab_new);
     if (md)
-        fprintf(out, "### qlab compare: `%s` vs `%s` (experiment %s)\n\n", base_name, new_name, eb);
+        fprintf(out, "### qlab compare: `%s` vs `%s` (experiment %s%s)\n\n", base_name, new_name, eb, abtxt);
     else
-        fprintf(out, "compare %s -> %s (experiment %s)\n", base_name, new_name, eb);
+        fprintf(out, "compare %s -> %s (experiment %s%s)\n", base_name, new_name, eb, abtxt);
     if (lines.n == 0) {
         fprintf(out, md ? "No changes.\n\n" : "no changes\n");
     } else if (md) {
@@ -775,6 +888,13 @@ int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *ne
         fprintf(out, "%snote: devices differ (%s vs %s); timings are not comparable\n", md ? "> " : "", db, dn);
     if (seeds_differ)
         fprintf(out, "%snote: seeds differ, so the data and every error differ\n", md ? "> " : "");
+    if (strcmp(eb, en))
+        fprintf(out, "%snote: experiments differ (%s vs %s)\n", md ? "> " : "", eb, en);
+    if (s.busy)
+        fprintf(out,
+                "%snote: on %lld timed points other processes used more than %.0f%% of the CPU while one run "
+                "sampled; their timing verdicts are UNCERTAIN at most (rerun on a quiet machine)\n",
+                md ? "> " : "", (long long)s.busy, 100 * o->busy_threshold);
     for (int f = 0; f < 2; f++)
         if (!strcmp(attr_or(ds[f], "status", ""), "interrupted"))
             fprintf(out, "%snote: %s is an interrupted run; its missing points are listed as only in the other file\n",
@@ -803,6 +923,79 @@ done:
     return rc;
 }
 
+/* The points of d whose `axis` reads `value` (a view: everything but the points is d's). */
+static int ab_view(const qlab_results_data *d, const qlab_filter *f, qlab_results_data *view)
+{
+    *view = *d;
+    view->points = malloc((size_t)(d->n_points ? d->n_points : 1) * sizeof *view->points);
+    if (!view->points)
+        return -1;
+    view->n_points = 0;
+    for (int64_t i = 0; i < d->n_points; i++)
+        if (qlab_filter_matches(f, &d->points[i]))
+            view->points[view->n_points++] = d->points[i];
+    return 0;
+}
+
+int qlab_compare_data(const qlab_results_data *base, const qlab_results_data *new_, const char *base_name,
+                      const char *new_name, const qlab_compare_opts *o, FILE *out, qlab_compare_summary *sum,
+                      char *err, size_t err_len)
+{
+    if (!o->ab_axis[0])
+        return compare_core(base, new_, base_name, new_name, o, NULL, out, sum, err, err_len);
+    qlab_filter fb = {0}, fn = {0};
+    char cb[QLAB_PATH_LEN + 80], cn[QLAB_PATH_LEN + 80];
+    snprintf(cb, sizeof cb, "%s=%s", o->ab_axis, o->ab_base);
+    snprintf(cn, sizeof cn, "%s=%s", o->ab_axis, o->ab_new);
+    if (qlab_filter_add(&fb, cb, "compare: --ab", err, err_len) || qlab_filter_add(&fn, cn, "compare: --ab", err, err_len))
+        return 2;
+    qlab_results_data vb, vn;
+    if (ab_view(base, &fb, &vb) || ab_view(new_, &fn, &vn)) {
+        free(vb.points);
+        qlab_set_err(err, err_len, "compare: out of memory");
+        return 2;
+    }
+    int rc;
+    if (vb.n_points == 0 || vn.n_points == 0) {
+        qlab_set_err(err, err_len, "compare: --ab %s=%s,%s: %s has no point with %s=%s", o->ab_axis, o->ab_base,
+                     o->ab_new, vb.n_points == 0 ? base_name : new_name, o->ab_axis,
+                     vb.n_points == 0 ? o->ab_base : o->ab_new);
+        rc = 2;
+    } else {
+        rc = compare_core(&vb, &vn, base_name, new_name, o, fb.col[0], out, sum, err, err_len);
+    }
+    free(vb.points);
+    free(vn.points);
+    return rc;
+}
+
+int qlab_compare_set_ab(qlab_compare_opts *o, const char *spec, char *err, size_t err_len)
+{
+    const char *eq = spec ? strchr(spec, '=') : NULL;
+    const char *comma = eq ? strchr(eq + 1, ',') : NULL;
+    if (!eq || eq == spec || !comma || comma == eq + 1 || !comma[1] || strchr(comma + 1, ',')) {
+        qlab_set_err(err, err_len, "--ab needs AXIS=BASE_VALUE,NEW_VALUE (got '%s')", spec ? spec : "");
+        return 2;
+    }
+    char axis[64], a[QLAB_PATH_LEN], b[QLAB_PATH_LEN];
+    snprintf(axis, sizeof axis, "%.*s", (int)(eq - spec), spec);
+    snprintf(a, sizeof a, "%.*s", (int)(comma - eq - 1), eq + 1);
+    snprintf(b, sizeof b, "%s", comma + 1);
+    if (!qlab_axis_column(axis)) {
+        qlab_filter probe = {0};
+        return qlab_filter_add(&probe, spec, "--ab", err, err_len);   /* the message listing the axes */
+    }
+    if (!strcmp(axis, "scheme") && (qlab_preset_axes(a) || qlab_preset_axes(b))) {
+        qlab_set_err(err, err_len, "--ab %s: a scheme preset sets several axes; A/B one axis (e.g. --ab threshold=0,6)",
+                     spec);
+        return 2;
+    }
+    snprintf(o->ab_axis, sizeof o->ab_axis, "%s", axis);
+    snprintf(o->ab_base, sizeof o->ab_base, "%s", a);
+    snprintf(o->ab_new, sizeof o->ab_new, "%s", b);
+    return 0;
+}
+
 int qlab_compare_files(const char *base_path, const char *new_path, const qlab_compare_opts *o, FILE *out,
                        qlab_compare_summary *sum, char *err, size_t err_len)
 {
@@ -826,18 +1019,30 @@ int qlab_compare_files(const char *base_path, const char *new_path, const qlab_c
 
 static const char *usage_compare =
     "usage: qlab compare BASE NEW [--tol FILE.yaml] [--rtol METRIC=X]... [--atol METRIC=X]...\n"
-    "                             [--time-threshold F] [--p-value P] [--markdown]\n"
+    "                             [--time-threshold F] [--p-value P] [--busy-threshold F] [--markdown]\n"
+    "       qlab compare FILE [FILE2] --ab AXIS=BASE_VALUE,NEW_VALUE [options]\n"
     "\n"
     "Matches the points of two results files of one experiment by their axis values and\n"
-    "reports what changed: error metrics beyond |new - base| <= atol + rtol * |base|\n"
-    "(defaults 0 on cpu: exact; looser on cuda), memory exactly, and timings when the\n"
-    "median moved by more than the threshold (default 0.05) and a Mann-Whitney U test\n"
-    "on the samples gives p < 0.01 (moved but not significant: UNCERTAIN).\n"
+    "reports what changed:\n"
+    "  - errors beyond |new - base| <= atol + rtol * |base| (default 0 on cpu, whose\n"
+    "    arithmetic gives the same bits on every machine; looser defaults on cuda);\n"
+    "  - memory and outlier_cols exactly;\n"
+    "  - time: WORSE or BETTER only when the median moved by at least the threshold\n"
+    "    factor (default 0.10: 1.1x), the interquartile ranges do not overlap, a\n"
+    "    Mann-Whitney U test gives p < 0.01 and the machine was not busy; SAME when the\n"
+    "    median moved less and both runs' IQR is within the threshold; UNCERTAIN\n"
+    "    otherwise, with the reason.\n"
+    "A compare in which no point matches is an error that names the axes that differ.\n"
     "\n"
-    "  --tol FILE          YAML: rtol: {rel_err: 1e-6}, atol: {...}, time_threshold, p_value\n"
+    "  --ab AXIS=A,B       A/B: the points with AXIS = A (in FILE) against those with\n"
+    "                      AXIS = B (in FILE2, or FILE again), paired on every other axis\n"
+    "  --tol FILE          YAML: rtol: {rel_err: 1e-6}, atol: {...}, time_threshold, p_value,\n"
+    "                      busy_threshold\n"
     "  --rtol, --atol M=X  tolerance of one metric (after --tol; the last one wins)\n"
-    "  --time-threshold F  relative move of the median time that counts\n"
+    "  --time-threshold F  smallest change of the median time that counts (factor - 1)\n"
     "  --p-value P         significance level of the rank test\n"
+    "  --busy-threshold F  share of the CPU other processes may use during a point's\n"
+    "                      timing before its timing verdict is UNCERTAIN (default 0.25)\n"
     "  --markdown          the report as GitHub markdown (CI comments)\n"
     "\n"
     "Exit status: 0 nothing worse, 1 something worse, 2 unusable input.\n";
@@ -874,7 +1079,7 @@ int qlab_compare_main(int argc, char **argv, FILE *out, FILE *errf)
                 return 2;
             }
             i++;
-        } else if (!strcmp(a, "--time-threshold") || !strcmp(a, "--p-value")) {
+        } else if (!strcmp(a, "--time-threshold") || !strcmp(a, "--p-value") || !strcmp(a, "--busy-threshold")) {
             double x;
             int is_p = !strcmp(a, "--p-value");
             if (parse_nonneg(v, &x) || (is_p && (x <= 0 || x >= 1))) {
@@ -884,8 +1089,16 @@ int qlab_compare_main(int argc, char **argv, FILE *out, FILE *errf)
             }
             if (is_p)
                 o.p_value = x;
+            else if (!strcmp(a, "--busy-threshold"))
+                o.busy_threshold = x;
             else
                 o.time_threshold = x;
+            i++;
+        } else if (!strcmp(a, "--ab")) {
+            if (qlab_compare_set_ab(&o, v, err, sizeof err)) {
+                fprintf(errf, "qlab: %s\n\n%s", err, usage_compare);
+                return 2;
+            }
             i++;
         } else if (!strcmp(a, "--markdown")) {
             o.markdown = 1;
@@ -899,8 +1112,10 @@ int qlab_compare_main(int argc, char **argv, FILE *out, FILE *errf)
             return 2;
         }
     }
+    if (n_files == 1 && o.ab_axis[0])
+        files[n_files++] = files[0];
     if (n_files != 2) {
-        fprintf(errf, "qlab: compare needs two files, BASE and NEW\n\n%s", usage_compare);
+        fprintf(errf, "qlab: compare needs two files, BASE and NEW (or one file with --ab)\n\n%s", usage_compare);
         return 2;
     }
     int rc = qlab_compare_files(files[0], files[1], &o, out, NULL, err, sizeof err);

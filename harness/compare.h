@@ -43,9 +43,15 @@ typedef struct {
      * defaults (see compare.c) when either file ran on the cuda backend. */
     double rtol[QLAB_COMPARE_MAX_METRICS], atol[QLAB_COMPARE_MAX_METRICS];
     unsigned char rtol_set[QLAB_COMPARE_MAX_METRICS], atol_set[QLAB_COMPARE_MAX_METRICS];
-    double time_threshold;    /* relative move of the median that counts (default 0.05) */
+    double time_threshold;    /* smallest change of the median time that counts, as a factor
+                                 - 1 (default 0.10: 1.1x slower or faster) */
     double p_value;           /* significance level of the rank test (default 0.01) */
+    double busy_threshold;    /* a point whose cpu_other exceeds this in either run gets no
+                                 WORSE/BETTER timing verdict (default 0.25) */
     int markdown;             /* 1: the table and summary as GitHub markdown */
+    /* A/B (qlab_compare_set_ab): base points with ab_axis = ab_base against new points
+     * with ab_axis = ab_new, paired on every other axis; ab_axis "" when off. */
+    char ab_axis[64], ab_base[QLAB_PATH_LEN], ab_new[QLAB_PATH_LEN];
 } qlab_compare_opts;
 
 typedef struct {
@@ -55,6 +61,7 @@ typedef struct {
     int64_t uncertain;        /* ... with an UNCERTAIN timing and none WORSE or BETTER */
     int64_t only_base, only_new;
     int64_t timed;            /* matched points whose timings were compared */
+    int64_t busy;             /* timed points measured on a busy machine (busy_threshold) */
 } qlab_compare_summary;
 
 /* Defaults: no explicit tolerances, time_threshold 0.05, p_value 0.01, plain text. */
@@ -73,6 +80,11 @@ int qlab_compare_set_tol(qlab_compare_opts *o, const char *which, const char *as
  * `time_threshold: x`, `p_value: x`; every key optional. Values override o's.
  * Returns 0, or 2 with a message naming the file and the offending key. */
 int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, size_t err_len);
+
+/* Sets the A/B comparison from "AXIS=BASE_VALUE,NEW_VALUE" (as --ab gives it).
+ * Returns 0, or 2 with a message: malformed, AXIS not an axis of /points, or a scheme
+ * preset (it spans several axes). */
+int qlab_compare_set_ab(qlab_compare_opts *o, const char *spec, char *err, size_t err_len);
 
 /* Compares two results already read. Writes the table of what changed and the
  * summary line to out; fills *sum (may be NULL). Returns 0 (nothing WORSE), 1

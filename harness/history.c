@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "history.h"
+#include "filter.h"
 
 #include <errno.h>
 #include <math.h>
@@ -60,15 +61,6 @@ static double col_num(const qlab_row *r, const qlab_column *c)
     case QLAB_COL_F64: { double v; memcpy(&v, p, 8); return v; }
     default: return NAN;
     }
-}
-
-static int filter_matches(const qlab_row *r, const qlab_column *c, const char *value)
-{
-    if (c->kind == QLAB_COL_STR)
-        return strncmp((const char *)r + c->offset, value, c->size) == 0;
-    char *end;
-    double v = strtod(value, &end);
-    return *end == '\0' && end != value && col_num(r, c) == v;
 }
 
 static int is_time_metric(const char *m)
@@ -173,36 +165,22 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
                 o->metric ? o->metric : "");
         return 2;
     }
-    const qlab_column **fc = calloc((size_t)o->n_filters + 1, sizeof *fc);
-    const char **fv = calloc((size_t)o->n_filters + 1, sizeof *fv);
+    qlab_filter *filt = calloc(1, sizeof *filt);
     run_row *runs = calloc((size_t)n_files + 1, sizeof *runs);
     int *step = calloc((size_t)n_files + 1, sizeof *step);
     double *vals = calloc((size_t)n_files + 1, sizeof *vals), *noise = calloc((size_t)n_files + 1, sizeof *noise);
-    char (*keys)[64] = calloc((size_t)o->n_filters + 1, sizeof *keys);
     int64_t n = 0;
     int rc = 0;
-    if (!fc || !fv || !runs || !step || !vals || !noise || !keys) {
+    if (!filt || !runs || !step || !vals || !noise) {
         qlab_set_err(err, err_len, "history: out of memory");
         rc = 2;
         goto done;
     }
-    for (int i = 0; i < o->n_filters; i++) {
-        const char *eq = strchr(o->filters[i], '=');
-        if (!eq || eq == o->filters[i]) {
-            qlab_set_err(err, err_len, "history: --point needs KEY=VALUE (got '%s')", o->filters[i]);
+    for (int i = 0; i < o->n_filters; i++)
+        if (qlab_filter_add(filt, o->filters[i], "history: --point", err, err_len)) {
             rc = 2;
             goto done;
         }
-        snprintf(keys[i], sizeof keys[i], "%.*s", (int)(eq - o->filters[i]), o->filters[i]);
-        fc[i] = find_col(keys[i]);
-        fv[i] = eq + 1;
-        if (!fc[i] || !is_axis(fc[i])) {
-            qlab_set_err(err, err_len, "history: --point key '%s' is not an axis of /points (e.g. m, scheme, threshold)",
-                    keys[i]);
-            rc = 2;
-            goto done;
-        }
-    }
     for (int f = 0; f < n_files && rc == 0; f++) {
         qlab_results_data d;
         memset(&d, 0, sizeof d);
@@ -214,10 +192,7 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
         for (int64_t i = 0; i < d.n_points; i++) {
             if (d.points[i].status != QLAB_STATUS_OK)
                 continue;
-            int ok = 1;
-            for (int k = 0; k < o->n_filters && ok; k++)
-                ok = filter_matches(&d.points[i], fc[k], fv[k]);
-            if (ok) {
+            if (qlab_filter_matches(filt, &d.points[i])) {
                 if (hits++ == 0)
                     hit = i;
             }
@@ -310,13 +285,11 @@ done:
         free(runs[i].date);
         free(runs[i].device);
     }
-    free(fc);
-    free(fv);
+    free(filt);
     free(runs);
     free(step);
     free(vals);
     free(noise);
-    free(keys);
     return rc;
 }
 

@@ -56,6 +56,9 @@ typedef struct {
     double median_us, q1_us, q3_us, min_us;
     double rel_stdev;           /* stdev / mean of the samples */
     int64_t samples;
+    double cpu_other;           /* share (0..1) of the machine's CPU time that other processes
+                                   used while the samples were taken (/proc/stat less this
+                                   process); -1 where it could not be read */
 } qlab_timing;
 
 typedef enum {

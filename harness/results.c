@@ -108,6 +108,7 @@ static const qlab_column points_cols[] = {
     COL("min_us", qlab_row, t.min_us, QLAB_COL_F64),
     COL("rel_stdev", qlab_row, t.rel_stdev, QLAB_COL_F64),
     COL("samples", qlab_row, t.samples, QLAB_COL_I64),
+    COL("cpu_other", qlab_row, t.cpu_other, QLAB_COL_F64),
     COL("tops", qlab_row, tops, QLAB_COL_F64),
     COL("gbps", qlab_row, gbps, QLAB_COL_F64),
     COL("fp16_median_us", qlab_row, fp16_median_us, QLAB_COL_F64),

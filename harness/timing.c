@@ -48,7 +48,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* Quantile q of sorted v[0..n) by linear interpolation (the "type 7" rule of R and
  * NumPy's default), so the median of an even count is the mean of the middle two. */
-static double quantile_sorted(const double *v, int64_t n, double q)
+double qlab_quantile_sorted(const double *v, int64_t n, double q)
 {
     double pos = q * (double)(n - 1);
     int64_t lo = (int64_t)floor(pos);
@@ -82,9 +82,9 @@ void qlab_timing_summarize(const double *us, int64_t n, qlab_timing *out)
         return;
     memcpy(v, us, (size_t)n * sizeof *v);
     qsort(v, (size_t)n, sizeof *v, cmp_double);
-    out->median_us = quantile_sorted(v, n, 0.5);
-    out->q1_us = quantile_sorted(v, n, 0.25);
-    out->q3_us = quantile_sorted(v, n, 0.75);
+    out->median_us = qlab_quantile_sorted(v, n, 0.5);
+    out->q1_us = qlab_quantile_sorted(v, n, 0.25);
+    out->q3_us = qlab_quantile_sorted(v, n, 0.75);
     out->min_us = v[0];
     out->rel_stdev = n >= 2 ? rel_stdev(v, n) : 0;
     out->samples = n;
@@ -108,6 +108,51 @@ double qlab_now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Clock ticks of the whole machine (all CPUs: every state, and the busy ones, i.e. all
+ * but idle and iowait) from /proc/stat's first line, and of this process (user +
+ * system, all threads) from /proc/self/stat. 0, or -1 where either is unreadable. */
+static int cpu_ticks(double *total, double *busy, double *own)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -1;
+    unsigned long long v[8] = {0};
+    int got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                     &v[6], &v[7]);
+    fclose(f);
+    if (got < 4)
+        return -1;
+    *total = 0;
+    for (int i = 0; i < 8; i++)
+        *total += (double)v[i];
+    *busy = *total - (double)v[3] - (double)v[4];
+    f = fopen("/proc/self/stat", "r");
+    if (!f)
+        return -1;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command name, which may hold spaces: it ends at the last ')'. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    *own = (double)ut + (double)st;
+    return 0;
+}
+
+/* Share of the machine's CPU time that other processes used between two readings:
+ * (busy - own) / total ticks, clamped to [0, 1]; -1 if unreadable or no tick passed. */
+static double cpu_other_share(const double a[3], const double b[3], int ok)
+{
+    double total = b[0] - a[0], other = (b[1] - a[1]) - (b[2] - a[2]);
+    if (!ok || total <= 0)
+        return -1;
+    double share = other / total;
+    return share < 0 ? 0 : share > 1 ? 1 : share;
+}
+
 int qlab_time_stages(const qlab_backend_job *job, qlab_timed_run run, void *arg, const char *const *stages,
                      int n_stages, qlab_samples *samples, qlab_timing *out, char *err, size_t err_len)
 {
@@ -126,6 +171,8 @@ int qlab_time_stages(const qlab_backend_job *job, qlab_timed_run run, void *arg,
         snprintf(err, err_len, "out of memory for timing samples");
         return 1;
     }
+    double ticks0[3], ticks1[3];
+    int ticks_ok = cpu_ticks(&ticks0[0], &ticks0[1], &ticks0[2]) == 0;
     const double start = qlab_now_s();
     for (;;) {
         if (run(arg, st, err, err_len)) {
@@ -153,6 +200,8 @@ int qlab_time_stages(const qlab_backend_job *job, qlab_timed_run run, void *arg,
             break;
     }
     qlab_timing_summarize(us, n, out);
+    ticks_ok = ticks_ok && cpu_ticks(&ticks1[0], &ticks1[1], &ticks1[2]) == 0;
+    out->cpu_other = cpu_other_share(ticks0, ticks1, ticks_ok);
     free(us);
     return 0;
 }

@@ -708,7 +708,7 @@ Test(results, export_writes_a_header_and_one_line_per_row)
                     "w_outlier_scale,depth,model,mode,scheme,x_granularity,w_granularity,block,threshold,"
                     "outlier_weights,smooth_alpha,rel_err,sqnr_db,max_abs_err,mean_abs_err,cosine,x_rel_err,"
                     "w_rel_err,outlier_cols,outlier_frac,median_us,q1_us,q3_us,min_us,rel_stdev,"
-                    "samples,tops,gbps,fp16_median_us,speedup_vs_fp16,w_bytes,w_bytes_fp16,"
+                    "samples,cpu_other,tops,gbps,fp16_median_us,speedup_vs_fp16,w_bytes,w_bytes_fp16,"
                     "w_code_bytes,w_scale_bytes,w_scale2_bytes,w_outlier_bytes,"
                     "x_bytes,peak_bytes,rank_agreement", 3 },
     };
