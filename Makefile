@@ -78,9 +78,15 @@ $(B)/libquant.a: $(QUANT_OBJ)
 
 # The commit qlab was built from; rewritten only when it changes, so it rebuilds little.
 GIT_DESC = $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+# A hash of the sources that compute numbers (quant/, kernels/, harness/ less the
+# commands that only read results), recorded in every results file: two runs with the
+# same hash ran the same arithmetic, so the baseline gate can tell a code change from
+# an environment change.
+REPORT_SRC := $(wildcard $(foreach f,plot show compare history merge main gnuplot filter,harness/$(f).[ch]))
+SRC_HASH = $(shell cat $(sort $(filter-out $(REPORT_SRC),$(wildcard quant/*.[ch] harness/*.[ch] kernels/*.cu kernels/*.cuh kernels/*.h))) | sha256sum | cut -c1-16)
 $(B)/version.c: FORCE
 	@mkdir -p $(@D)
-	@echo 'const char qlab_git_commit[] = "$(GIT_DESC)";' > $@.new
+	@printf 'const char qlab_git_commit[] = "%s";\nconst char qlab_source_hash[] = "%s";\n' '$(GIT_DESC)' '$(SRC_HASH)' > $@.new
 	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 FORCE:
 
@@ -140,6 +146,7 @@ test: deps
 	@# --verbose prints each skipped GPU test with its reason (no usable GPU: ...)
 	@if [ -x $(B)/test-gpu ]; then ./$(B)/test-gpu --verbose; fi
 	QLAB=$(B)/qlab bash tests/run_cli_tests.sh
+	QLAB=$(B)/qlab bash tests/verdict_test.sh
 	QLAB=$(B)/qlab bash tools/check_baseline.sh
 
 # The accuracy regression baseline that `make test` compares against. Regenerate it

@@ -638,6 +638,34 @@ static void differing_axes(const qlab_results_data *b, const qlab_results_data *
     }
 }
 
+/* Says whether errors or bytes that moved between two runs moved with the code (the
+ * source hashes differ) or with the environment (same source: then what differs). */
+static void provenance_note(const qlab_results_data *b, const qlab_results_data *n, int md, FILE *out)
+{
+    const char *hb = attr_or(b, "source_hash", ""), *hn = attr_or(n, "source_hash", "");
+    const char *q = md ? "> " : "";
+    if (!*hb || !*hn) {
+        fprintf(out, "%sprovenance: unknown (%s records no source hash: written by an older qlab)\n", q,
+                !*hb ? "base" : "new");
+        return;
+    }
+    if (strcmp(hb, hn)) {
+        fprintf(out, "%sprovenance: code change (source hash %s in base, %s in new)\n", q, hb, hn);
+        return;
+    }
+    fprintf(out, "%sprovenance: environment change (same source %s):", q, hb);
+    static const char *const keys[] = {"device", "compiler", "libc", "host"};
+    int any = 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *vb = attr_or(b, keys[i], "?"), *vn = attr_or(n, keys[i], "?");
+        if (strcmp(vb, vn)) {
+            fprintf(out, "%s %s '%s' vs '%s'", any ? ";" : "", keys[i], vb, vn);
+            any = 1;
+        }
+    }
+    fprintf(out, "%s\n", any ? "" : " no recorded difference (build flags or libraries)");
+}
+
 /* The comparison proper; ab: the A/B axis (excluded from the point key), or NULL. */
 static int compare_core(const qlab_results_data *base, const qlab_results_data *new_, const char *base_name,
                         const char *new_name, const qlab_compare_opts *o, const qlab_column *ab, FILE *out,
@@ -890,6 +918,12 @@ static int compare_core(const qlab_results_data *base, const qlab_results_data *
         fprintf(out, "%snote: seeds differ, so the data and every error differ\n", md ? "> " : "");
     if (strcmp(eb, en))
         fprintf(out, "%snote: experiments differ (%s vs %s)\n", md ? "> " : "", eb, en);
+    int values_moved = 0;
+    for (int64_t i = 0; i < lines.n; i++)
+        values_moved |= lines.v[i].verdict_rank >= 0 && lines.v[i].verdict_rank != QLAB_VERDICT_SAME &&
+                        strcmp(lines.v[i].metric, "time_us") != 0;
+    if (values_moved && !ab)
+        provenance_note(base, new_, md, out);
     if (s.busy)
         fprintf(out,
                 "%snote: on %lld timed points other processes used more than %.0f%% of the CPU while one run "

@@ -10,6 +10,7 @@
  * of (seed, axis values), so a resumed file equals an uninterrupted run.
  */
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,9 @@ static int write_run_attrs(qlab_results *r, const qlab_experiment *e, const qlab
     set_attr_cb(&a, "config_source", e->source);
     set_attr_cb(&a, "qlab_version", QLAB_VERSION_STRING);
     set_attr_cb(&a, "git_commit", qlab_git_commit);
+    set_attr_cb(&a, "source_hash", qlab_source_hash);
+    set_attr_cb(&a, "compiler", "gcc-compatible " __VERSION__);
+    set_attr_cb(&a, "libc", gnu_get_libc_version());
     set_attr_cb(&a, "host", host);
     set_attr_cb(&a, "backend", b->name);
     if (b->describe)

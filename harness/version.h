@@ -6,5 +6,6 @@
 #define QLAB_VERSION_STRING "0.1.0"
 
 extern const char qlab_git_commit[];   /* "abc1234", "abc1234-dirty" or "unknown" */
+extern const char qlab_source_hash[];  /* 16 hex digits of sha256 over quant/, harness/, kernels/ */
 
 #endif

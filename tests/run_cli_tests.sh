@@ -164,5 +164,18 @@ expect "fp8 with block scales asked for directly exits 2" 2 $QLAB run "$T/mem.ya
     --set quant.scheme=fp8_e5m2 --set quant.w_granularity=block
 contains "fp8 block error names the key" "key 'quant.w_granularity'"
 
+# Verdicts: presets in filters, A/B across one axis, a compare with nothing in common.
+$QLAB run experiments/baseline.yaml -o "$T/v1.h5" --no-progress >/dev/null 2>&1
+$QLAB run experiments/baseline.yaml --set workload.x.outlier_scale=10 -o "$T/v2.h5" --no-progress >/dev/null 2>&1
+expect "history matches a preset by its expansion" 0 $QLAB history "$T/v1.h5" "$T/v1.h5" --metric rel_err \
+    --point scheme=llm_int8 --point m=16 --point outlier_weights=fp16 -o "$T/hist"
+expect "compare of files with no common point exits 2" 2 $QLAB compare "$T/v1.h5" "$T/v2.h5"
+contains "it names the axis that differs" "x_outlier_scale: base 15, new 10"
+expect "compare --ab across two files pairs on the other axes" 1 $QLAB compare "$T/v1.h5" "$T/v2.h5" \
+    --ab x_outlier_scale=15,10
+contains "the A/B compare matched every point" "40 points matched"
+expect "compare --ab within one file" 1 $QLAB compare "$T/v1.h5" --ab scheme=absmax,zeropoint
+contains "the A/B header names both sides" "A/B on scheme: absmax in base, zeropoint in new"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

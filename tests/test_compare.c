@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../harness/compare.h"
+#include "../harness/filter.h"
 #include "../harness/results.h"
 
 #define N_POINTS 8
@@ -28,6 +29,8 @@ typedef struct {
     double time_scale;         /* multiplies every sample */
     double time_spread;        /* half-width of the samples, relative */
     int n_samples;             /* per point; 0: no samples */
+    double cpu_other;          /* every point's cpu_other */
+    void (*plant)(qlab_row *r, int i);   /* a change planted in each row, or NULL */
 } spec;
 
 static spec base_spec(void)
@@ -90,6 +93,7 @@ static void write_file(const spec *s, const char *name, char *path, size_t len)
 {
     char err[512];
     snprintf(path, len, "%s/%s", tmpdir, name);
+    remove(path);   /* tests that compare several pairs write over their files */
     qlab_results *r;
     cr_assert_eq(qlab_results_create(path, &r, err, sizeof err), 0, "%s", err);
     cr_assert_eq(qlab_results_set_attr(r, "experiment", s->experiment, err, sizeof err), 0, "%s", err);
@@ -104,6 +108,9 @@ static void write_file(const spec *s, const char *name, char *path, size_t len)
             row.rel_err *= s->bump;
         if (i == 0)
             row.w_bytes += s->w_bytes_delta;
+        row.t.cpu_other = s->cpu_other;
+        if (s->plant)
+            s->plant(&row, i);
         if (i == s->fail_point) {
             row.status = QLAB_STATUS_FAILED;
             snprintf(row.message, sizeof row.message, "planted failure");
@@ -477,6 +484,209 @@ Test(compare, unknown_metric_on_command_line_gives_exit_2)
     cr_assert_not_null(strstr(errs, "unknown metric 'speed'"), "%s", errs);
     free(out);
     free(errs);
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Planted changes: the smallest real changes each metric must catch               */
+
+/* Which change plant_one applies (test_planted_* set it before writing NEW). */
+static int g_plant;
+
+/* Point 0 (absmax, an int8 point) or point 1 turned into an fp16 point gets one change:
+ * 0.1 % of an error metric on the int8 point, 1 % on the fp16 point, one byte, one
+ * outlier column. */
+static void plant_one(qlab_row *r, int i)
+{
+    if (g_plant >= 100 && i == 1) {   /* the fp16 point, in base and new alike */
+        snprintf(r->p.scheme, sizeof r->p.scheme, "fp16");
+        r->p.x_granularity[0] = r->p.w_granularity[0] = '\0';
+    }
+    int which = g_plant % 100, target = g_plant >= 100 ? 1 : 0;
+    if (i != target || which == 0)
+        return;
+    double f = g_plant >= 100 ? 1.01 : 1.001;
+    switch (which) {
+    case 1: r->rel_err *= f; break;
+    case 2: r->sqnr_db /= f; break;
+    case 3: r->max_abs_err *= f; break;
+    case 4: r->mean_abs_err *= f; break;
+    case 5: r->cosine = 1 - (1 - r->cosine) * f; break;
+    case 6: r->w_bytes += 1; break;
+    case 7: r->x_bytes += 1; break;
+    case 8: r->outlier_cols += 1; break;
+    }
+}
+
+static void plant_base(qlab_row *r, int i)
+{
+    int saved = g_plant;
+    g_plant = g_plant >= 100 ? 100 : 0;
+    plant_one(r, i);
+    g_plant = saved;
+}
+
+Test(compare, each_planted_change_of_an_int8_or_fp16_point_is_worse)
+{
+    const char *names[] = {"", "rel_err +0.1%", "sqnr_db -0.1%", "max_abs_err +0.1%", "mean_abs_err +0.1%",
+                           "1-cosine +0.1%", "w_bytes +1", "x_bytes +1", "outlier_cols +1"};
+    for (int fp16 = 0; fp16 < 2; fp16++)
+        for (int which = 1; which <= 8; which++) {
+            if (fp16 && which >= 6)
+                continue;   /* bytes and outlier columns: the int8 cases cover them */
+            g_plant = which + (fp16 ? 100 : 0);
+            spec b = base_spec(), n = base_spec();
+            b.plant = plant_base;
+            n.plant = plant_one;
+            qlab_compare_opts o;
+            qlab_compare_opts_init(&o);
+            qlab_compare_summary sum;
+            char *rep = NULL, err[512];
+            int rc = compare_specs(&b, &n, &o, &sum, &rep, err, sizeof err);
+            cr_assert_eq(rc, 1, "%s point, %s: rc %d %s%s", fp16 ? "fp16" : "int8", names[which], rc, err, rep);
+            cr_assert_eq(sum.worse, 1, "%s point, %s:\n%s", fp16 ? "fp16" : "int8", names[which], rep);
+            free(rep);
+        }
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Timing verdicts                                                                */
+
+Test(compare, timings_twice_as_slow_are_worse_but_uncertain_on_a_busy_machine)
+{
+    spec b = base_spec(), n = base_spec();
+    n.time_scale = 2;
+    qlab_compare_opts o;
+    qlab_compare_opts_init(&o);
+    qlab_compare_summary sum;
+    char *rep = NULL, err[512];
+    cr_assert_eq(compare_specs(&b, &n, &o, &sum, &rep, err, sizeof err), 1, "%s%s", err, rep);
+    cr_assert_eq(sum.worse, N_POINTS, "%s", rep);
+    free(rep);
+    n.cpu_other = 0.6;   /* other processes took 60 % of the CPU while NEW sampled */
+    cr_assert_eq(compare_specs(&b, &n, &o, &sum, &rep, err, sizeof err), 0, "%s%s", err, rep);
+    cr_assert_eq(sum.worse, 0, "%s", rep);
+    cr_assert_eq(sum.uncertain, N_POINTS, "%s", rep);
+    cr_assert_eq(sum.busy, N_POINTS, "%s", rep);
+    cr_assert_not_null(strstr(rep, "machine busy"), "%s", rep);
+    free(rep);
+}
+
+Test(compare, timings_5pct_apart_with_tight_samples_are_same)
+{
+    /* Two runs of identical code drift by a few percent (clock, placement, caches);
+     * below the 1.1x minimum effect that is no verdict, however significant. */
+    spec b = base_spec(), n = base_spec();
+    n.time_scale = 1.05;
+    b.n_samples = n.n_samples = 60;
+    qlab_compare_opts o;
+    qlab_compare_opts_init(&o);
+    qlab_compare_summary sum;
+    char *rep = NULL, err[512];
+    cr_assert_eq(compare_specs(&b, &n, &o, &sum, &rep, err, sizeof err), 0, "%s%s", err, rep);
+    cr_assert_eq(sum.worse + sum.better + sum.uncertain, 0, "%s", rep);
+    free(rep);
+}
+
+Test(compare, unchanged_timings_too_noisy_to_tell_are_uncertain_not_same)
+{
+    spec b = base_spec(), n = base_spec();
+    b.time_spread = n.time_spread = 0.5;
+    qlab_compare_opts o;
+    qlab_compare_opts_init(&o);
+    qlab_compare_summary sum;
+    char *rep = NULL, err[512];
+    cr_assert_eq(compare_specs(&b, &n, &o, &sum, &rep, err, sizeof err), 0, "%s%s", err, rep);
+    cr_assert_eq(sum.uncertain, N_POINTS, "%s", rep);
+    cr_assert_not_null(strstr(rep, "too noisy to tell"), "%s", rep);
+    free(rep);
+}
+
+/* ---------------------------------------------------------------------------- */
+/* A/B and unmatched files                                                        */
+
+static void plant_m_times_4(qlab_row *r, int i) { r->p.m *= 4; }
+
+Test(compare, files_with_no_common_point_are_exit_2_naming_the_axis)
+{
+    spec b = base_spec(), n = base_spec();
+    n.plant = plant_m_times_4;
+    qlab_compare_opts o;
+    qlab_compare_opts_init(&o);
+    char *rep = NULL, err[512];
+    cr_assert_eq(compare_specs(&b, &n, &o, NULL, &rep, err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "m: base 16,32, new 64,128"), "%s", err);
+    cr_assert_not_null(strstr(err, "--ab"), "%s", err);
+    cr_assert_eq(rep == NULL || rep[0] == '\0', 1, "nothing on out: %s", rep ? rep : "");
+    free(rep);
+}
+
+Test(compare, ab_pairs_points_across_one_axis_in_one_file_and_across_two)
+{
+    char pb[256], pn[256], err[512], *rep = NULL;
+    spec b = base_spec(), n = base_spec();
+    n.plant = plant_m_times_4;
+    write_file(&b, "base.h5", pb, sizeof pb);
+    write_file(&n, "new.h5", pn, sizeof pn);
+    qlab_compare_opts o;
+    qlab_compare_opts_init(&o);
+    qlab_compare_summary sum;
+    /* one file: absmax points against zeropoint points, paired on m and granularity */
+    cr_assert_eq(qlab_compare_set_ab(&o, "scheme=absmax,zeropoint", err, sizeof err), 0, "%s", err);
+    int rc = run_compare(pb, pb, &o, &sum, &rep, err, sizeof err);
+    cr_assert_neq(rc, 2, "%s", err);
+    cr_assert_eq(sum.matched, 4, "%s", rep);
+    cr_assert_eq(sum.only_base + sum.only_new, 0, "%s", rep);
+    cr_assert_not_null(strstr(rep, "A/B on scheme: absmax in base, zeropoint in new"), "%s", rep);
+    free(rep);
+    /* two files: m = 32 in base against m = 128 in new */
+    qlab_compare_opts_init(&o);
+    cr_assert_eq(qlab_compare_set_ab(&o, "m=32,128", err, sizeof err), 0, "%s", err);
+    rc = run_compare(pb, pn, &o, &sum, &rep, err, sizeof err);
+    cr_assert_neq(rc, 2, "%s", err);
+    cr_assert_eq(sum.matched, 4, "%s", rep);
+    free(rep);
+    /* a value no point has */
+    qlab_compare_opts_init(&o);
+    cr_assert_eq(qlab_compare_set_ab(&o, "m=32,999", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(run_compare(pb, pn, &o, &sum, &rep, err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "no point with m=999"), "%s", err);
+    free(rep);
+}
+
+Test(compare, ab_spec_errors_name_what_is_wrong)
+{
+    qlab_compare_opts o;
+    qlab_compare_opts_init(&o);
+    char err[1024];
+    cr_assert_eq(qlab_compare_set_ab(&o, "scheme=absmax", err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "AXIS=BASE_VALUE,NEW_VALUE"), "%s", err);
+    cr_assert_eq(qlab_compare_set_ab(&o, "speed=1,2", err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "'speed' is not an axis"), "%s", err);
+    cr_assert_eq(qlab_compare_set_ab(&o, "scheme=absmax,llm_int8", err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "preset"), "%s", err);
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Filters                                                                        */
+
+Test(filter, a_scheme_preset_matches_the_points_it_expands_to)
+{
+    qlab_row r;
+    fill_row(&r, 4);   /* absmax, x row, w channel */
+    r.p.threshold = 6;
+    qlab_filter f = {0};
+    char err[512];
+    cr_assert_eq(qlab_filter_add(&f, "scheme=llm_int8", "--point", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(f.n, 4);
+    cr_assert(qlab_filter_matches(&f, &r));
+    r.p.threshold = 0;
+    cr_assert_not(qlab_filter_matches(&f, &r));
+    qlab_filter g = {0};
+    cr_assert_eq(qlab_filter_add(&g, "threshold=6.0", "--point", err, sizeof err), 0, "%s", err);
+    r.p.threshold = 6;
+    cr_assert(qlab_filter_matches(&g, &r));
+    cr_assert_eq(qlab_filter_add(&g, "nope=1", "--point", err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "'nope' is not an axis of /points (axes: seed, workload"), "%s", err);
 }
 
 /* ---------------------------------------------------------------------------- */

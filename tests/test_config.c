@@ -751,3 +751,24 @@ Test(config, synthetic_refuses_chain_keys)
     cr_assert_not_null(strstr(err, "key 'workload.mode'"), "%s", err);
     cr_assert_not_null(strstr(err, "not used by workload kind 'synthetic'"), "%s", err);
 }
+
+/* ---------------------------------------------------------------------------- */
+/* Presets: the sweep's expansion and the filters' (harness/filter.c) agree         */
+
+#include "../harness/filter.h"
+
+Test(config, the_llm_int8_preset_expands_to_what_filters_match)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_text("name: p\nworkload: {kind: synthetic, m: 4, k: 64, n: 8}\n"
+                           "quant: {scheme: llm_int8}\n", &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 1);
+    qlab_row r;
+    memset(&r, 0, sizeof r);
+    r.p = e.points[0];
+    qlab_filter f = {0};
+    cr_assert_eq(qlab_filter_add(&f, "scheme=llm_int8", "--point", err, sizeof err), 0, "%s", err);
+    cr_assert(qlab_filter_matches(&f, &r), "scheme %s x %s w %s t %g", r.p.scheme, r.p.x_granularity,
+              r.p.w_granularity, r.p.threshold);
+    qlab_experiment_free(&e);
+}
