@@ -6,6 +6,7 @@
 #   make test-gpu   the GPU tests alone (they skip, saying why, without a GPU)
 #   make baseline   regenerate results/baselines/baseline.h5 on purpose (see README)
 #   make bench-cpu  int8 GEMM vs float64 reference GEMM on the CPU
+#   make bench-verdicts  timing verdicts of identical runs (none allowed) and of a 2x slowdown
 #   make plots      figures of the newest default run into plots/out/
 #   make clean
 #
@@ -64,7 +65,7 @@ CUDA_LIBS :=
 CUDA_TARGETS :=
 endif
 
-.PHONY: readme-figures print-flags all deps run test baseline test-cpu test-gpu bench-cpu plots clean info \
+.PHONY: readme-figures print-flags all deps run test baseline test-cpu test-gpu bench-cpu bench-verdicts plots clean info \
         test-asan test-kill test-slurm fuzz
 all: $(B)/qlab $(B)/qlab-tests $(CUDA_TARGETS)
 	@echo "qlab: built $(B)/qlab (CUDA: $(if $(filter 1,$(CUDA)),yes via $(NVCC) for sm_$(subst $(eval) $(eval),/sm_,$(CUDA_ARCHS)),no: nvcc not found))"
@@ -205,6 +206,12 @@ test-gpu: deps
 bench-cpu: deps
 	@$(MAKE) -j$$(nproc) --no-print-directory $(B)/bench-cpu
 	./$(B)/bench-cpu
+
+# Ten pairs of identical timed runs (no timing verdict may appear) and a 2x heavier
+# shape (every point must be WORSE on time); about a minute on 2 cores.
+bench-verdicts: deps
+	@$(MAKE) -j$$(nproc) --no-print-directory $(B)/qlab
+	QLAB=$(B)/qlab bash tools/bench_verdicts.sh
 
 plots: $(B)/qlab
 	@f=$$(ls -t results/default-*.h5 | head -n 1); ./$(B)/qlab plot "$$f" -o plots/out

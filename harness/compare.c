@@ -83,7 +83,7 @@ static const char *const verdict_names[] = {"SAME", "BETTER", "UNCERTAIN", "WORS
 void qlab_compare_opts_init(qlab_compare_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->time_threshold = 0.10;
+    o->time_threshold = 0.25;
     o->p_value = 0.01;
     o->busy_threshold = 0.25;
 }
@@ -1062,7 +1062,7 @@ static const char *usage_compare =
     "    arithmetic gives the same bits on every machine; looser defaults on cuda);\n"
     "  - memory and outlier_cols exactly;\n"
     "  - time: WORSE or BETTER only when the median moved by at least the threshold\n"
-    "    factor (default 0.10: 1.1x), the interquartile ranges do not overlap, a\n"
+    "    factor (default 0.25: 1.25x), the interquartile ranges do not overlap, a\n"
     "    Mann-Whitney U test gives p < 0.01 and the machine was not busy; SAME when the\n"
     "    median moved less and both runs' IQR is within the threshold; UNCERTAIN\n"
     "    otherwise, with the reason.\n"

@@ -44,7 +44,7 @@ typedef struct {
     double rtol[QLAB_COMPARE_MAX_METRICS], atol[QLAB_COMPARE_MAX_METRICS];
     unsigned char rtol_set[QLAB_COMPARE_MAX_METRICS], atol_set[QLAB_COMPARE_MAX_METRICS];
     double time_threshold;    /* smallest change of the median time that counts, as a factor
-                                 - 1 (default 0.10: 1.1x slower or faster) */
+                                 - 1 (default 0.25: 1.25x slower or faster) */
     double p_value;           /* significance level of the rank test (default 0.01) */
     double busy_threshold;    /* a point whose cpu_other exceeds this in either run gets no
                                  WORSE/BETTER timing verdict (default 0.25) */
