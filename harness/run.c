@@ -66,6 +66,19 @@ static void set_attr_cb(void *ctx, const char *key, const char *value)
     }
 }
 
+/* The 1, 5 and 15 minute load averages ("0.12 0.30 0.25"), or "unknown". */
+static void load_avg(char *buf, size_t len)
+{
+    double a[3];
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf %lf %lf", &a[0], &a[1], &a[2]) == 3)
+        snprintf(buf, len, "%.2f %.2f %.2f", a[0], a[1], a[2]);
+    else
+        snprintf(buf, len, "unknown");
+    if (f)
+        fclose(f);
+}
+
 static int write_run_attrs(qlab_results *r, const qlab_experiment *e, const qlab_backend *b,
                            int64_t points_total)
 {
@@ -83,6 +96,9 @@ static int write_run_attrs(qlab_results *r, const qlab_experiment *e, const qlab
     set_attr_cb(&a, "libc", gnu_get_libc_version());
     set_attr_cb(&a, "host", host);
     set_attr_cb(&a, "backend", b->name);
+    char load[64];
+    load_avg(load, sizeof load);
+    set_attr_cb(&a, "load_avg_start", load);
     if (b->describe)
         b->describe(set_attr_cb, &a);
     char err[256];
@@ -423,6 +439,12 @@ int qlab_run(const qlab_run_opts *o)
     const char *status = interrupted ? "interrupted" : "complete";
     if (o->shard_count > 0 && !interrupted)
         status = "complete";
+    char load[64];
+    load_avg(load, sizeof load);
+    if (qlab_results_set_attr(r, "load_avg_end", load, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        rc_io = 1;
+    }
     if (qlab_results_close(r, status, err, sizeof err)) {
         fprintf(stderr, "qlab: %s\n", err);
         rc_io = 1;
