@@ -34,15 +34,17 @@ CRIT_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 WARN := -Wall -Wextra -Wno-unused-parameter
 # quant/ and every code-producing path: no fast-math, no fused multiply-add contraction.
+# Includes are written from the repository root (quant/quant.h) or from harness/
+# (store/results.h), so the two include roots.
 BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(CPU_ARCH) \
-               -ffp-contract=off -fno-fast-math -fopenmp -g $(WARN)
+               -ffp-contract=off -fno-fast-math -fopenmp -g $(WARN) -I. -Iharness
 CFLAGS_ALL = $(BASE_CFLAGS) $(DEP_CFLAGS) $(if $(filter 1,$(CUDA)),-DQLAB_HAVE_CUDA -I$(CUDA_HOME)/include) $(EXTRA_CFLAGS)
 LDLIBS_ALL = $(DEP_LIBS) -lm -fopenmp $(CUDA_LIBS) $(EXTRA_LDFLAGS)
 
 QUANT_SRC := $(wildcard quant/*.c)
-HARNESS_ALL := $(wildcard harness/*.c)
+HARNESS_ALL := $(wildcard harness/*/*.c)
 HARNESS_CUDA_SRC := $(filter %_cuda.c,$(HARNESS_ALL))
-HARNESS_SRC := $(filter-out harness/main.c $(if $(filter 1,$(CUDA)),,$(HARNESS_CUDA_SRC)),$(HARNESS_ALL))
+HARNESS_SRC := $(filter-out harness/cli/main.c $(if $(filter 1,$(CUDA)),,$(HARNESS_CUDA_SRC)),$(HARNESS_ALL))
 TEST_SRC := $(wildcard tests/test_*.c)
 GPU_TEST_SRC := $(wildcard tests/gpu/test_*.c)
 KERNEL_SRC := $(wildcard kernels/*.cu)
@@ -79,12 +81,12 @@ $(B)/libquant.a: $(QUANT_OBJ)
 
 # The commit qlab was built from; rewritten only when it changes, so it rebuilds little.
 GIT_DESC = $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
-# A hash of the sources that compute numbers (quant/, kernels/, harness/ less the
-# commands that only read results), recorded in every results file: two runs with the
+# A hash of the sources that compute numbers (quant/, kernels/, harness/ less report/
+# and cli/, which only read results), recorded in every results file: two runs with the
 # same hash ran the same arithmetic, so the baseline gate can tell a code change from
 # an environment change.
-REPORT_SRC := $(wildcard $(foreach f,plot show compare history merge main gnuplot filter,harness/$(f).[ch]))
-SRC_HASH = $(shell cat $(sort $(filter-out $(REPORT_SRC),$(wildcard quant/*.[ch] harness/*.[ch] kernels/*.cu kernels/*.cuh kernels/*.h))) | sha256sum | cut -c1-16)
+SRC_HASH = $(shell cat $(sort $(wildcard quant/*.[ch] kernels/*.cu kernels/*.cuh kernels/*.h \
+             $(foreach d,core store models workloads backends sweep,harness/$(d)/*.[ch]))) | sha256sum | cut -c1-16)
 $(B)/version.c: FORCE
 	@mkdir -p $(@D)
 	@printf 'const char qlab_git_commit[] = "%s";\nconst char qlab_source_hash[] = "%s";\n' '$(GIT_DESC)' '$(SRC_HASH)' > $@.new
@@ -110,7 +112,7 @@ $(B)/libqlabkernels.a: $(KERNEL_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/%.o: %.c $(wildcard quant/*.h harness/*.h kernels/*.h) $(B)/build-flags
+$(B)/%.o: %.c $(wildcard quant/*.h harness/*/*.h kernels/*.h) $(B)/build-flags
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -118,8 +120,8 @@ $(B)/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h kernels/*.cuh quant/*.h) $
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
 
-$(B)/qlab: $(B)/harness/main.o $(B)/libqlab.a $(B)/libquant.a $(if $(filter 1,$(CUDA)),$(B)/libqlabkernels.a)
-	$(CC) -o $@ $(B)/harness/main.o $(B)/libqlab.a $(B)/libquant.a $(LDLIBS_ALL)
+$(B)/qlab: $(B)/harness/cli/main.o $(B)/libqlab.a $(B)/libquant.a $(if $(filter 1,$(CUDA)),$(B)/libqlabkernels.a)
+	$(CC) -o $@ $(B)/harness/cli/main.o $(B)/libqlab.a $(B)/libquant.a $(LDLIBS_ALL)
 
 $(B)/qlab-tests: $(TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(if $(filter 1,$(CUDA)),$(B)/libqlabkernels.a)
 	$(CC) -o $@ $(TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(CRIT_LIBS) $(LDLIBS_ALL)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "results.h"
+#include "store/results.h"
 #include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

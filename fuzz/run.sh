@@ -33,13 +33,13 @@ DEP_CFLAGS=$(pkg-config --cflags $PKGS)
 DEP_LIBS=$(pkg-config --libs $PKGS)
 # The same language settings as the Makefile; sanitizers instead of -O3.
 CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -g -fno-omit-frame-pointer
-        -ffp-contract=off -fno-fast-math -fopenmp -Iquant -Iharness $DEP_CFLAGS
+        -ffp-contract=off -fno-fast-math -fopenmp -I. -Iquant -Iharness $DEP_CFLAGS
         -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
 mkdir -p "$OUT/obj"
 echo 'const char qlab_git_commit[] = "fuzz";' > "$OUT/version.c"
 # Library sources: quant/ and the CPU harness (no main, no CUDA).
-srcs=$(ls quant/*.c harness/*.c | grep -v -e '^harness/main\.c$' -e '_cuda\.c$')
+srcs=$(ls quant/*.c harness/*/*.c | grep -v -e '^harness/cli/main\.c$' -e '_cuda\.c$')
 objs=()
 build_fail=0
 for s in $srcs "$OUT/version.c"; do
@@ -107,7 +107,7 @@ for name in $names; do
             mkdir -p "$OUT/unreproducible/$name"; cp "$art/$f" "$OUT/unreproducible/$name/"
             unrep=$((unrep + 1)); continue
         fi
-        top=$(grep -E '^ *#[0-9]+ ' "$art/$f.log" | grep -E 'libhdf5|libfyaml|/(harness|quant|fuzz)/[A-Za-z0-9_]+\.c:' | head -n 1)
+        top=$(grep -E '^ *#[0-9]+ ' "$art/$f.log" | grep -E 'libhdf5|libfyaml|/(harness/[a-z]+|quant|fuzz)/[A-Za-z0-9_]+\.c:' | head -n 1)
         if grep -qE 'libhdf5|libfyaml' <<<"$top"; then
             mkdir -p "$OUT/library-defects/$name"; cp "$art/$f" "$art/$f.log" "$OUT/library-defects/$name/"
             lib=$((lib + 1)); continue

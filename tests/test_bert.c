@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/bert.h"
-#include "../harness/safetensors.h"
-#include "../harness/tokenizer.h"
+#include "models/bert.h"
+#include "models/safetensors.h"
+#include "models/tokenizer.h"
 
 #define FIX "tests/data/minilm/"
 #define MAX_SENT 16
@@ -261,7 +261,7 @@ Test(safetensors, refuses_non_float_reads_and_missing_files)
 /* ---------------------------------------------------------------------------- */
 /* Model points: qlab_model_run on the cpu backend                              */
 
-#include "../harness/network.h"
+#include "workloads/network.h"
 
 static int run_point(const char *scheme, const char *xg, const char *wg, double threshold,
                      const char *mode, qlab_row *row, qlab_layers *layers)

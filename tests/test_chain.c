@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../harness/network.h"
+#include "workloads/network.h"
 
 static qlab_point chain_point(int64_t depth, const char *mode, const char *scheme, double scale)
 {

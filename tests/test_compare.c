@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/compare.h"
-#include "../harness/filter.h"
-#include "../harness/results.h"
+#include "report/compare.h"
+#include "report/filter.h"
+#include "store/results.h"
 
 #define N_POINTS 8
 
@@ -692,7 +692,7 @@ Test(filter, a_scheme_preset_matches_the_points_it_expands_to)
 /* ---------------------------------------------------------------------------- */
 /* history: step changes                                                         */
 
-#include "../harness/history.h"
+#include "report/history.h"
 
 Test(history, any_change_of_an_exact_metric_is_a_step)
 {

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../harness/config.h"
-#include "../harness/dump.h"
+#include "sweep/config.h"
+#include "store/dump.h"
 
 #define CFG_DIR "tests/data/configs/"
 
@@ -755,7 +755,7 @@ Test(config, synthetic_refuses_chain_keys)
 /* ---------------------------------------------------------------------------- */
 /* Presets: the sweep's expansion and the filters' (harness/filter.c) agree         */
 
-#include "../harness/filter.h"
+#include "report/filter.h"
 
 Test(config, the_llm_int8_preset_expands_to_what_filters_match)
 {

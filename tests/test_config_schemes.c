@@ -7,7 +7,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../harness/config.h"
+#include "sweep/config.h"
 
 static char err[1024];
 

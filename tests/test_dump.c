@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../harness/dump.h"
+#include "store/dump.h"
 #include "../quant/quant.h"
 
 static char dir[64];
@@ -465,8 +465,8 @@ Test(dump, unknown_layer_group_is_refused)
 /* End to end: a dump experiment through the runner                              */
 
 #include <criterion/redirect.h>
-#include "../harness/results.h"
-#include "../harness/run.h"
+#include "store/results.h"
+#include "sweep/run.h"
 
 /* `qlab run` over a dump: each layer's row must hold exactly the rel_err of
  * quant_matmul_scheme on that layer's tensors against X W^T + b in float64. */

@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../harness/config.h"
-#include "../harness/dump.h"
-#include "../harness/results.h"
+#include "sweep/config.h"
+#include "store/dump.h"
+#include "store/results.h"
 
 #define REG_DIR "tests/data/fuzz-regressions"
 

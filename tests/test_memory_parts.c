@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/compare.h"
-#include "../harness/network.h"
-#include "../harness/show.h"
+#include "report/compare.h"
+#include "workloads/network.h"
+#include "report/show.h"
 #include "../quant/quant.h"
 #include "test_quant_util.h"
 

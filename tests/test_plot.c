@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../harness/plot.h"
-#include "../harness/results.h"
+#include "report/plot.h"
+#include "store/results.h"
 
 // ----------------------------------------------------------------------------
 // Deterministic results files

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../harness/results.h"
+#include "store/results.h"
 
 // ----------------------------------------------------------------------------
 // fixtures

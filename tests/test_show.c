@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/show.h"
+#include "report/show.h"
 
 static qlab_row row(int64_t m, int64_t k, int64_t n, const char *scheme, double thr, double rel_err)
 {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../harness/backend.h"
+#include "backends/backend.h"
 
 Test(timing, summary_quartiles_follow_linear_interpolation)
 {

@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../harness/tokenizer.h"
+#include "models/tokenizer.h"
 
 static const char *const vocab[] = {
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "aff", "able", "want",

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/workload.h"
+#include "workloads/workload.h"
 
 static qlab_point base_point(void)
 {

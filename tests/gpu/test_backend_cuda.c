@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../harness/backend.h"
+#include "backends/backend.h"
 #include "../../kernels/qlab_cuda.h"
 #include "gpu_test.h"
 

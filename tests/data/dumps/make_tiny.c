@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../../harness/dump.h"
+#include "store/dump.h"
 
 enum { T = 32, D = 64, H = 128, O = 16 };
 

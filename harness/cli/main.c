@@ -1,0 +1,400 @@
+/* main.c: the qlab command line (DESIGN section 9).
+ *
+ *   qlab run CONFIG [-o FILE] [--backend cpu|cuda|auto] [--set k=v]... [--shard I/N]
+ *            [--resume FILE] [--dry-run] [--progress|--no-progress]
+ *   qlab show FILE | export FILE [--table T] [--format F] [-o OUT] | plot FILE [-o DIR]
+ *   qlab compare BASE NEW [--tol F] [--rtol M=X] [--atol M=X] [--time-threshold F] [--markdown]
+ *   qlab history FILE... --metric M [--point KEY=VALUE]... [-o DIR]
+ *   qlab dump minilm --text FILE -o OUT [--dtype float32|float16|bfloat16]
+ *   qlab info
+ * Exit status: 0 ok, 1 regression or failed points, 2 usage or input error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backends/backend.h"
+#include "models/bert.h"
+#include "report/compare.h"
+#include "store/dump.h"
+#include "report/history.h"
+#include "cli/merge.h"
+#include "report/plot.h"
+#include "store/results.h"
+#include "sweep/run.h"
+#include "report/show.h"
+#include "core/version.h"
+#ifdef QLAB_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+#define MAX_SETS 256
+
+static const char *usage_main =
+    "usage: qlab COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  run CONFIG        run an experiment sweep into an HDF5 results file\n"
+    "  show FILE         summary table of a results file\n"
+    "  export FILE       a table of a results file as TSV or CSV\n"
+    "  plot FILE         every figure the file's data supports (PNG and PDF)\n"
+    "  compare BASE NEW  regressions in error and speed; exit 1 if any\n"
+    "  history FILE...   one point's metric over runs: TSV and figure\n"
+    "  merge FILE... -o OUT   join the shard files of one sweep\n"
+    "  dump MODEL        layer dump (every linear's input and weight) of a model qlab runs\n"
+    "  info              devices, versions, what this build supports\n"
+    "\n"
+    "`qlab COMMAND --help` describes each. Exit status: 0 ok, 1 regression or failed\n"
+    "points, 2 usage or input error.\n";
+
+static const char *usage_run =
+    "usage: qlab run CONFIG [options]\n"
+    "       qlab run --resume FILE\n"
+    "\n"
+    "Runs every point of the experiment CONFIG (YAML) and appends each finished point\n"
+    "to an HDF5 results file (default results/<name>-<utc>.h5; never overwritten).\n"
+    "\n"
+    "  -o, --output FILE     results file to create (must not exist)\n"
+    "  --backend B           cpu, cuda or auto (default: the config's `backend`)\n"
+    "  --set KEY=VALUE       override a config key, e.g. --set quant.threshold=[0,6]\n"
+    "  --shard I/N           run only the points with id %% N == I (0 <= I < N)\n"
+    "  --resume FILE         finish an interrupted run in FILE (uses its stored config)\n"
+    "  --dry-run             print the expanded points and their count, run nothing\n"
+    "  --progress, --no-progress   progress on stderr (default: when it is a terminal)\n";
+
+static const char *usage_show = "usage: qlab show FILE\n\nPrints a summary table of a results file.\n";
+static const char *usage_export =
+    "usage: qlab export FILE [--table points|layers|samples] [--format tsv|csv] [-o OUT]\n"
+    "\nWrites one table of a results file with a header line (default: points, tsv, stdout).\n";
+static const char *usage_plot =
+    "usage: qlab plot FILE [-o DIR]\n"
+    "\nDraws every figure FILE's data supports into DIR (default plots/out), PNG and PDF,\n"
+    "and says why it skips the others.\n";
+
+static int is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
+
+static int usage_error(const char *usage, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "qlab: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n\n%s", usage);
+    return 2;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    qlab_run_opts o = { .progress = -1 };
+    const char *sets[MAX_SETS];
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (is_help(a)) {
+            fputs(usage_run, stdout);
+            return 0;
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            if (!v) return usage_error(usage_run, "%s needs a file name", a);
+            o.output_path = v; i++;
+        } else if (strcmp(a, "--backend") == 0) {
+            if (!v) return usage_error(usage_run, "%s needs cpu, cuda or auto", a);
+            if (strcmp(v, "cpu") && strcmp(v, "cuda") && strcmp(v, "auto"))
+                return usage_error(usage_run, "--backend '%s': expected cpu, cuda or auto", v);
+            o.backend = v; i++;
+        } else if (strcmp(a, "--set") == 0) {
+            if (!v || !strchr(v, '=')) return usage_error(usage_run, "--set needs KEY=VALUE (got '%s')", v ? v : "");
+            if (o.n_sets == MAX_SETS) return usage_error(usage_run, "%s", "too many --set options");
+            sets[o.n_sets++] = v; i++;
+        } else if (strcmp(a, "--shard") == 0) {
+            int si, sn; char extra;
+            if (!v || sscanf(v, "%d/%d%c", &si, &sn, &extra) != 2 || sn < 1 || si < 0 || si >= sn)
+                return usage_error(usage_run, "--shard '%s': expected I/N with 0 <= I < N", v ? v : "");
+            o.shard_index = si; o.shard_count = sn; i++;
+        } else if (strcmp(a, "--resume") == 0) {
+            if (!v) return usage_error(usage_run, "%s needs a results file", a);
+            o.resume_path = v; i++;
+        } else if (strcmp(a, "--dry-run") == 0) {
+            o.dry_run = 1;
+        } else if (strcmp(a, "--progress") == 0) {
+            o.progress = 1;
+        } else if (strcmp(a, "--no-progress") == 0) {
+            o.progress = 0;
+        } else if (a[0] == '-') {
+            return usage_error(usage_run, "unknown option '%s'", a);
+        } else if (!o.config_path) {
+            o.config_path = a;
+        } else {
+            return usage_error(usage_run, "unexpected argument '%s'", a);
+        }
+    }
+    o.sets = sets;
+    if (o.resume_path && (o.config_path || o.n_sets || o.output_path || o.shard_count))
+        return usage_error(usage_run, "%s", "--resume FILE takes no CONFIG, -o, --set or --shard: the file holds them");
+    if (!o.resume_path && !o.config_path)
+        return usage_error(usage_run, "%s", "missing CONFIG");
+    return qlab_run(&o);
+}
+
+/* Reads FILE (the one positional argument) for show/export/plot. */
+static int read_results(const char *path, qlab_results_data *d)
+{
+    char err[1024];
+    if (qlab_results_read(path, d, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    if (argc >= 1 && is_help(argv[0])) { fputs(usage_show, stdout); return 0; }
+    if (argc != 1) return usage_error(usage_show, "%s", "expected exactly one FILE");
+    qlab_results_data d;
+    if (read_results(argv[0], &d)) return 2;
+    int rc = qlab_show(&d, stdout);
+    qlab_results_data_free(&d);
+    return rc;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    const char *file = NULL, *table = "points", *format = "tsv", *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (is_help(a)) { fputs(usage_export, stdout); return 0; }
+        else if (strcmp(a, "--table") == 0 && v) { table = v; i++; }
+        else if (strcmp(a, "--format") == 0 && v) { format = v; i++; }
+        else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && v) { out = v; i++; }
+        else if (a[0] == '-') return usage_error(usage_export, "unknown option or missing value '%s'", a);
+        else if (!file) file = a;
+        else return usage_error(usage_export, "unexpected argument '%s'", a);
+    }
+    if (!file) return usage_error(usage_export, "%s", "missing FILE");
+    if (strcmp(table, "points") && strcmp(table, "layers") && strcmp(table, "samples"))
+        return usage_error(usage_export, "--table '%s': expected points, layers or samples", table);
+    if (strcmp(format, "tsv") && strcmp(format, "csv"))
+        return usage_error(usage_export, "--format '%s': expected tsv or csv", format);
+    qlab_results_data d;
+    if (read_results(file, &d)) return 2;
+    FILE *f = out ? fopen(out, "w") : stdout;
+    if (!f) {
+        fprintf(stderr, "qlab: cannot write '%s': %s\n", out, strerror(errno));
+        qlab_results_data_free(&d);
+        return 2;
+    }
+    char err[512];
+    int rc = qlab_results_export(&d, table, format, f, err, sizeof err);
+    if (rc) fprintf(stderr, "qlab: %s\n", err);
+    if (out && fclose(f) != 0 && rc == 0) {
+        fprintf(stderr, "qlab: writing '%s' failed: %s\n", out, strerror(errno));
+        rc = 2;
+    }
+    qlab_results_data_free(&d);
+    return rc;
+}
+
+static int cmd_plot(int argc, char **argv)
+{
+    const char *file = NULL, *dir = "plots/out";
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (is_help(a)) { fputs(usage_plot, stdout); return 0; }
+        else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && v) { dir = v; i++; }
+        else if (a[0] == '-') return usage_error(usage_plot, "unknown option or missing value '%s'", a);
+        else if (!file) file = a;
+        else return usage_error(usage_plot, "unexpected argument '%s'", a);
+    }
+    if (!file) return usage_error(usage_plot, "%s", "missing FILE");
+    char err[1024];
+    int rc = qlab_plot(file, dir, stdout, err, sizeof err);
+    if (rc) fprintf(stderr, "qlab: %s\n", err);
+    return rc;
+}
+
+static void info_set(void *ctx, const char *key, const char *value)
+{
+    (void)ctx;
+    printf("  %-22s %s\n", key, value);
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    if (argc >= 1 && is_help(argv[0])) { puts("usage: qlab info\n\nDevices, versions, what this build supports."); return 0; }
+    printf("qlab %s (%s)\n", QLAB_VERSION_STRING, qlab_git_commit);
+    printf("schemes:");
+    for (int s = 0; s < QUANT_SCHEME_COUNT; s++)
+        printf(" %s", quant_scheme_get((quant_scheme)s)->name);
+    printf(" llm_int8(preset)\n");
+    printf("backend cpu: available\n");
+    qlab_backend_cpu.describe(info_set, NULL);
+#ifdef QLAB_HAVE_CUDA
+    char why[512] = "";
+    if (qlab_backend_cuda.available(why, sizeof why)) {
+        printf("backend cuda: available\n");
+        if (qlab_backend_cuda.describe) qlab_backend_cuda.describe(info_set, NULL);
+    } else {
+        printf("backend cuda: built, not usable here: %s\n", why);
+    }
+#else
+    printf("backend cuda: not built (nvcc was not found at build time)\n");
+#endif
+    return 0;
+}
+
+static const char *usage_merge =
+    "usage: qlab merge FILE... -o OUT [--allow-mixed-devices] [--allow-missing]\n"
+    "\nJoins the shard files of one sweep (qlab run --shard I/N) into OUT. Refuses files of\n"
+    "different experiments, configs or builds, mixed devices (unless allowed), duplicate\n"
+    "points and, unless allowed, missing points.\n";
+
+static int cmd_merge(int argc, char **argv)
+{
+    const char *out = NULL;
+    int mixed = 0, missing = 0, n = 0;
+    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    if (!inputs) return 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (is_help(a)) { fputs(usage_merge, stdout); free(inputs); return 0; }
+        else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && v) { out = v; i++; }
+        else if (strcmp(a, "--allow-mixed-devices") == 0) mixed = 1;
+        else if (strcmp(a, "--allow-missing") == 0) missing = 1;
+        else if (a[0] == '-') { free(inputs); return usage_error(usage_merge, "unknown option or missing value '%s'", a); }
+        else inputs[n++] = a;
+    }
+    int rc;
+    if (!out) rc = usage_error(usage_merge, "%s", "missing -o OUT");
+    else if (n < 1) rc = usage_error(usage_merge, "%s", "no input files");
+    else rc = qlab_merge(inputs, n, out, mixed, missing);
+    free(inputs);
+    return rc;
+}
+
+static const char *usage_dump =
+    "usage: qlab dump minilm --text FILE -o OUT [--dtype float32|float16|bfloat16]\n"
+    "\n"
+    "Runs all-MiniLM-L6-v2 on the sentences of FILE (one per line) and writes a layer\n"
+    "dump (DESIGN section 8) to OUT: for each of the 36 linear layers, in execution\n"
+    "order, its weight, bias, the input it received and the output it produced (the\n"
+    "float32 forward with float64 accumulation). OUT must not exist. The weights come\n"
+    "from tools/setup.sh (or $QLAB_MINILM_DIR). The file feeds `workload: {kind: dump}`.\n";
+
+/* Captures every linear of the reference forward into the dump being written. */
+typedef struct {
+    qlab_dump_writer *w;
+    char err[512];
+} dump_capture;
+
+static int dump_linear(void *vctx, const char *name, int index, const float *x, int64_t m,
+                       int64_t k, const float *w, const float *b, int64_t n, float *y)
+{
+    dump_capture *d = vctx;
+    char msg[256] = "";
+    if (qlab_bert_linear_ref(msg, name, index, x, m, k, w, b, n, y)) {
+        snprintf(d->err, sizeof d->err, "%s", msg);
+        return 1;
+    }
+    return qlab_dump_add_layer(d->w, name, w, n, k, b, x, m, y, d->err, sizeof d->err) ? 1 : 0;
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+    const char *model = NULL, *text = NULL, *out = NULL, *dtype = "float32";
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) { fputs(usage_dump, stdout); return 0; }
+        if ((strcmp(a, "--text") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 ||
+             strcmp(a, "--dtype") == 0) && i + 1 >= argc)
+            return usage_error(usage_dump, "%s needs a value", a);
+        if (strcmp(a, "--text") == 0) text = argv[++i];
+        else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) out = argv[++i];
+        else if (strcmp(a, "--dtype") == 0) dtype = argv[++i];
+        else if (a[0] == '-') return usage_error(usage_dump, "unknown option '%s'", a);
+        else if (!model) model = a;
+        else return usage_error(usage_dump, "unexpected argument '%s'", a);
+    }
+    if (!model) return usage_error(usage_dump, "%s", "missing MODEL");
+    if (strcmp(model, "minilm") != 0)
+        return usage_error(usage_dump, "unknown model '%s' (qlab runs: minilm; for other "
+                           "models use tools/dump_torch.py)", model);
+    if (!text) return usage_error(usage_dump, "%s", "missing --text FILE");
+    if (!out) return usage_error(usage_dump, "%s", "missing -o OUT");
+    qlab_dump_dtype dt = QLAB_DUMP_DTYPE_COUNT;
+    for (int d = 0; d < QLAB_DUMP_DTYPE_COUNT; d++)
+        if (strcmp(dtype, qlab_dump_dtype_name((qlab_dump_dtype)d)) == 0)
+            dt = (qlab_dump_dtype)d;
+    if (dt == QLAB_DUMP_DTYPE_COUNT)
+        return usage_error(usage_dump, "unknown --dtype '%s' (float32, float16, bfloat16)", dtype);
+    if (access(out, F_OK) == 0) {
+        fprintf(stderr, "qlab: %s exists; refusing to overwrite it\n", out);
+        return 2;
+    }
+
+    char err[1024];
+    qlab_minilm mm;
+    if (qlab_minilm_load(&mm, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        return 2;
+    }
+    qlab_bert_batch b;
+    if (qlab_bert_batch_from_file(&mm.tok, text, QLAB_MINILM_MAX_TOKENS, &b, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        qlab_minilm_free(&mm);
+        return 2;
+    }
+    int64_t H = mm.model.cfg.hidden;
+    float *emb = malloc((size_t)(b.n_seq * H) * sizeof *emb);
+    dump_capture cap = {0};
+    char source[1200];
+    snprintf(source, sizeof source, "qlab dump minilm --text %s (weights %s)", text, mm.dir);
+    int rc = 0;
+    if (!emb) {
+        fprintf(stderr, "qlab: out of memory\n");
+        rc = 2;
+    } else if (qlab_dump_create(out, "all-MiniLM-L6-v2", source, dt, &cap.w, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        rc = 2;
+    } else {
+        int frc = qlab_bert_forward(&mm.model, b.ids, b.start, b.n_seq, dump_linear, &cap, NULL,
+                                    NULL, emb, err, sizeof err);
+        char cerr[512];
+        int crc = qlab_dump_close(cap.w, cerr, sizeof cerr);
+        if (frc) {
+            fprintf(stderr, "qlab: %s\n", cap.err[0] ? cap.err : err);
+            rc = 2;
+        } else if (crc) {
+            fprintf(stderr, "qlab: %s\n", cerr);
+            rc = 2;
+        }
+        if (rc)
+            remove(out);   /* a partial dump would read as a smaller model */
+        else
+            fprintf(stderr, "qlab: %s: %lld linear layers, %lld sentences, %lld tokens (%s)\n",
+                    out, (long long)(mm.model.cfg.layers * QLAB_BERT_LINEARS_PER_LAYER),
+                    (long long)b.n_seq, (long long)b.n_tokens, dtype);
+    }
+    free(emb);
+    qlab_bert_batch_free(&b);
+    qlab_minilm_free(&mm);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { fputs(usage_main, stderr); return 2; }
+    const char *cmd = argv[1];
+    if (is_help(cmd) || strcmp(cmd, "help") == 0) { fputs(usage_main, stdout); return 0; }
+    if (strcmp(cmd, "--version") == 0) { printf("qlab %s\n", QLAB_VERSION_STRING); return 0; }
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "show") == 0) return cmd_show(argc - 2, argv + 2);
+    if (strcmp(cmd, "export") == 0) return cmd_export(argc - 2, argv + 2);
+    if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 2, argv + 2);
+    if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
+    if (strcmp(cmd, "compare") == 0) return qlab_compare_main(argc - 2, argv + 2, stdout, stderr);
+    if (strcmp(cmd, "history") == 0) return qlab_history_main(argc - 2, argv + 2, stdout, stderr);
+    if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 2, argv + 2);
+    if (strcmp(cmd, "dump") == 0) return cmd_dump(argc - 2, argv + 2);
+    fprintf(stderr, "qlab: unknown command '%s'\n\n%s", cmd, usage_main);
+    return 2;
+}

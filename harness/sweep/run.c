@@ -1,0 +1,467 @@
+/* run.c: the sweep runner.
+ *
+ * For each point: make (or reuse) the workload's tensors and its float64 reference,
+ * hand them to the backend, compute the output metrics against the reference (one
+ * code path for every backend), and append the row and its samples to the results
+ * file, which makes them durable before the next point starts. SIGINT and SIGTERM
+ * set a flag checked between points: the run stops, the file is marked interrupted,
+ * and `--resume FILE` finishes it later, re-expanding the config stored in the file
+ * and running only the points it does not hold. Points are deterministic functions
+ * of (seed, axis values), so a resumed file equals an uninterrupted run.
+ */
+#include <errno.h>
+#include <gnu/libc-version.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backends/backend.h"
+#include "sweep/config.h"
+#include "workloads/network.h"
+#include "store/results.h"
+#include "sweep/run.h"
+#include "core/version.h"
+#include "workloads/workload.h"
+
+
+static volatile sig_atomic_t g_stop_signal = 0;
+
+static void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+static void utc_compact(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+/* results/<name>-<utc>.h5, with -2, -3 ... appended if that name exists. */
+static void default_output(const char *name, char *out, size_t len)
+{
+    char ts[32];
+    utc_compact(ts, sizeof ts);
+    mkdir("results", 0777);
+    snprintf(out, len, "results/%s-%s.h5", name, ts);
+    for (int i = 2; access(out, F_OK) == 0 && i < 1000; i++)
+        snprintf(out, len, "results/%s-%s-%d.h5", name, ts, i);
+}
+
+typedef struct {
+    qlab_results *r;
+    int failed;
+} attr_ctx;
+
+static void set_attr_cb(void *ctx, const char *key, const char *value)
+{
+    attr_ctx *a = ctx;
+    char err[256];
+    if (!a->failed && qlab_results_set_attr(a->r, key, value, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        a->failed = 1;
+    }
+}
+
+/* The 1, 5 and 15 minute load averages ("0.12 0.30 0.25"), or "unknown". */
+static void load_avg(char *buf, size_t len)
+{
+    double a[3];
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf %lf %lf", &a[0], &a[1], &a[2]) == 3)
+        snprintf(buf, len, "%.2f %.2f %.2f", a[0], a[1], a[2]);
+    else
+        snprintf(buf, len, "unknown");
+    if (f)
+        fclose(f);
+}
+
+static int write_run_attrs(qlab_results *r, const qlab_experiment *e, const qlab_backend *b,
+                           int64_t points_total)
+{
+    char host[256] = "unknown";
+    gethostname(host, sizeof host - 1);
+    attr_ctx a = { r, 0 };
+    set_attr_cb(&a, "experiment", e->name);
+    set_attr_cb(&a, "description", e->description ? e->description : "");
+    set_attr_cb(&a, "config", e->text);
+    set_attr_cb(&a, "config_source", e->source);
+    set_attr_cb(&a, "qlab_version", QLAB_VERSION_STRING);
+    set_attr_cb(&a, "git_commit", qlab_git_commit);
+    set_attr_cb(&a, "source_hash", qlab_source_hash);
+    set_attr_cb(&a, "compiler", "gcc-compatible " __VERSION__);
+    set_attr_cb(&a, "libc", gnu_get_libc_version());
+    set_attr_cb(&a, "host", host);
+    set_attr_cb(&a, "backend", b->name);
+    char load[64];
+    load_avg(load, sizeof load);
+    set_attr_cb(&a, "load_avg_start", load);
+    if (b->describe)
+        b->describe(set_attr_cb, &a);
+    char err[256];
+    if (!a.failed && qlab_results_set_attr_int(r, "points_total", points_total, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        a.failed = 1;
+    }
+    return a.failed;
+}
+
+/* Output metrics of y against the reference into row. */
+static void fill_metrics(const float *y, const double *y_ref, int64_t m, int64_t n, qlab_row *row)
+{
+    quant_metrics mt;
+    if (quant_metrics_compute(y, y_ref, m, n, &mt) == QUANT_OK) {
+        row->rel_err = mt.rel_err;
+        row->sqnr_db = mt.sqnr_db;
+        row->max_abs_err = mt.max_abs_err;
+        row->mean_abs_err = mt.mean_abs_err;
+        row->cosine = mt.cosine;
+    }
+}
+
+static void progress_line(int64_t done, int64_t total, const qlab_point *p, double t0, int tty)
+{
+    char desc[256];
+    qlab_point_describe(p, desc, sizeof desc);
+    double el = qlab_now_s() - t0;
+    double rate = done > 0 ? (double)done / el : 0;
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    if (tty)
+        fprintf(stderr, "\r\033[K[%lld/%lld] %.2f pt/s ETA %.0fs  %s", (long long)done + 1,
+                (long long)total, rate, eta, desc);
+    else
+        fprintf(stderr, "[%lld/%lld] %s\n", (long long)done + 1, (long long)total, desc);
+    fflush(stderr);
+}
+
+/* Estimated cost of a point: its multiply-adds, plus a fixed part for the timing
+ * loop and the file write that every point pays whatever its size. */
+static double point_cost(const qlab_point *p)
+{
+    return (double)p->m * (double)p->k * (double)p->n + 1e7;
+}
+
+/* Shard of every point, balanced by estimated cost: points in decreasing cost (ties
+ * by id) each go to the shard with the least cost so far (ties to the lowest index).
+ * Deterministic in the point list alone, so every shard job computes the same
+ * partition. Returns a malloc'ed array indexed by point id, or NULL. */
+static int *shard_assign(const qlab_experiment *e, int count)
+{
+    int64_t n = e->n_points;
+    int *shard = calloc((size_t)n + 1, sizeof *shard);
+    int64_t *order = malloc(((size_t)n + 1) * sizeof *order);
+    double *load = calloc((size_t)count, sizeof *load);
+    if (!shard || !order || !load) {
+        free(shard); free(order); free(load);
+        return NULL;
+    }
+    for (int64_t i = 0; i < n; i++)
+        order[i] = i;
+    /* Insertion sort is fine for sweep sizes and keeps the order stable. */
+    for (int64_t i = 1; i < n; i++) {
+        int64_t v = order[i], j = i;
+        double cv = point_cost(&e->points[v]);
+        while (j > 0 && point_cost(&e->points[order[j - 1]]) < cv) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int best = 0;
+        for (int s = 1; s < count; s++)
+            if (load[s] < load[best])
+                best = s;
+        shard[order[i]] = best;
+        load[best] += point_cost(&e->points[order[i]]);
+    }
+    free(order);
+    free(load);
+    return shard;
+}
+
+static int in_shard(const qlab_run_opts *o, const int *shard, int64_t id)
+{
+    return o->shard_count <= 0 || shard[id] == o->shard_index;
+}
+
+int qlab_run(const qlab_run_opts *o)
+{
+    char err[1024] = "";
+    qlab_experiment e;
+    qlab_results_data prev = { 0 };
+    int resuming = o->resume_path != NULL;
+
+    if (resuming) {
+        if (qlab_results_read(o->resume_path, &prev, err, sizeof err)) {
+            fprintf(stderr, "qlab: %s\n", err);
+            return 2;
+        }
+        const char *status = qlab_results_attr(&prev, "status");
+        const char *text = qlab_results_attr(&prev, "config");
+        if (status && strcmp(status, "complete") == 0) {
+            fprintf(stderr, "qlab: %s: the run is complete; nothing to resume\n", o->resume_path);
+            qlab_results_data_free(&prev);
+            return 2;
+        }
+        if (!text) {
+            fprintf(stderr, "qlab: %s: no 'config' attribute; cannot resume\n", o->resume_path);
+            qlab_results_data_free(&prev);
+            return 2;
+        }
+        if (qlab_experiment_load_string(text, o->resume_path, NULL, 0, &e, err, sizeof err)) {
+            fprintf(stderr, "qlab: %s\n", err);
+            qlab_results_data_free(&prev);
+            return 2;
+        }
+    } else if (qlab_experiment_load(o->config_path, o->sets, o->n_sets, &e, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        return 2;
+    }
+
+    /* A resumed shard keeps its partition: the file says which shard it is. */
+    qlab_run_opts eff = *o;
+    if (resuming) {
+        const char *sh = qlab_results_attr(&prev, "shard");
+        if (sh && sscanf(sh, "%d/%d", &eff.shard_index, &eff.shard_count) != 2)
+            eff.shard_count = 0;
+    }
+    o = &eff;
+    int *shard = NULL;
+    if (o->shard_count > 0 && !(shard = shard_assign(&e, o->shard_count))) {
+        fprintf(stderr, "qlab: out of memory assigning %lld points to shards\n", (long long)e.n_points);
+        qlab_experiment_free(&e);
+        qlab_results_data_free(&prev);
+        return 2;
+    }
+    int64_t total = 0;
+    for (int64_t i = 0; i < e.n_points; i++)
+        total += in_shard(o, shard, e.points[i].id);
+
+    if (o->dry_run) {
+        for (int64_t i = 0; i < e.n_points; i++) {
+            if (!in_shard(o, shard, e.points[i].id))
+                continue;
+            char desc[256];
+            qlab_point_describe(&e.points[i], desc, sizeof desc);
+            printf("%5lld  %s\n", (long long)e.points[i].id, desc);
+        }
+        printf("%lld points", (long long)total);
+        if (e.n_skipped)
+            printf(" (%lld skipped: %s)", (long long)e.n_skipped, e.skip_summary);
+        printf("\n");
+        free(shard);
+        qlab_experiment_free(&e);
+        return 0;
+    }
+
+    const char *backend_name = o->backend ? o->backend : e.backend;
+    if (resuming) {
+        const char *b = qlab_results_attr(&prev, "backend");
+        if (b)
+            backend_name = b;
+    }
+    char why[512] = "";
+    const qlab_backend *b = qlab_backend_select(backend_name, why, sizeof why);
+    if (!b) {
+        fprintf(stderr, "qlab: %s\n", why);
+        free(shard);
+        qlab_experiment_free(&e);
+        qlab_results_data_free(&prev);
+        return 2;
+    }
+    if (why[0])
+        fprintf(stderr, "qlab: %s\n", why);
+
+    /* Open the output before any work, so a bad path costs nothing. */
+    char path[QLAB_PATH_LEN];
+    qlab_results *r = NULL;
+    if (resuming) {
+        snprintf(path, sizeof path, "%s", o->resume_path);
+        if (qlab_results_open_append(path, &r, err, sizeof err)) {
+            fprintf(stderr, "qlab: %s\n", err);
+            free(shard);
+            qlab_experiment_free(&e);
+            qlab_results_data_free(&prev);
+            return 2;
+        }
+    } else {
+        if (o->output_path)
+            snprintf(path, sizeof path, "%s", o->output_path);
+        else
+            default_output(e.name, path, sizeof path);
+        errno = 0;
+        if (qlab_results_create(path, &r, err, sizeof err)) {
+            fprintf(stderr, "qlab: %s%s\n", err, errno == EEXIST ?
+                    " (choose another name with -o, or continue it with --resume)" : "");
+            free(shard);
+            qlab_experiment_free(&e);
+            return 2;
+        }
+        if (write_run_attrs(r, &e, b, total)) {
+            qlab_results_close(r, "interrupted", err, sizeof err);
+            free(shard);
+            qlab_experiment_free(&e);
+            return 2;
+        }
+        if (o->shard_count > 0) {
+            char shard_txt[64];
+            snprintf(shard_txt, sizeof shard_txt, "%d/%d", o->shard_index, o->shard_count);
+            set_attr_cb(&(attr_ctx){ r, 0 }, "shard", shard_txt);
+        }
+    }
+
+    /* Points already in the file (resume): matched by id and axis values. */
+    uint8_t *done = calloc((size_t)e.n_points + 1, 1);
+    for (int64_t i = 0; i < prev.n_points; i++) {
+        int64_t id = prev.points[i].p.id;
+        if (id >= 0 && id < e.n_points && qlab_point_same(&prev.points[i].p, &e.points[id]))
+            done[id] = 1;
+    }
+    qlab_results_data_free(&prev);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int tty = o->progress < 0 ? isatty(STDERR_FILENO) : o->progress;
+    printf("results: %s\n", path);
+    fflush(stdout);
+    fprintf(stderr, "qlab: %s: %lld points on %s%s%s\n", e.name, (long long)total, b->name,
+            e.n_skipped ? ", skipped: " : "", e.n_skipped ? e.skip_summary : "");
+
+    qlab_workload wl = { 0 };
+    int have_wl = 0;
+    qlab_samples samples = { 0 };
+    qlab_layers layers = { 0 };
+    float *y = NULL;
+    size_t y_cap = 0;
+    int64_t n_done = 0, n_failed = 0, n_run = 0;
+    int rc_io = 0;
+    double t0 = qlab_now_s();
+
+    for (int64_t i = 0; i < e.n_points && !g_stop_signal; i++) {
+        const qlab_point *p = &e.points[i];
+        if (!in_shard(o, shard, p->id))
+            continue;
+        if (done[p->id]) {
+            n_done++;
+            continue;
+        }
+        if (o->progress != 0)
+            progress_line(n_done, total, p, t0, tty);
+
+        qlab_row row;
+        memset(&row, 0, sizeof row);
+        row.p = *p;
+        snprintf(row.backend, sizeof row.backend, "%s", b->name);
+        qlab_samples_clear(&samples);
+
+        int failed = 0;
+        int network = strcmp(p->workload, "chain") == 0 || strcmp(p->workload, "model") == 0;
+        layers.n = 0;
+        if (network) {
+            qlab_network_job job = {
+                .p = p, .backend = b, .measure_latency = e.measure_latency,
+                .measure_memory = e.measure_memory, .timing = &e.timing,
+            };
+            int (*fn)(const qlab_network_job *, qlab_row *, qlab_layers *, qlab_samples *,
+                      char *, size_t) = p->workload[0] == 'c' ? qlab_chain_run : qlab_model_run;
+            failed = fn(&job, &row, &layers, &samples, row.message, sizeof row.message) != 0;
+            for (int64_t l = 0; l < layers.n; l++)
+                layers.v[l].point_id = p->id;
+            goto record;
+        }
+        uint64_t key = qlab_workload_key(p);
+        if (!have_wl || wl.key != key) {
+            if (have_wl)
+                qlab_workload_free(&wl);
+            have_wl = 0;
+            if (qlab_workload_make(p, &wl, row.message, sizeof row.message) ||
+                (e.measure_error && qlab_workload_reference(&wl, row.message, sizeof row.message))) {
+                failed = 1;
+                qlab_workload_free(&wl);
+            } else {
+                have_wl = 1;
+            }
+        }
+        if (!failed) {
+            size_t ny = (size_t)(p->m * p->n);
+            if (ny > y_cap) {
+                free(y);
+                y = malloc(ny * sizeof *y);
+                y_cap = y ? ny : 0;
+            }
+            if (!y) {
+                snprintf(row.message, sizeof row.message, "out of memory for Y [%lld x %lld]",
+                         (long long)p->m, (long long)p->n);
+                failed = 1;
+            }
+        }
+        if (!failed) {
+            qlab_backend_job job = {
+                .p = p, .x = wl.x, .w = wl.w, .bias = wl.bias,
+                .measure_latency = e.measure_latency, .measure_memory = e.measure_memory,
+                .timing = &e.timing,
+            };
+            if (b->run(&job, y, &row, &samples, row.message, sizeof row.message))
+                failed = 1;
+            else if (e.measure_error)
+                fill_metrics(y, wl.y_ref, p->m, p->n, &row);
+        }
+    record:
+        row.status = failed ? QLAB_STATUS_FAILED : QLAB_STATUS_OK;
+        if (failed) {
+            n_failed++;
+            if (tty)
+                fprintf(stderr, "\n");
+            fprintf(stderr, "qlab: point %lld failed: %s\n", (long long)p->id, row.message);
+        }
+        /* One durable write for the point and its samples: a kill never splits them. */
+        if (qlab_results_append_batch(r, &row, samples.v, samples.n, layers.v, layers.n, err,
+                                      sizeof err)) {
+            fprintf(stderr, "%sqlab: %s\n", tty ? "\n" : "", err);
+            rc_io = 1;
+            break;
+        }
+        n_done++;
+        n_run++;
+    }
+    if (tty && o->progress != 0)
+        fprintf(stderr, "\r\033[K");
+
+    int interrupted = g_stop_signal != 0 || rc_io;
+    const char *status = interrupted ? "interrupted" : "complete";
+    if (o->shard_count > 0 && !interrupted)
+        status = "complete";
+    char load[64];
+    load_avg(load, sizeof load);
+    if (qlab_results_set_attr(r, "load_avg_end", load, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        rc_io = 1;
+    }
+    if (qlab_results_close(r, status, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        rc_io = 1;
+    }
+    fprintf(stderr, "qlab: %lld points run, %lld failed, %.1f s; %s%s\n", (long long)n_run,
+            (long long)n_failed, qlab_now_s() - t0, status,
+            g_stop_signal ? " (stopped by signal; finish with --resume)" : "");
+
+    if (have_wl)
+        qlab_workload_free(&wl);
+    qlab_samples_free(&samples);
+    qlab_layers_free(&layers);
+    free(y);
+    free(done);
+    free(shard);
+    qlab_experiment_free(&e);
+    if (rc_io)
+        return 2;
+    return (n_failed || interrupted) ? 1 : 0;
+}
