@@ -7,6 +7,7 @@
  */
 #include <string.h>
 #include "quant.h"
+#include "quant_internal.h"
 
 static uint32_t f32_bits(float f)
 {
@@ -118,4 +119,24 @@ void quant_round_bf16(const float *src, float *dst, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         dst[i] = quant_bf16_to_f32(quant_f32_to_bf16(src[i]));
+}
+
+quant_status quant_float_roundtrip(quant_scheme s, quant_gran g, const float *v, int64_t rows,
+                                   int64_t cols, int64_t block, float *out)
+{
+    size_t total = (size_t)rows * (size_t)cols;
+    switch (s) {
+    case QUANT_SCHEME_FP32:
+        if (out != v)
+            memmove(out, v, total * sizeof *out);
+        return QUANT_OK;
+    case QUANT_SCHEME_FP16:
+        quant_round_f16(v, out, total);
+        return QUANT_OK;
+    case QUANT_SCHEME_BF16:
+        quant_round_bf16(v, out, total);
+        return QUANT_OK;
+    default:
+        return QUANT_ERR_ARG;
+    }
 }

@@ -12,119 +12,9 @@
 #include "quant.h"
 #include "quant_internal.h"
 
-int quant_all_finite(const float *v, size_t count)
-{
-    if (!v)
-        return 0;
-    for (size_t i = 0; i < count; i++)
-        if (!isfinite(v[i]))
-            return 0;
-    return 1;
-}
-
 static int scheme_is_int8(quant_scheme s)
 {
     return s == QUANT_SCHEME_ABSMAX || s == QUANT_SCHEME_ZEROPOINT;
-}
-
-/* Scale and zero point of `count` finite values at v[i*stride]. */
-static quant_status group_params_core(quant_scheme scheme, const float *v, int64_t count,
-                                      int64_t stride, float *scale, int32_t *zero)
-{
-    if (scheme == QUANT_SCHEME_ABSMAX) {
-        float amax = 0.0f;
-        for (int64_t i = 0; i < count; i++) {
-            float a = fabsf(v[i * stride]);
-            if (a > amax)
-                amax = a;
-        }
-        float s = 1.0f;
-        if (amax > 0.0f) {
-            s = 127.0f / amax;
-            /* A subnormal maximum overflows the scale; codes would be meaningless. */
-            if (!isfinite(s))
-                return QUANT_ERR_RANGE;
-        }
-        *scale = s;
-        if (zero)
-            *zero = 0;
-        return QUANT_OK;
-    }
-    /* zeropoint: the range is widened to hold 0, so z lands in [-128, 127] and 0 is exact. */
-    float lo = 0.0f, hi = 0.0f;
-    for (int64_t i = 0; i < count; i++) {
-        float x = v[i * stride];
-        if (x < lo)
-            lo = x;
-        if (x > hi)
-            hi = x;
-    }
-    float s = 1.0f;
-    int32_t z = -128;
-    if (hi != lo) {
-        float range = hi - lo;
-        if (!isfinite(range))
-            return QUANT_ERR_RANGE;
-        s = 255.0f / range;
-        if (!isfinite(s) || s == 0.0f)
-            return QUANT_ERR_RANGE;
-        float t = -s * lo;
-        float zr = rintf(t) - 128.0f;
-        /* -s*lo lies in [0, 255] up to rounding; the clamp only guards that rounding. */
-        if (zr < -128.0f)
-            zr = -128.0f;
-        if (zr > 127.0f)
-            zr = 127.0f;
-        z = (int32_t)zr;
-    }
-    *scale = s;
-    if (zero)
-        *zero = z;
-    return QUANT_OK;
-}
-
-quant_status quant_group_params(quant_scheme scheme, const float *v, int64_t count,
-                                int64_t stride, float *scale, int32_t *zero)
-{
-    if (!v || !scale || count <= 0 || stride <= 0 || !scheme_is_int8(scheme))
-        return QUANT_ERR_ARG;
-    if (scheme == QUANT_SCHEME_ZEROPOINT && !zero)
-        return QUANT_ERR_ARG;
-    for (int64_t i = 0; i < count; i++)
-        if (!isfinite(v[i * stride]))
-            return QUANT_ERR_NONFINITE;
-    return group_params_core(scheme, v, count, stride, scale, zero);
-}
-
-int64_t quant_group_count(quant_gran g, int64_t rows, int64_t cols, int64_t block, quant_status *st)
-{
-    quant_status dummy;
-    if (!st)
-        st = &dummy;
-    int64_t total;
-    if (!quant_size_mul(rows, cols, &total)) {
-        *st = QUANT_ERR_ARG;
-        return -1;
-    }
-    switch (g) {
-    case QUANT_GRAN_TENSOR:
-        *st = QUANT_OK;
-        return 1;
-    case QUANT_GRAN_ROW:
-    case QUANT_GRAN_CHANNEL:
-        *st = QUANT_OK;
-        return rows;
-    case QUANT_GRAN_BLOCK:
-        if (block <= 0 || cols % block != 0) {
-            *st = QUANT_ERR_BLOCK;
-            return -1;
-        }
-        *st = QUANT_OK;
-        return rows * (cols / block);
-    default:
-        *st = QUANT_ERR_ARG;
-        return -1;
-    }
 }
 
 quant_status quant_matrix_init(quant_matrix *q, quant_scheme scheme, quant_gran gran,
@@ -243,7 +133,7 @@ quant_status quant_quantize(const float *v, quant_matrix *q)
     int64_t glen = q->gran == QUANT_GRAN_TENSOR ? total : q->block;
     for (int64_t g = 0; g < q->n_groups; g++) {
         /* Groups are contiguous: row r's group b starts at r*cols + b*block = g*block. */
-        quant_status st = group_params_core(q->scheme, v + g * glen, glen, 1, &scales[g], &zeros[g]);
+        quant_status st = quant_group_scale(q->scheme, v + g * glen, glen, 1, &scales[g], &zeros[g]);
         if (st != QUANT_OK) {
             free(scales);
             free(zeros);
@@ -284,37 +174,11 @@ quant_status quant_dequantize(const quant_matrix *q, float *out)
     return QUANT_OK;
 }
 
-quant_status quant_roundtrip(quant_scheme s, quant_gran g, const float *v, int64_t rows,
-                             int64_t cols, int64_t block, float *out)
+quant_status quant_int8_roundtrip(quant_scheme s, quant_gran g, const float *v, int64_t rows,
+                                  int64_t cols, int64_t block, float *out)
 {
-    int64_t total;
-    if (!v || !out || !quant_size_mul(rows, cols, &total) || (int)s < 0 ||
-        s >= QUANT_SCHEME_COUNT || (int)g < 0 || g >= QUANT_GRAN_COUNT)
+    if (!scheme_is_int8(s))
         return QUANT_ERR_ARG;
-    if (!quant_all_finite(v, (size_t)total))
-        return QUANT_ERR_NONFINITE;
-    switch (s) {
-    case QUANT_SCHEME_FP32:
-        if (out != v)
-            memmove(out, v, (size_t)total * sizeof *out);
-        return QUANT_OK;
-    case QUANT_SCHEME_FP16:
-        quant_round_f16(v, out, (size_t)total);
-        return QUANT_OK;
-    case QUANT_SCHEME_BF16:
-        quant_round_bf16(v, out, (size_t)total);
-        return QUANT_OK;
-    case QUANT_SCHEME_FP8_E4M3:
-    case QUANT_SCHEME_FP8_E5M2:
-        return quant_fp8_roundtrip(s, g, v, rows, cols, block, out);
-    case QUANT_SCHEME_NF4:
-    case QUANT_SCHEME_FP4:
-    case QUANT_SCHEME_NF4_DQ:
-    case QUANT_SCHEME_FP4_DQ:
-        return quant_4bit_roundtrip(s, g, v, rows, cols, block, out);
-    default:
-        break;
-    }
     quant_matrix q;
     quant_status st = quant_matrix_init(&q, s, g, rows, cols, block);
     if (st != QUANT_OK)

@@ -309,12 +309,12 @@ quant_status quant_outlier_cols(const float *x, int64_t m, int64_t k, float thre
     return QUANT_OK;
 }
 
-static quant_status matmul_float_scheme(const float *x, const float *w, int64_t m, int64_t k,
-                                        int64_t n, quant_scheme scheme, float *y,
-                                        quant_matmul_info *info)
+quant_status quant_matmul_float(const quant_scheme_traits *t, const float *x, const float *w,
+                                int64_t m, int64_t k, int64_t n, const quant_matmul_opts *opts,
+                                float *y, quant_matmul_info *info)
 {
     int64_t mk = m * k, nk = n * k;
-    const quant_scheme_traits *t = quant_scheme_get(scheme);
+    const quant_scheme scheme = t->id;
     if (info) {
         info->x_bytes = mk * (t->bits / 8);
         info->w_code_bytes = nk * (t->bits / 8);
@@ -560,8 +560,9 @@ done:
 }
 
 /* Weight-only 4-bit: W quantized in blocks along k, dequantized to fp16; X fp16. */
-static quant_status matmul_4bit(const float *x, const float *w, int64_t m, int64_t k, int64_t n,
-                                const quant_matmul_opts *opts, float *y, quant_matmul_info *info)
+quant_status quant_matmul_4bit(const quant_scheme_traits *t, const float *x, const float *w,
+                               int64_t m, int64_t k, int64_t n, const quant_matmul_opts *opts,
+                               float *y, quant_matmul_info *info)
 {
     if (opts->block < 32 || opts->block > 4096)
         return QUANT_ERR_BLOCK;
@@ -602,41 +603,15 @@ done:
     return st;
 }
 
-quant_status quant_matmul_scheme(const float *x, const float *w, int64_t m, int64_t k,
-                                 int64_t n, const quant_matmul_opts *opts, float *y,
-                                 quant_matmul_info *info)
+/* The int8 and fp8 pipelines: the decomposition around the low-precision product, on
+ * X / s and W * s under SmoothQuant. */
+static quant_status matmul_lowp(const float *x, const float *w, int64_t m, int64_t k, int64_t n,
+                                const quant_matmul_opts *opts, lowp_product_fn lowp, float *y,
+                                quant_matmul_info *info)
 {
-    int64_t mk, nk, mn;
-    if (!x || !w || !y || !opts || !quant_size_mul(m, k, &mk) || !quant_size_mul(n, k, &nk) ||
-        !quant_size_mul(m, n, &mn))
-        return QUANT_ERR_ARG;
-    const quant_scheme_traits *t = quant_scheme_get(opts->scheme);
-    if (!t || isnan(opts->threshold) || !(opts->smooth_alpha >= 0.0f && opts->smooth_alpha <= 1.0f))
-        return QUANT_ERR_ARG;
-    if ((int)opts->x_gran < 0 || opts->x_gran >= QUANT_GRAN_COUNT || (int)opts->w_gran < 0 ||
-        opts->w_gran >= QUANT_GRAN_COUNT || (int)opts->outlier_weights < 0 ||
-        opts->outlier_weights >= QUANT_OUTLIER_COUNT)
-        return QUANT_ERR_ARG;
-    if (!quant_all_finite(x, (size_t)mk) || !quant_all_finite(w, (size_t)nk))
-        return QUANT_ERR_NONFINITE;
-    if (info)
-        memset(info, 0, sizeof *info);
-    switch (t->kind) {
-    case QUANT_KIND_FLOAT:
-        return matmul_float_scheme(x, w, m, k, n, opts->scheme, y, info);
-    case QUANT_KIND_4BIT:
-        return matmul_4bit(x, w, m, k, n, opts, y, info);
-    case QUANT_KIND_INT8:
-    case QUANT_KIND_FP8:
-        break;
-    default:
-        return QUANT_ERR_ARG;
-    }
-    lowp_product_fn lowp = t->kind == QUANT_KIND_INT8 ? lowp_int8 : lowp_fp8;
+    const int64_t mk = m * k, nk = n * k;
     if (opts->smooth_alpha == 0.0f)
         return matmul_decomposed(x, w, m, k, n, opts, lowp, y, info);
-
-    /* SmoothQuant: the scheme runs on X / s and W * s. */
     float *s = malloc((size_t)k * sizeof *s);
     float *xs = malloc((size_t)mk * sizeof *xs);
     float *ws = malloc((size_t)nk * sizeof *ws);
@@ -652,4 +627,18 @@ quant_status quant_matmul_scheme(const float *x, const float *w, int64_t m, int6
     free(xs);
     free(ws);
     return st;
+}
+
+quant_status quant_matmul_int8(const quant_scheme_traits *t, const float *x, const float *w,
+                               int64_t m, int64_t k, int64_t n, const quant_matmul_opts *opts,
+                               float *y, quant_matmul_info *info)
+{
+    return matmul_lowp(x, w, m, k, n, opts, lowp_int8, y, info);
+}
+
+quant_status quant_matmul_fp8(const quant_scheme_traits *t, const float *x, const float *w,
+                              int64_t m, int64_t k, int64_t n, const quant_matmul_opts *opts,
+                              float *y, quant_matmul_info *info)
+{
+    return matmul_lowp(x, w, m, k, n, opts, lowp_fp8, y, info);
 }

@@ -89,7 +89,10 @@ typedef enum {
 
 /* Traits of one scheme. Tests loop over the table, so a new row is under test the
  * day it is added. Tolerances are bounds the tests assert, stated per scheme. */
-typedef struct {
+struct quant_matmul_opts;
+struct quant_matmul_info;
+
+typedef struct quant_scheme_traits {
     quant_scheme id;
     const char *name;          /* config spelling: "fp32", "fp16", "bf16", "absmax", "zeropoint",
                                 * "fp8_e4m3", "fp8_e5m2", "nf4", "fp4", "nf4_dq", "fp4_dq" */
@@ -98,13 +101,18 @@ typedef struct {
     int has_zero_point;        /* 1 for zeropoint */
     int qmin, qmax;            /* code range for int8 schemes, 0 otherwise */
     double roundtrip_rel_tol;  /* bound on ||v - v'||_F / ||v||_F for N(0,1) data, per-row groups of 256 */
-    /* v' of a [rows, cols] matrix as the scheme stores it (quantize then dequantize
-     * at gran/block for int8 and fp8; fp16/bf16 rounding; a copy for fp32; for the
-     * 4-bit schemes blocks of `block` along cols, or one block per row when gran is
-     * not QUANT_GRAN_BLOCK). Same contract as quant_roundtrip below, without the
-     * scheme argument. */
-    quant_status (*roundtrip)(const float *v, int64_t rows, int64_t cols, quant_gran gran,
-                              int64_t block, float *out);
+    /* v' of a [rows, cols] matrix as scheme s (this row's id) stores it: quantize then
+     * dequantize at gran/block for int8 and fp8; fp16/bf16 rounding; a copy for fp32;
+     * for the 4-bit schemes blocks of `block` along cols, or one block per row when
+     * gran is not QUANT_GRAN_BLOCK. Called through quant_roundtrip, which checks the
+     * arguments (non-NULL, positive sizes, finite v) first. */
+    quant_status (*roundtrip)(quant_scheme s, quant_gran gran, const float *v, int64_t rows,
+                              int64_t cols, int64_t block, float *out);
+    /* The scheme's whole matmul pipeline (quant_matmul_scheme's contract), called by it
+     * after its argument checks with this row as t. */
+    quant_status (*matmul)(const struct quant_scheme_traits *t, const float *x, const float *w,
+                           int64_t m, int64_t k, int64_t n, const struct quant_matmul_opts *opts,
+                           float *y, struct quant_matmul_info *info);
     quant_kind kind;
     int double_quant;          /* 4-bit: 1 when the block absmax values are themselves quantized */
 } quant_scheme_traits;
@@ -354,7 +362,7 @@ quant_status quant_outlier_cols(const float *x, int64_t m, int64_t k, float thre
                                 uint8_t *cols, int64_t *n_outliers);
 
 /* Options of one quantized matmul: the point's scheme. */
-typedef struct {
+typedef struct quant_matmul_opts {
     quant_scheme scheme;
     quant_gran x_gran, w_gran;
     int64_t block;                        /* used where a granularity is block */
@@ -366,7 +374,7 @@ typedef struct {
 } quant_matmul_opts;
 
 /* What a quantized matmul produced beside Y, for metrics and memory columns. */
-typedef struct {
+typedef struct quant_matmul_info {
     int64_t outlier_cols;                 /* number of outlier columns found in X */
     double x_rel_err, w_rel_err;          /* ||v - v'||_F / ||v||_F for X and W alone */
     int64_t w_bytes;                      /* stored weight bytes, always the sum of the four parts below */

@@ -32,6 +32,38 @@ int quant_size_mul(int64_t a, int64_t b, int64_t *out);
  * present, group count consistent with the shape). */
 int quant_matrix_valid(const quant_matrix *q);
 
+/* Scale (and zero point for zeropoint) of `count` finite values at v[i*stride] by the
+ * int8 rule of `scheme` (absmax or zeropoint): quant_group_params without its argument
+ * checks, for callers that checked already (groups.c). QUANT_ERR_RANGE when the scale
+ * overflows float32 (a subnormal maximum). */
+quant_status quant_group_scale(quant_scheme scheme, const float *v, int64_t count, int64_t stride,
+                               float *scale, int32_t *zero);
+
+/* The roundtrip functions of the traits table (quant_scheme_traits.roundtrip), one
+ * per format file: half.c (fp32, fp16, bf16), int8.c, fp8.c (declared in quant.h),
+ * fourbit.c. Arguments are checked by quant_roundtrip. */
+quant_status quant_float_roundtrip(quant_scheme s, quant_gran g, const float *v, int64_t rows,
+                                   int64_t cols, int64_t block, float *out);
+quant_status quant_int8_roundtrip(quant_scheme s, quant_gran g, const float *v, int64_t rows,
+                                  int64_t cols, int64_t block, float *out);
+
+/* The matmul pipelines of the traits table (quant_scheme_traits.matmul), in matmul.c:
+ * float schemes (fp32 / rounded fp16, bf16 operands, float32 accumulation), int8 and
+ * fp8 (with the LLM.int8() decomposition and SmoothQuant), weight-only 4-bit.
+ * Arguments are checked by quant_matmul_scheme. */
+quant_status quant_matmul_float(const quant_scheme_traits *t, const float *x, const float *w,
+                                int64_t m, int64_t k, int64_t n, const quant_matmul_opts *opts,
+                                float *y, quant_matmul_info *info);
+quant_status quant_matmul_int8(const quant_scheme_traits *t, const float *x, const float *w,
+                               int64_t m, int64_t k, int64_t n, const quant_matmul_opts *opts,
+                               float *y, quant_matmul_info *info);
+quant_status quant_matmul_fp8(const quant_scheme_traits *t, const float *x, const float *w,
+                              int64_t m, int64_t k, int64_t n, const quant_matmul_opts *opts,
+                              float *y, quant_matmul_info *info);
+quant_status quant_matmul_4bit(const quant_scheme_traits *t, const float *x, const float *w,
+                               int64_t m, int64_t k, int64_t n, const quant_matmul_opts *opts,
+                               float *y, quant_matmul_info *info);
+
 /* v' of v through a 4-bit scheme: blocks of `block` along cols at block granularity,
  * one block per row otherwise. */
 quant_status quant_4bit_roundtrip(quant_scheme scheme, quant_gran g, const float *v,

@@ -1,8 +1,14 @@
-/* traits.c: the scheme traits table, the names used in configs and the status strings.
+/* traits.c: the scheme traits table and the dispatch through it, the names used in
+ * configs and the status strings.
  *
- * A new scheme is one row here (plus its quantize path): the tests loop over this
- * table, so the row is under test as soon as it exists.
+ * Each row holds a scheme's facts (name, bits, code range, tolerance) and its functions
+ * (roundtrip in its format's file, matmul pipeline in matmul.c), as ggml's type traits
+ * do. quant_roundtrip and quant_matmul_scheme check their arguments once and call the
+ * row's function, so a new scheme is one row plus its functions; the tests loop over
+ * this table, so the row is under test as soon as it exists. Files below this one
+ * (matmul.c, the formats) never call back into it: it is the top of quant/.
  */
+#include <math.h>
 #include <string.h>
 #include "quant.h"
 #include "quant_internal.h"
@@ -10,90 +16,34 @@
 /* Tolerances: roundtrip_rel_tol bounds ||v - v'||_F / ||v||_F for N(0,1) data with
  * per-row groups of 256. int8 with a step of ~max/127 on ~3-sigma maxima gives about
  * 0.008; fp16 keeps 11 significant bits (rms relative error ~2^-12), bf16 keeps 8
- * (~2^-9). Each bound leaves roughly a factor two of headroom. */
-static quant_status roundtrip_fp32(const float *v, int64_t rows, int64_t cols, quant_gran g,
-                                   int64_t block, float *out)
-{
-    return quant_roundtrip(QUANT_SCHEME_FP32, g, v, rows, cols, block, out);
-}
-
-static quant_status roundtrip_fp16(const float *v, int64_t rows, int64_t cols, quant_gran g,
-                                   int64_t block, float *out)
-{
-    return quant_roundtrip(QUANT_SCHEME_FP16, g, v, rows, cols, block, out);
-}
-
-static quant_status roundtrip_bf16(const float *v, int64_t rows, int64_t cols, quant_gran g,
-                                   int64_t block, float *out)
-{
-    return quant_roundtrip(QUANT_SCHEME_BF16, g, v, rows, cols, block, out);
-}
-
-static quant_status roundtrip_absmax(const float *v, int64_t rows, int64_t cols, quant_gran g,
-                                     int64_t block, float *out)
-{
-    return quant_roundtrip(QUANT_SCHEME_ABSMAX, g, v, rows, cols, block, out);
-}
-
-static quant_status roundtrip_zeropoint(const float *v, int64_t rows, int64_t cols,
-                                        quant_gran g, int64_t block, float *out)
-{
-    return quant_roundtrip(QUANT_SCHEME_ZEROPOINT, g, v, rows, cols, block, out);
-}
-
-static quant_status roundtrip_fp8_e4m3(const float *v, int64_t rows, int64_t cols,
-                                       quant_gran g, int64_t block, float *out)
-{
-    return quant_fp8_roundtrip(QUANT_SCHEME_FP8_E4M3, g, v, rows, cols, block, out);
-}
-
-static quant_status roundtrip_fp8_e5m2(const float *v, int64_t rows, int64_t cols,
-                                       quant_gran g, int64_t block, float *out)
-{
-    return quant_fp8_roundtrip(QUANT_SCHEME_FP8_E5M2, g, v, rows, cols, block, out);
-}
-
-static quant_status roundtrip_nf4(const float *v, int64_t rows, int64_t cols, quant_gran g,
-                                  int64_t block, float *out)
-{
-    return quant_4bit_roundtrip(QUANT_SCHEME_NF4, g, v, rows, cols, block, out);
-}
-
-static quant_status roundtrip_fp4(const float *v, int64_t rows, int64_t cols, quant_gran g,
-                                  int64_t block, float *out)
-{
-    return quant_4bit_roundtrip(QUANT_SCHEME_FP4, g, v, rows, cols, block, out);
-}
-
-static quant_status roundtrip_nf4_dq(const float *v, int64_t rows, int64_t cols, quant_gran g,
-                                     int64_t block, float *out)
-{
-    return quant_4bit_roundtrip(QUANT_SCHEME_NF4_DQ, g, v, rows, cols, block, out);
-}
-
-static quant_status roundtrip_fp4_dq(const float *v, int64_t rows, int64_t cols, quant_gran g,
-                                     int64_t block, float *out)
-{
-    return quant_4bit_roundtrip(QUANT_SCHEME_FP4_DQ, g, v, rows, cols, block, out);
-}
-
-/* fp8 keeps 4 (e4m3) or 3 (e5m2) significant bits, a relative rms error of about
+ * (~2^-9). Each bound leaves roughly a factor two of headroom.
+ * fp8 keeps 4 (e4m3) or 3 (e5m2) significant bits, a relative rms error of about
  * 2^-5.3 and 2^-4.3 for normal values; N(0,1) data measures 0.026 and 0.051.
  * nf4 on N(0,1) rows of 256 measures 0.098, fp4 0.134 (its values are spread for a
  * wider distribution); double quantization moves the scales by under 1%. */
 static const quant_scheme_traits quant_traits_table[QUANT_SCHEME_COUNT] = {
-    {QUANT_SCHEME_FP32, "fp32", 32, 0, 0, 0, 0, 0.0, roundtrip_fp32, QUANT_KIND_FLOAT, 0},
-    {QUANT_SCHEME_FP16, "fp16", 16, 0, 0, 0, 0, 5e-4, roundtrip_fp16, QUANT_KIND_FLOAT, 0},
-    {QUANT_SCHEME_BF16, "bf16", 16, 0, 0, 0, 0, 4e-3, roundtrip_bf16, QUANT_KIND_FLOAT, 0},
-    {QUANT_SCHEME_ABSMAX, "absmax", 8, 1, 0, -127, 127, 0.02, roundtrip_absmax, QUANT_KIND_INT8, 0},
-    {QUANT_SCHEME_ZEROPOINT, "zeropoint", 8, 1, 1, -128, 127, 0.02, roundtrip_zeropoint,
+    {QUANT_SCHEME_FP32, "fp32", 32, 0, 0, 0, 0, 0.0, quant_float_roundtrip, quant_matmul_float,
+     QUANT_KIND_FLOAT, 0},
+    {QUANT_SCHEME_FP16, "fp16", 16, 0, 0, 0, 0, 5e-4, quant_float_roundtrip, quant_matmul_float,
+     QUANT_KIND_FLOAT, 0},
+    {QUANT_SCHEME_BF16, "bf16", 16, 0, 0, 0, 0, 4e-3, quant_float_roundtrip, quant_matmul_float,
+     QUANT_KIND_FLOAT, 0},
+    {QUANT_SCHEME_ABSMAX, "absmax", 8, 1, 0, -127, 127, 0.02, quant_int8_roundtrip, quant_matmul_int8,
      QUANT_KIND_INT8, 0},
-    {QUANT_SCHEME_FP8_E4M3, "fp8_e4m3", 8, 0, 0, 0, 0, 0.05, roundtrip_fp8_e4m3, QUANT_KIND_FP8, 0},
-    {QUANT_SCHEME_FP8_E5M2, "fp8_e5m2", 8, 0, 0, 0, 0, 0.1, roundtrip_fp8_e5m2, QUANT_KIND_FP8, 0},
-    {QUANT_SCHEME_NF4, "nf4", 4, 0, 0, 0, 0, 0.2, roundtrip_nf4, QUANT_KIND_4BIT, 0},
-    {QUANT_SCHEME_FP4, "fp4", 4, 0, 0, 0, 0, 0.25, roundtrip_fp4, QUANT_KIND_4BIT, 0},
-    {QUANT_SCHEME_NF4_DQ, "nf4_dq", 4, 0, 0, 0, 0, 0.2, roundtrip_nf4_dq, QUANT_KIND_4BIT, 1},
-    {QUANT_SCHEME_FP4_DQ, "fp4_dq", 4, 0, 0, 0, 0, 0.25, roundtrip_fp4_dq, QUANT_KIND_4BIT, 1},
+    {QUANT_SCHEME_ZEROPOINT, "zeropoint", 8, 1, 1, -128, 127, 0.02, quant_int8_roundtrip, quant_matmul_int8,
+     QUANT_KIND_INT8, 0},
+    {QUANT_SCHEME_FP8_E4M3, "fp8_e4m3", 8, 0, 0, 0, 0, 0.05, quant_fp8_roundtrip, quant_matmul_fp8,
+     QUANT_KIND_FP8, 0},
+    {QUANT_SCHEME_FP8_E5M2, "fp8_e5m2", 8, 0, 0, 0, 0, 0.1, quant_fp8_roundtrip, quant_matmul_fp8,
+     QUANT_KIND_FP8, 0},
+    {QUANT_SCHEME_NF4, "nf4", 4, 0, 0, 0, 0, 0.2, quant_4bit_roundtrip, quant_matmul_4bit,
+     QUANT_KIND_4BIT, 0},
+    {QUANT_SCHEME_FP4, "fp4", 4, 0, 0, 0, 0, 0.25, quant_4bit_roundtrip, quant_matmul_4bit,
+     QUANT_KIND_4BIT, 0},
+    {QUANT_SCHEME_NF4_DQ, "nf4_dq", 4, 0, 0, 0, 0, 0.2, quant_4bit_roundtrip, quant_matmul_4bit,
+     QUANT_KIND_4BIT, 1},
+    {QUANT_SCHEME_FP4_DQ, "fp4_dq", 4, 0, 0, 0, 0, 0.25, quant_4bit_roundtrip, quant_matmul_4bit,
+     QUANT_KIND_4BIT, 1},
 };
 
 static const char *const quant_gran_names[QUANT_GRAN_COUNT] = {
@@ -172,15 +122,39 @@ quant_outlier_weights quant_outlier_weights_from_name(const char *name)
     return QUANT_OUTLIER_COUNT;
 }
 
-int quant_size_mul(int64_t a, int64_t b, int64_t *out)
+/* -------------------------------------------------------------------------------- */
+/* Dispatch                                                                          */
+
+quant_status quant_roundtrip(quant_scheme s, quant_gran g, const float *v, int64_t rows,
+                             int64_t cols, int64_t block, float *out)
 {
-    if (a <= 0 || b <= 0)
-        return 0;
-    if (a > INT64_MAX / b)
-        return 0;
-    int64_t p = a * b;
-    if ((uint64_t)p > (uint64_t)SIZE_MAX)
-        return 0;
-    *out = p;
-    return 1;
+    int64_t total;
+    const quant_scheme_traits *t = quant_scheme_get(s);
+    if (!t || !v || !out || !quant_size_mul(rows, cols, &total) || (int)g < 0 || g >= QUANT_GRAN_COUNT)
+        return QUANT_ERR_ARG;
+    if (!quant_all_finite(v, (size_t)total))
+        return QUANT_ERR_NONFINITE;
+    return t->roundtrip(s, g, v, rows, cols, block, out);
+}
+
+quant_status quant_matmul_scheme(const float *x, const float *w, int64_t m, int64_t k,
+                                 int64_t n, const quant_matmul_opts *opts, float *y,
+                                 quant_matmul_info *info)
+{
+    int64_t mk, nk, mn;
+    if (!x || !w || !y || !opts || !quant_size_mul(m, k, &mk) || !quant_size_mul(n, k, &nk) ||
+        !quant_size_mul(m, n, &mn))
+        return QUANT_ERR_ARG;
+    const quant_scheme_traits *t = quant_scheme_get(opts->scheme);
+    if (!t || isnan(opts->threshold) || !(opts->smooth_alpha >= 0.0f && opts->smooth_alpha <= 1.0f))
+        return QUANT_ERR_ARG;
+    if ((int)opts->x_gran < 0 || opts->x_gran >= QUANT_GRAN_COUNT || (int)opts->w_gran < 0 ||
+        opts->w_gran >= QUANT_GRAN_COUNT || (int)opts->outlier_weights < 0 ||
+        opts->outlier_weights >= QUANT_OUTLIER_COUNT)
+        return QUANT_ERR_ARG;
+    if (!quant_all_finite(x, (size_t)mk) || !quant_all_finite(w, (size_t)nk))
+        return QUANT_ERR_NONFINITE;
+    if (info)
+        memset(info, 0, sizeof *info);
+    return t->matmul(t, x, w, m, k, n, opts, y, info);
 }

@@ -282,7 +282,7 @@ Test(quant_int8, roundtrip_error_within_traits_tolerance)
     for (int s = 0; s < QUANT_SCHEME_COUNT; s++) {
         const quant_scheme_traits *t = quant_scheme_get((quant_scheme)s);
         cr_assert_not_null(t->roundtrip);
-        cr_assert_eq(t->roundtrip(v, rows, cols, QUANT_GRAN_ROW, 0, out), QUANT_OK);
+        cr_assert_eq(t->roundtrip(t->id, QUANT_GRAN_ROW, v, rows, cols, 0, out), QUANT_OK);
         double num = 0, den = 0;
         for (int64_t i = 0; i < rows * cols; i++) {
             num += ((double)out[i] - v[i]) * ((double)out[i] - v[i]);

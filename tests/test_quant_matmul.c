@@ -350,8 +350,8 @@ Test(quant_matmul, float_schemes_round_operands_and_report_bytes)
         quant_matmul_opts o = opts_of((quant_scheme)s, 0.0f, QUANT_OUTLIER_FP16);
         quant_matmul_info info;
         cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, &info), QUANT_OK);
-        t->roundtrip(x, m, k, QUANT_GRAN_TENSOR, 0, xr);
-        t->roundtrip(w, n, k, QUANT_GRAN_TENSOR, 0, wr);
+        t->roundtrip(t->id, QUANT_GRAN_TENSOR, x, m, k, 0, xr);
+        t->roundtrip(t->id, QUANT_GRAN_TENSOR, w, n, k, 0, wr);
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
                 double sum = 0, a = 0;
