@@ -1,6 +1,6 @@
 # error_vs_threshold.gp: relative error vs the LLM.int8() outlier threshold.
 #
-# Reads from dir (written by harness/plot.c): s1.tsv .. s<nser>.tsv (threshold,
+# Reads from dir (written by harness/report/plot_fig_error.c): s1.tsv .. s<nser>.tsv (threshold,
 # rel_err, outlier_frac; header = legend text), frac.tsv (threshold, outlier columns
 # in % of k). Variables: nser, sch/grn/dec (style keys), floor (fp16 rel_err, <= 0
 # when absent), has_frac (1 when any outlier column was found), frac_log (1 when the

@@ -1,6 +1,6 @@
 # style.gp: the look shared by every qlab figure; each plots/<figure>.gp loads it first.
 #
-# Inputs (gnuplot -e, set by `qlab plot`, see harness/plot.c):
+# Inputs (gnuplot -e, set by `qlab plot`, see harness/report/plot.c and plot_draw.c):
 #   term  'png' (pngcairo, README and screens) | 'pdf' (pdfcairo, papers)
 #   out   output file;  ttl  experiment, backend, device;  sub  what the figure holds
 #   sch, grn, dec  per series, space-separated: scheme name, granularity combination

@@ -1,4 +1,4 @@
-/* test_plot.c: `qlab plot` (harness/plot.c) end to end: results file -> PNG + PDF.
+/* test_plot.c: `qlab plot` (harness/report/plot*.c) end to end: results file -> PNG + PDF.
  *
  * Small results files are written through the results API with deterministic rows
  * (several schemes, granularities, thresholds, shapes, timings, stage samples),
