@@ -165,11 +165,6 @@ typedef struct {
     int64_t dims[2];
 } ds_decl;
 
-/* The four datasets of one layer: weight, input, bias, output. */
-typedef struct {
-    ds_decl d[4];
-} layer_decl;
-
 /* Checks dataset `name` of group g (full path gpath for messages): presence, dtype,
  * rank == want_rank, positive dims, at most QLAB_DUMP_MAX_VALUES values. Nothing is
  * read. Returns 0 (d->present says whether it exists) or 2 with err set. */
@@ -238,7 +233,11 @@ static int probe_dataset(const char *file, hid_t g, const char *gpath, const cha
     uint64_t total = 1;
     for (int i = 0; i < rank; i++) {
         if (dims[i] == 0) {
-            snprintf(err, err_len, "%s: %s/%s: empty dimension %d", file, gpath, name, i);
+            snprintf(err, err_len, "%s: %s/%s: declared shape [%llu%s%.0llu] is empty (dimension %d "
+                     "is 0)%s", file, gpath, name, (unsigned long long)dims[0], rank == 2 ? ", " : "",
+                     rank == 2 ? (unsigned long long)dims[1] : 0ULL, i,
+                     i == 0 && (!strcmp(name, "input") || !strcmp(name, "output"))
+                         ? ": the layer saw no tokens (an expert no token was routed to?)" : "");
             goto done;
         }
         /* each factor within the limit first, so the product cannot overflow */
@@ -266,35 +265,104 @@ done:
     return rc;
 }
 
-/* Validates one layer group's datasets and fills L's shapes. */
+/* Each precision a layer's values can have passed through: its unit roundoff u (half
+ * the spacing of values in [1, 2)) and eta, half its smallest subnormal (the largest
+ * absolute error of rounding a tiny value). tf32 is float32's range with float16's
+ * 10 stored significand bits (what NVIDIA tensor cores multiply float32 inputs in). */
+typedef struct {
+    const char *name;
+    double u, eta;
+} precision;
+
+enum { PREC_F32, PREC_TF32, PREC_F16, PREC_BF16, PREC_COUNT };
+
+static const precision precisions[PREC_COUNT] = {
+    {"float32", 0x1p-24, 0x1p-150},
+    {"tf32", 0x1p-11, 0x1p-150},
+    {"float16", 0x1p-11, 0x1p-25},
+    {"bfloat16", 0x1p-8, 0x1p-134},
+};
+
+static int prec_of_dtype(qlab_dump_dtype d)
+{
+    return d == QLAB_DUMP_F16 ? PREC_F16 : d == QLAB_DUMP_BF16 ? PREC_BF16 : PREC_F32;
+}
+
+/* The coarser of two precisions (larger u, then larger eta). */
+static int prec_coarser(int a, int b)
+{
+    if (precisions[a].u != precisions[b].u) return precisions[a].u > precisions[b].u ? a : b;
+    return precisions[a].eta >= precisions[b].eta ? a : b;
+}
+
+/* The four datasets of one layer (weight, input, bias, output) and the coarsest
+ * precision among their dtypes and the layer's compute_dtype attribute. */
+typedef struct {
+    ds_decl d[4];
+    int prec;
+} layer_decl;
+
+/* Validates one layer group's headers (attribute compute_dtype, the datasets' types
+ * and shapes, nothing read) and fills L's shapes with what the valid datasets declare
+ * (0 where unknown). Returns 0, or 2 with the first defect in err. */
 static int probe_layer(const char *file, hid_t g, const char *gpath, qlab_dump_layer *L,
-                       ds_decl decl[4], char *err, size_t err_len)
+                       layer_decl *decl, char *err, size_t err_len)
 {
     static const char *const names[4] = {"weight", "input", "bias", "output"};
     static const int ranks[4] = {2, 2, 1, 2};
+    char scratch[1024];
+    int rc = 0;
+    /* every dataset is probed, so a defective layer still reports the shapes it can */
     for (int i = 0; i < 4; i++)
-        if (probe_dataset(file, g, gpath, names[i], ranks[i], i < 2, &decl[i], err, err_len))
+        if (probe_dataset(file, g, gpath, names[i], ranks[i], i < 2, &decl->d[i],
+                          rc ? scratch : err, rc ? sizeof scratch : err_len))
+            rc = 2;
+    const ds_decl *w = &decl->d[0], *x = &decl->d[1], *b = &decl->d[2], *y = &decl->d[3];
+    L->n = w->present ? w->dims[0] : y->present ? y->dims[1] : b->present ? b->dims[0] : 0;
+    L->k = w->present ? w->dims[1] : x->present ? x->dims[1] : 0;
+    L->tokens = x->present ? x->dims[0] : y->present ? y->dims[0] : 0;
+    L->has_bias = b->present;
+    L->has_output = y->present;
+    decl->prec = PREC_F32;
+    for (int i = 0; i < 4; i++)
+        if (decl->d[i].present) decl->prec = prec_coarser(decl->prec, prec_of_dtype(decl->d[i].dtype));
+    if (rc) return rc;
+
+    char cd[32];
+    int got = attr_string(g, "compute_dtype", cd, sizeof cd);
+    if (got == 1) {
+        int p = -1;
+        for (int i = 0; i < PREC_COUNT; i++)
+            if (strcmp(cd, precisions[i].name) == 0) p = i;
+        if (p < 0) {
+            snprintf(err, err_len, "%s: %s: attribute compute_dtype = '%s' is not one of float32, "
+                     "tf32, float16, bfloat16", file, gpath, cd);
             return 2;
-    L->n = decl[0].dims[0];
-    L->k = decl[0].dims[1];
-    L->tokens = decl[1].dims[0];
-    if (decl[1].dims[1] != L->k) {
-        snprintf(err, err_len, "%s: %s/input: shape [%" PRId64 ", %" PRId64 "] does not match weight "
-                 "[%" PRId64 ", %" PRId64 "]: input must be [tokens, k = %" PRId64 "]", file, gpath,
-                 decl[1].dims[0], decl[1].dims[1], L->n, L->k, L->k);
+        }
+        decl->prec = prec_coarser(decl->prec, p);
+    } else if (got < 0) {
+        snprintf(err, err_len, "%s: %s: attribute compute_dtype is not a string", file, gpath);
         return 2;
     }
-    L->has_bias = decl[2].present;
-    if (L->has_bias && decl[2].dims[0] != L->n) {
+
+    if (x->dims[1] != L->k) {
+        /* a weight stored [in, out] (GPT-2's Conv1D) shows as input k = weight's rows */
+        int transposed = x->dims[1] == w->dims[0];
+        snprintf(err, err_len, "%s: %s/input: shape [%" PRId64 ", %" PRId64 "] does not match weight "
+                 "[%" PRId64 ", %" PRId64 "]: input must be [tokens, k = %" PRId64 "]%s", file, gpath,
+                 x->dims[0], x->dims[1], L->n, L->k, L->k,
+                 transposed ? "; the weight looks stored [in, out]: transpose it to [out, in]" : "");
+        return 2;
+    }
+    if (L->has_bias && b->dims[0] != L->n) {
         snprintf(err, err_len, "%s: %s/bias: length %" PRId64 " does not match weight [%" PRId64
-                 ", %" PRId64 "]: bias must be [n = %" PRId64 "]", file, gpath, decl[2].dims[0],
+                 ", %" PRId64 "]: bias must be [n = %" PRId64 "]", file, gpath, b->dims[0],
                  L->n, L->k, L->n);
         return 2;
     }
-    L->has_output = decl[3].present;
-    if (L->has_output && (decl[3].dims[0] != L->tokens || decl[3].dims[1] != L->n)) {
+    if (L->has_output && (y->dims[0] != L->tokens || y->dims[1] != L->n)) {
         snprintf(err, err_len, "%s: %s/output: shape [%" PRId64 ", %" PRId64 "] must be [tokens = %"
-                 PRId64 ", n = %" PRId64 "]", file, gpath, decl[3].dims[0], decl[3].dims[1],
+                 PRId64 ", n = %" PRId64 "]", file, gpath, y->dims[0], y->dims[1],
                  L->tokens, L->n);
         return 2;
     }
@@ -352,10 +420,15 @@ static hid_t open_dump(const char *path, char *err, size_t err_len)
     return f;
 }
 
-/* The checks of qlab_dump_inspect on an open file. */
-static int inspect_open(const char *path, hid_t f, qlab_dump_info *info, layer_decl **decls,
-                        char *err, size_t err_len)
+/* The file-level checks on an open dump: root attributes format, format_version (into
+ * info; model and source too), a /layers group holding at least one entry. Fills
+ * *lg (the open /layers group; caller closes) and names (caller frees names->names).
+ * Returns 0, or 2 with a message naming the file. */
+static int open_layers(const char *path, hid_t f, qlab_dump_info *info, hid_t *lg,
+                       name_list *names, char *err, size_t err_len)
 {
+    *lg = -1;
+    memset(names, 0, sizeof *names);
     char fmt[64];
     int got = attr_string(f, "format", fmt, sizeof fmt);
     if (got == 0) {
@@ -386,64 +459,57 @@ static int inspect_open(const char *path, hid_t f, qlab_dump_info *info, layer_d
                  path);
         return 2;
     }
-    hid_t lg = H5Gopen2(f, "layers", H5P_DEFAULT);
-    if (lg < 0) {
+    *lg = H5Gopen2(f, "layers", H5P_DEFAULT);
+    if (*lg < 0) {
         snprintf(err, err_len, "%s: /layers: cannot open the group", path);
         return 2;
     }
-    name_list names = {0};
     hsize_t idx = 0;
-    herr_t it = H5Literate(lg, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, &names);
-    int rc = 0;
-    if (names.too_long) {
+    herr_t it = H5Literate(*lg, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, names);
+    if (names->too_long) {
         snprintf(err, err_len, "%s: /layers/%s...: group name longer than %d characters", path,
-                 names.long_name, QLAB_LAYER_LEN - 1);
-        rc = 2;
-    } else if (it < 0) {
+                 names->long_name, QLAB_LAYER_LEN - 1);
+        return 2;
+    }
+    if (it < 0) {
         snprintf(err, err_len, "%s: /layers: cannot list the layers (file corrupt?)", path);
-        rc = 2;
-    } else if (names.n == 0) {
+        return 2;
+    }
+    if (names->n == 0) {
         snprintf(err, err_len, "%s: /layers: holds no layer", path);
-        rc = 2;
+        return 2;
     }
-    if (!rc) {
-        info->layers = calloc((size_t)names.n, sizeof *info->layers);
-        if (decls) *decls = calloc((size_t)names.n, sizeof **decls);
-        if (!info->layers || (decls && !*decls)) {
-            snprintf(err, err_len, "%s: out of memory listing %" PRId64 " layers", path, names.n);
-            rc = 2;
-        }
+    return 0;
+}
+
+/* Probes entry `name` of /layers (lg) into L and decl: a group, its attributes name and
+ * index (position i when absent), its datasets' headers. Returns 0, or 2 with the
+ * layer's defect in err. */
+static int probe_entry(const char *path, hid_t lg, const char *name, int64_t i, qlab_dump_layer *L,
+                       layer_decl *decl, char *err, size_t err_len)
+{
+    char gpath[QLAB_LAYER_LEN + 16];
+    snprintf(gpath, sizeof gpath, "/layers/%s", name);
+    snprintf(L->group, sizeof L->group, "%s", name);
+    snprintf(L->name, sizeof L->name, "%s", name);
+    L->index = i;
+    memset(decl, 0, sizeof *decl);
+    if (object_type(lg, name) != H5I_GROUP) {
+        snprintf(err, err_len, "%s: %s: not a group (every entry of /layers is one layer's group)",
+                 path, gpath);
+        return 2;
     }
-    for (int64_t i = 0; !rc && i < names.n; i++) {
-        qlab_dump_layer *L = &info->layers[i];
-        char gpath[QLAB_LAYER_LEN + 16];
-        snprintf(gpath, sizeof gpath, "/layers/%s", names.names[i]);
-        snprintf(L->group, sizeof L->group, "%s", names.names[i]);
-        if (object_type(lg, names.names[i]) != H5I_GROUP) {
-            snprintf(err, err_len, "%s: %s: not a group (every entry of /layers is one layer's group)",
-                     path, gpath);
-            rc = 2;
-            break;
-        }
-        hid_t g = H5Gopen2(lg, names.names[i], H5P_DEFAULT);
-        if (g < 0) {
-            snprintf(err, err_len, "%s: %s: cannot open the group", path, gpath);
-            rc = 2;
-            break;
-        }
-        if (attr_string(g, "name", L->name, sizeof L->name) != 1)
-            snprintf(L->name, sizeof L->name, "%s", L->group);
-        if (attr_int(g, "index", &L->index) != 1)
-            L->index = i;
-        layer_decl local;
-        rc = probe_layer(path, g, gpath, L, decls ? (*decls)[i].d : local.d, err, err_len);
-        H5Gclose(g);
+    hid_t g = H5Gopen2(lg, name, H5P_DEFAULT);
+    if (g < 0) {
+        snprintf(err, err_len, "%s: %s: cannot open the group", path, gpath);
+        return 2;
     }
-    info->n_layers = names.n;
-    free(names.names);
-    H5Gclose(lg);
-    if (!rc && !decls)
-        qsort(info->layers, (size_t)info->n_layers, sizeof *info->layers, cmp_layer);
+    if (attr_string(g, "name", L->name, sizeof L->name) != 1)
+        snprintf(L->name, sizeof L->name, "%s", L->group);
+    if (attr_int(g, "index", &L->index) != 1)
+        L->index = i;
+    int rc = probe_layer(path, g, gpath, L, decl, err, err_len);
+    H5Gclose(g);
     return rc;
 }
 
@@ -458,12 +524,40 @@ int qlab_dump_inspect(const char *path, qlab_dump_info *info, char *err, size_t 
 {
     memset(info, 0, sizeof *info);
     dump_quiet q = quiet_begin();
+    name_list names = {0};
+    hid_t lg = -1;
     hid_t f = open_dump(path, err, err_len);
     int rc = 2;
-    if (f >= 0) {
-        rc = inspect_open(path, f, info, NULL, err, err_len);
-        H5Fclose(f);
+    if (f < 0) goto out;
+    rc = open_layers(path, f, info, &lg, &names, err, err_len);
+    if (rc) goto out;
+    info->layers = calloc((size_t)names.n, sizeof *info->layers);
+    if (!info->layers) {
+        snprintf(err, err_len, "%s: out of memory listing %" PRId64 " layers", path, names.n);
+        rc = 2;
+        goto out;
     }
+    info->n_layers = names.n;
+    /* A defect of one layer is that layer's: recorded in problem, its points fail. */
+    int64_t usable = 0;
+    for (int64_t i = 0; i < names.n; i++) {
+        qlab_dump_layer *L = &info->layers[i];
+        layer_decl decl;
+        if (!probe_entry(path, lg, names.names[i], i, L, &decl, L->problem, sizeof L->problem))
+            usable++;
+    }
+    if (usable == 0) {
+        /* nothing would run: a file-level error, with the first layer's defect */
+        snprintf(err, err_len, "%s%s", info->layers[0].problem,
+                 names.n == 1 ? " (the dump's only layer)" : " (and every other layer of the dump has a defect too)");
+        rc = 2;
+        goto out;
+    }
+    qsort(info->layers, (size_t)info->n_layers, sizeof *info->layers, cmp_layer);
+out:
+    free(names.names);
+    if (lg >= 0) H5Gclose(lg);
+    if (f >= 0) H5Fclose(f);
     quiet_end(q);
     if (rc) qlab_dump_info_free(info);
     return rc;
@@ -541,45 +635,204 @@ int qlab_dump_read_layer(const char *path, const char *group, qlab_dump_tensors 
     dump_quiet q = quiet_begin();
     qlab_dump_info info;
     memset(&info, 0, sizeof info);
-    layer_decl *decls = NULL;
+    name_list names = {0};
+    hid_t lg = -1;
     hid_t f = open_dump(path, err, err_len);
     int rc = 2;
     if (f < 0) goto out;
-    rc = inspect_open(path, f, &info, &decls, err, err_len);
+    rc = open_layers(path, f, &info, &lg, &names, err, err_len);
     if (rc) goto out;
     rc = 2;
+    /* only this layer's headers are probed and only its datasets read; the group is
+     * looked up among the listed names, so `group` is never taken as an HDF5 path */
     int64_t li = -1;
-    for (int64_t i = 0; i < info.n_layers; i++)
-        if (strcmp(info.layers[i].group, group) == 0) li = i;
+    for (int64_t i = 0; i < names.n && li < 0; i++)
+        if (strcmp(names.names[i], group) == 0) li = i;
     if (li < 0) {
         snprintf(err, err_len, "%s: /layers/%s: no such layer group", path, group);
         goto out;
     }
-    const qlab_dump_layer *L = &info.layers[li];
+    qlab_dump_layer L;
+    layer_decl decl;
+    memset(&L, 0, sizeof L);
+    if (probe_entry(path, lg, group, li, &L, &decl, err, err_len)) goto out;
     char gpath[QLAB_LAYER_LEN + 16];
     snprintf(gpath, sizeof gpath, "/layers/%s", group);
-    hid_t g = H5Gopen2(f, gpath, H5P_DEFAULT);
+    hid_t g = H5Gopen2(lg, group, H5P_DEFAULT);
     if (g < 0) {
         snprintf(err, err_len, "%s: %s: cannot open the group", path, gpath);
         goto out;
     }
-    t->n = L->n;
-    t->k = L->k;
-    t->tokens = L->tokens;
-    int ok = (t->weight = read_values(path, g, gpath, "weight", &decls[li].d[0], err, err_len)) &&
-             (t->input = read_values(path, g, gpath, "input", &decls[li].d[1], err, err_len)) &&
-             (!L->has_bias ||
-              (t->bias = read_values(path, g, gpath, "bias", &decls[li].d[2], err, err_len))) &&
-             (!L->has_output ||
-              (t->output = read_values(path, g, gpath, "output", &decls[li].d[3], err, err_len)));
+    t->n = L.n;
+    t->k = L.k;
+    t->tokens = L.tokens;
+    t->unit_roundoff = precisions[decl.prec].u;
+    t->underflow = precisions[decl.prec].eta;
+    t->precision = precisions[decl.prec].name;
+    int ok = (t->weight = read_values(path, g, gpath, "weight", &decl.d[0], err, err_len)) &&
+             (t->input = read_values(path, g, gpath, "input", &decl.d[1], err, err_len)) &&
+             (!L.has_bias ||
+              (t->bias = read_values(path, g, gpath, "bias", &decl.d[2], err, err_len))) &&
+             (!L.has_output ||
+              (t->output = read_values(path, g, gpath, "output", &decl.d[3], err, err_len)));
     H5Gclose(g);
     rc = ok ? 0 : 2;
 out:
+    free(names.names);
+    if (lg >= 0) H5Gclose(lg);
     if (f >= 0) H5Fclose(f);
     quiet_end(q);
-    free(decls);
     qlab_dump_info_free(&info);
     if (rc) qlab_dump_tensors_free(t);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------- */
+/* The stored output against X W^T + b                                          */
+
+/* X W^T (+ b) in float64 into y [m,n]; w is [n,k]. Returns 0 or -1 (quant's error). */
+static int matmul_f64(const float *x, const float *w, const float *b, int64_t m, int64_t k,
+                      int64_t n, double *y)
+{
+    if (quant_matmul_ref_f64(x, w, m, k, n, y) != QUANT_OK) return -1;
+    if (b)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) y[i * n + j] += b[j];
+    return 0;
+}
+
+/* How far apart the stored output and X W^T + b may be from rounding alone, as a
+ * Frobenius norm of the difference. The layer's values have passed through one
+ * precision with unit roundoff u (the coarsest of the dump's dtypes and the layer's
+ * compute_dtype), and the producer accumulated in at least float32:
+ *
+ *  - X, W (rounded to storage, or by the producer before multiplying): every product
+ *    x_il w_jl is off by up to 2u relatively. Treating the rounding errors as
+ *    independent and zero-mean (the probabilistic model of Higham and Mary, SIAM J.
+ *    Sci. Comput. 2019), y_ij is off by about 2u sqrt(sum_l (x_il w_jl)^2), and over
+ *    the matrix by 2u ||S||_F with ||S||_F^2 = sum_l ||X[:,l]||^2 ||W[:,l]||^2.
+ *  - the producer's float32 accumulation of k terms: sqrt(k) u32 ||S||_F likewise.
+ *  - rounding the bias and the output itself: u (sqrt(m) ||b|| + ||Y||_F).
+ *  - values below the precision's subnormals: eta sqrt(m n).
+ *
+ * The tolerance is 4 times that estimate: rounding errors are at most u but their
+ * root mean square is u / sqrt(3), so 4x leaves a wide margin for spread while a weight
+ * stored the wrong way round (errors of order ||Y||_F) stays far outside it. For random
+ * data ||S||_F is about ||Y||_F, so the tolerance is about 12 u ||Y||_F: 0.6 % of the
+ * output's norm for float16, 5 % for bfloat16, 1e-6 relative for float32 at k = 4096. */
+static double output_tolerance(const float *x, const float *w, const float *b, int64_t m, int64_t k,
+                               int64_t n, double y_norm, double u, double eta, double *colsq)
+{
+    double s2 = 0;
+    for (int64_t l = 0; l < k; l++) colsq[l] = 0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t l = 0; l < k; l++) colsq[l] += (double)x[i * k + l] * x[i * k + l];
+    for (int64_t l = 0; l < k; l++) {
+        double wl = 0;
+        for (int64_t j = 0; j < n; j++) wl += (double)w[j * k + l] * w[j * k + l];
+        s2 += colsq[l] * wl;
+    }
+    double b2 = 0;
+    for (int64_t j = 0; b && j < n; j++) b2 += (double)b[j] * b[j];
+    double s = sqrt(s2);
+    double est = 2 * u * s + sqrt((double)k) * 0x1p-24 * s + u * (sqrt((double)m * b2) + y_norm) +
+                 eta * sqrt((double)m * (double)n);
+    return 4 * est;
+}
+
+/* ||y - out||_F and ||y||_F over count values. */
+static void diff_norms(const float *out, const double *y, size_t count, double *diff, double *norm)
+{
+    double d2 = 0, y2 = 0;
+    for (size_t i = 0; i < count; i++) {
+        double d = (double)out[i] - y[i];
+        d2 += d * d;
+        y2 += y[i] * y[i];
+    }
+    *diff = sqrt(d2);
+    *norm = sqrt(y2);
+}
+
+int qlab_dump_check_output(const char *path, const char *group, const qlab_dump_tensors *t,
+                           const double *y_ref, char *err, size_t err_len)
+{
+    if (!t->output) return 0;
+    int64_t m = t->tokens, k = t->k, n = t->n;
+    if (m <= 0 || k <= 0 || n <= 0 || !t->weight || !t->input ||
+        (uint64_t)m * (uint64_t)n > (uint64_t)QLAB_DUMP_MAX_VALUES ||
+        (uint64_t)n * (uint64_t)k > (uint64_t)QLAB_DUMP_MAX_VALUES) {
+        snprintf(err, err_len, "%s: /layers/%s: tensors of tokens=%" PRId64 " k=%" PRId64 " n=%"
+                 PRId64 " cannot be checked", path, group, m, k, n);
+        return 2;
+    }
+    size_t count = (size_t)m * (size_t)n;
+    double u = t->unit_roundoff > 0 ? t->unit_roundoff : 0x1p-24;
+    const char *prec = t->precision ? t->precision : "float32";
+    double *own = NULL, *alt = NULL, *colsq = malloc((size_t)k * sizeof *colsq);
+    float *wt = NULL;
+    int rc = 2;
+    if (!colsq) goto oom;
+    if (!y_ref) {
+        if (!(own = malloc(count * sizeof *own))) goto oom;
+        if (matmul_f64(t->input, t->weight, t->bias, m, k, n, own)) goto fail_ref;
+        y_ref = own;
+    }
+    double diff, ynorm;
+    diff_norms(t->output, y_ref, count, &diff, &ynorm);
+    double tol = output_tolerance(t->input, t->weight, t->bias, m, k, n, ynorm, u, t->underflow, colsq);
+    if (diff <= tol) {
+        rc = 0;
+        goto done;
+    }
+    double rel = ynorm > 0 ? diff / ynorm : INFINITY, rel_tol = ynorm > 0 ? tol / ynorm : 0;
+
+    /* Which other reading of the layer the stored output agrees with: W used as
+     * [in, out] (X W, only when square), the bias left out. */
+    if (!(alt = malloc(count * sizeof *alt))) goto oom;
+    if (n == k) {
+        if (!(wt = malloc((size_t)n * (size_t)k * sizeof *wt))) goto oom;
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t l = 0; l < k; l++) wt[j * k + l] = t->weight[l * k + j];
+    }
+    static const struct { int transposed, bias; const char *what, *advice; } alts[] = {
+        {1, 1, "X W + b", "the weight looks stored [in, out] (as GPT-2's Conv1D stores it); "
+                          "transpose it to [out, in]"},
+        {0, 0, "X W^T without the bias", "the stored output leaves the bias out; store the "
+                                         "layer's full output or no output"},
+        {1, 0, "X W without the bias", "the weight looks stored [in, out] and the output leaves "
+                                       "the bias out; transpose the weight to [out, in]"},
+    };
+    for (size_t a = 0; a < sizeof alts / sizeof alts[0]; a++) {
+        if (alts[a].transposed && !wt) continue;
+        if (!alts[a].bias && !t->bias) continue;
+        const float *w = alts[a].transposed ? wt : t->weight, *b = alts[a].bias ? t->bias : NULL;
+        if (matmul_f64(t->input, w, b, m, k, n, alt)) goto fail_ref;
+        double d_alt, n_alt;
+        diff_norms(t->output, alt, count, &d_alt, &n_alt);
+        if (d_alt <= output_tolerance(t->input, w, b, m, k, n, n_alt, u, t->underflow, colsq)) {
+            snprintf(err, err_len, "%s: /layers/%s/output: stored output matches %s, not X W^T%s "
+                     "(%.3g%% apart, tolerance %.2g%%): %s", path, group, alts[a].what,
+                     t->bias ? " + b" : "", 100 * rel, 100 * rel_tol, alts[a].advice);
+            goto done;
+        }
+    }
+    snprintf(err, err_len, "%s: /layers/%s/output: stored output differs from X W^T%s by %.3g%% "
+             "(relative), beyond the %.2g%% that %s rounding at k = %" PRId64 " explains%s; "
+             "weight, input and output do not belong together (or the layer ran in a coarser "
+             "precision: set its compute_dtype)", path, group, t->bias ? " + b" : "", 100 * rel,
+             100 * rel_tol, prec, k, wt ? (t->bias ? ", nor is it X W + b" : ", nor is it X W") : "");
+    goto done;
+fail_ref:
+    snprintf(err, err_len, "%s: /layers/%s: float64 reference for the output check failed", path, group);
+    goto done;
+oom:
+    snprintf(err, err_len, "%s: /layers/%s: out of memory for the output check (%.1f MiB)", path,
+             group, (double)count * 16 / 1048576.0);
+done:
+    free(own);
+    free(alt);
+    free(wt);
+    free(colsq);
     return rc;
 }
 

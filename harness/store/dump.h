@@ -10,6 +10,12 @@
  *                           name (the module's name) and index
  *       weight, bias, input, output   float32, float16 (IEEE half), or uint16 holding
  *                           bfloat16 bits with a dataset attribute dtype = "bfloat16"
+ *       attribute compute_dtype (optional): "float32", "tf32", "float16" or "bfloat16",
+ *                           the precision the producer computed the layer in, when
+ *                           coarser than what it stored (sets the output check's tolerance)
+ *
+ * The weight is [out, in] (torch.nn.Linear's layout): y = x W^T + b. A producer whose
+ * module stores [in, out] (GPT-2's Conv1D) transposes it when writing.
  *
  * Producers: this writer (used by tests and by `qlab dump`) and tools/dump_torch.py
  * (h5py, for any PyTorch model). Consumers: the config loader (qlab_dump_inspect:
@@ -20,6 +26,12 @@
  * dataset or attribute ("tiny.h5: /layers/001-fc2/input: value 17 is NaN"). Shapes
  * are validated before anything is allocated: a dataset declaring more than
  * QLAB_DUMP_MAX_VALUES values is refused without reading it.
+ *
+ * Defects are either the file's (not HDF5, unreadable, wrong format or version, no
+ * layer: qlab_dump_inspect fails) or one layer's (a missing, empty, unreadable or
+ * mis-shaped dataset, non-finite values, an output that is not X W^T + b): inspect
+ * then records the defect in that layer's `problem` and succeeds, and only reading
+ * that layer fails, so a dump workload fails that layer's points and runs the rest.
  */
 #ifndef QLAB_DUMP_H
 #define QLAB_DUMP_H
@@ -33,6 +45,8 @@
 /* Largest tensor a dump may declare: 2^31 values (8 GiB as float32), well above any
  * single linear layer's weight or captured input, far below a corrupt 64-bit shape. */
 #define QLAB_DUMP_MAX_VALUES (INT64_C(1) << 31)
+/* Longest message about one layer (file path, dataset, defect). */
+#define QLAB_DUMP_PROBLEM_LEN 1024
 
 typedef enum {
     QLAB_DUMP_F32 = 0,
@@ -51,6 +65,9 @@ typedef struct {
     int64_t index;                /* attribute `index`; the position in the file if absent */
     int64_t n, k, tokens;         /* weight [n,k], input [tokens,k] */
     int has_bias, has_output;
+    /* "" when the layer's headers pass every check (its values are only checked when
+     * read); else the defect, naming the file and the dataset, that reading it fails with */
+    char problem[QLAB_DUMP_PROBLEM_LEN];
 } qlab_dump_layer;
 
 typedef struct {
@@ -61,11 +78,15 @@ typedef struct {
     int64_t n_layers;
 } qlab_dump_info;
 
-/* Opens `path` and validates everything but the tensor values: format and
- * format_version, at least one layer, every layer's datasets present with agreeing
- * 2-D/1-D shapes within QLAB_DUMP_MAX_VALUES and a supported dtype. Fills info
- * (layers allocated; free with qlab_dump_info_free). Returns 0, or 2 with a message
- * naming the file and the dataset or attribute. On error info is left freed. */
+/* Opens `path` and validates everything but the tensor values. File level: format
+ * and format_version, a /layers group with at least one entry. Per layer (headers
+ * only, no tensor data read): weight and input present, every dataset non-empty with
+ * agreeing 2-D/1-D shapes within QLAB_DUMP_MAX_VALUES, stored in full, of a supported
+ * dtype; a layer failing one of these keeps the shapes it could read (0 where unknown)
+ * and the message in `problem`. Fills info (layers allocated, in execution order;
+ * free with qlab_dump_info_free). Returns 0, or 2 with a message naming the file (and
+ * the dataset) on a file-level defect or when no layer is free of defects. On error
+ * info is left freed. */
 int qlab_dump_inspect(const char *path, qlab_dump_info *info, char *err, size_t err_len);
 void qlab_dump_info_free(qlab_dump_info *info);
 
@@ -76,15 +97,34 @@ typedef struct {
     float *input;     /* [tokens,k] */
     float *bias;      /* [n] or NULL */
     float *output;    /* [tokens,n] or NULL */
+    /* The coarsest precision the layer's values passed through (its datasets' dtypes
+     * and its compute_dtype attribute): name ("float32", "tf32", "float16",
+     * "bfloat16"), unit roundoff u (2^-24, 2^-11, 2^-11, 2^-8) and half its smallest
+     * subnormal. What qlab_dump_check_output derives its tolerance from. */
+    const char *precision;
+    double unit_roundoff, underflow;
 } qlab_dump_tensors;
 
-/* Reads the layer whose group name is `group` from `path`, after the checks of
- * qlab_dump_inspect on the file, and checks every value is finite. Returns 0, or 2
- * with a message naming the dataset (and the first bad value's index). On error t is
- * left freed. */
+/* Reads the layer whose group name is `group` from `path`: the file-level checks of
+ * qlab_dump_inspect, then this layer's checks (no other layer is probed or read),
+ * and checks every value is finite. Returns 0, or 2 with a message naming the file,
+ * the layer and the dataset (and the first bad value's index). On error t is left
+ * freed. */
 int qlab_dump_read_layer(const char *path, const char *group, qlab_dump_tensors *t,
                          char *err, size_t err_len);
 void qlab_dump_tensors_free(qlab_dump_tensors *t);
+
+/* Checks a layer's stored output t->output [tokens,n] (none stored: returns 0 at once)
+ * against X W^T (+ b), y_ref [tokens,n] in float64 (NULL: computed here), within a
+ * tolerance that the rounding of t->precision explains at this k (see dump.c). On a
+ * mismatch it also tries X W + b (square layers: a weight stored [in, out]) and both
+ * without the bias, and says which one matches. `path` and `group` name the layer in
+ * messages. Returns 0, or 2 with a message
+ * ("f.h5: /layers/003-c_attn/output: stored output matches X W + b, not X W^T + b
+ * (141% apart, tolerance 0.61%): the weight looks stored [in, out] ...; transpose it").
+ * Allocates O(tokens n + n k) temporaries, only on a mismatch beyond y_ref's. */
+int qlab_dump_check_output(const char *path, const char *group, const qlab_dump_tensors *t,
+                           const double *y_ref, char *err, size_t err_len);
 
 /* ---------------------------------------------------------------------------- */
 /* Writing                                                                       */

@@ -11,7 +11,9 @@
  *
  * Dump points (workload "dump") take X = the layer's captured input, W = its weight
  * and its bias from the dump file (dump.h); the reference is then X W^T + b in
- * float64 like any other point.
+ * float64 like any other point. Where the dump stores the layer's output, that
+ * reference must match it (qlab_dump_check_output) or the point fails: a weight
+ * stored [in, out] would otherwise be studied as a different, wrong layer.
  */
 #include <math.h>
 #include <stdio.h>
@@ -179,8 +181,16 @@ static int workload_from_dump(const qlab_point *p, qlab_workload *wl, char *err,
     wl->x = t.input;
     wl->w = t.weight;
     wl->bias = t.bias;
-    free(t.output);   /* the reference is recomputed in float64 from X, W, b */
-    return 0;
+    /* A stored output must be X W^T + b: it is what catches a weight stored the wrong
+     * way round. The reference it is checked against is the one the point scores with. */
+    int rc = 0;
+    if (t.output && (qlab_workload_reference(wl, err, err_len) ||
+                     qlab_dump_check_output(p->path, p->layer, &t, wl->y_ref, err, err_len))) {
+        qlab_workload_free(wl);
+        rc = 2;
+    }
+    free(t.output);
+    return rc;
 }
 
 int qlab_workload_make(const qlab_point *p, qlab_workload *wl, char *err, size_t err_len)

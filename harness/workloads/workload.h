@@ -26,8 +26,10 @@ uint64_t qlab_workload_key(const qlab_point *p);
 
 /* Fills wl with the point's tensors (allocating them): synthetic ones from the
  * generator, or for workload "dump" the layer p->layer of the dump p->path (input as
- * X, weight as W, bias). Returns 0, or 2 with a message (unsupported workload kind,
- * a dump problem naming the file and dataset, allocation failure naming the bytes). */
+ * X, weight as W, bias; where the dump stores the output, wl->y_ref is computed too
+ * and must match it). Returns 0, or 2 with a message (unsupported workload kind, a
+ * dump problem naming the file, layer and dataset, a stored output that is not
+ * X W^T + b, allocation failure naming the bytes). */
 int qlab_workload_make(const qlab_point *p, qlab_workload *wl, char *err, size_t err_len);
 
 /* Computes wl->y_ref in float64 (once per workload). Returns 0 or 2 with a message. */
