@@ -146,6 +146,7 @@ run: deps
 test: deps
 	@$(MAKE) -j$$(nproc) --no-print-directory all $(if $(filter 1,$(CUDA)),$(B)/test-gpu)
 	./$(B)/qlab-tests --jobs $$(nproc)
+	python3 tools/check_layers.py $(B)
 	@# --verbose prints each skipped GPU test with its reason (no usable GPU: ...)
 	@if [ -x $(B)/test-gpu ]; then ./$(B)/test-gpu --verbose; fi
 	QLAB=$(B)/qlab bash tests/run_cli_tests.sh
