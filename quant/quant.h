@@ -312,11 +312,14 @@ static inline uint8_t quant_4bit_get(const uint8_t *codes, int64_t i)
 /* ---------------------------------------------------------------------------- */
 /* SmoothQuant (Xiao et al. 2023): migrating activation outliers into the weights */
 
-/* s[j] = max_i |X_ij|^alpha / max_n |W_nj|^(1 - alpha) for each of the k columns,
- * computed in float64 and stored float32; a column where either maximum is 0 gets
- * s[j] = 1 (nothing to migrate, and no division by zero). 0 <= alpha <= 1. This is
- * the raw formula: alpha = 0 gives 1 / max|W_j|, not the identity, which is why the
- * pipeline reads smooth_alpha = 0 as "off" instead of calling this. */
+/* s[j] = max_i |X_ij|^alpha / max(max_n |W_nj|, 1e-5)^(1 - alpha), then at least 1e-5,
+ * for each of the k columns, computed in float64 and stored float32: the rule of the
+ * SmoothQuant authors' code (smoothquant/smooth.py), clamps included, so degenerate
+ * columns follow it too: a pruned (all-zero) W column under large activations gets a
+ * large s (the outlier leaves X), an all-zero X column gets 1e-5 (its products are 0
+ * whatever s is). 0 <= alpha <= 1. This is the raw formula: alpha = 0 gives
+ * 1 / max|W_j|, not the identity, which is why the pipeline reads smooth_alpha = 0 as
+ * "off" instead of calling this. QUANT_ERR_RANGE if a scale overflows float32. */
 quant_status quant_smooth_scales(const float *x, const float *w, int64_t m, int64_t k,
                                  int64_t n, float alpha, float *s);
 /* xs = X / s per column, ws = W * s per column (float32), so X W^T = xs ws^T up to

@@ -3,7 +3,8 @@
  * Activation outliers live in a few k-channels; dividing those columns of X by s_j
  * and multiplying the same columns of W by s_j leaves X W^T unchanged while moving
  * part of the range from X (hard to quantize per row) into W (easy per channel).
- * alpha sets how much: s_j = max|X_j|^alpha / max|W_j|^(1 - alpha).
+ * alpha sets how much: s_j = max|X_j|^alpha / max|W_j|^(1 - alpha), with the clamps
+ * of the authors' code for degenerate columns (see quant_smooth_scales).
  */
 #include <math.h>
 #include "quant.h"
@@ -29,12 +30,19 @@ quant_status quant_smooth_scales(const float *x, const float *w, int64_t m, int6
         for (int64_t r = 0; r < n; r++)
             if (fabsf(w[r * k + j]) > wmax)
                 wmax = fabsf(w[r * k + j]);
+        /* The published rule (SmoothQuant reference code, smoothquant/smooth.py,
+         * smooth_ln_fcs): the weight maximum is clamped from below at 1e-5 before the
+         * power and the scale from below at 1e-5 after it. A pruned (all-zero) weight
+         * column under a large activation column so gets a large s, which takes the
+         * outlier out of X at no cost to W; an all-zero activation column gets 1e-5,
+         * harmless since its products are 0. */
         double xm = s[j];
-        double v = 1.0;
-        if (xm > 0.0 && wmax > 0.0f)
-            v = pow(xm, (double)alpha) / pow((double)wmax, 1.0 - (double)alpha);
-        /* A scale that overflows or vanishes in float32 would destroy the operands. */
-        if (!(v > 0.0) || !isfinite((float)v) || (float)v == 0.0f)
+        double wm = wmax > 1e-5f ? (double)wmax : 1e-5;
+        double v = pow(xm, (double)alpha) / pow(wm, 1.0 - (double)alpha);
+        if (v < 1e-5)
+            v = 1e-5;
+        /* A scale that overflows float32 would destroy the operands. */
+        if (!isfinite((float)v))
             return QUANT_ERR_RANGE;
         s[j] = (float)v;
     }

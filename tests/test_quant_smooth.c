@@ -13,13 +13,14 @@
 Test(quant_smooth, scales_follow_the_formula_on_a_hand_case)
 {
     /* k = 3 columns. Column 0: max|X| 4, max|W| 1 -> alpha 0.5: sqrt(4)/sqrt(1) = 2.
-     * Column 1: X all zero -> 1. Column 2: max|X| 9, max|W| 0.25 -> 3 / 0.5 = 6. */
+     * Column 1: X all zero -> 0, clamped to 1e-5. Column 2: max|X| 9, max|W| 0.25 ->
+     * 3 / 0.5 = 6. */
     float x[6] = {4, 0, -9, -1, 0, 1};
     float w[6] = {1, 2, 0.25f, -0.5f, 1, -0.125f};
     float s[3];
     cr_assert_eq(quant_smooth_scales(x, w, 2, 3, 2, 0.5f, s), QUANT_OK);
     cr_assert_float_eq(s[0], 2.0f, 1e-6f);
-    cr_assert_eq(s[1], 1.0f);
+    cr_assert_eq(s[1], 1e-5f);
     cr_assert_float_eq(s[2], 6.0f, 1e-6f);
     /* alpha 1: s = max|X_j|; alpha 0: s = 1 / max|W_j| (not the identity). */
     cr_assert_eq(quant_smooth_scales(x, w, 2, 3, 2, 1.0f, s), QUANT_OK);
@@ -132,4 +133,57 @@ Test(quant_smooth, float_and_fourbit_schemes_ignore_alpha_and_bad_alpha_is_an_er
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y0, NULL), QUANT_ERR_ARG);
     o.smooth_alpha = NAN;
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y0, NULL), QUANT_ERR_ARG);
+}
+
+Test(quant_smooth, degenerate_columns_follow_the_published_clamps)
+{
+    /* Column 0: W all zero (pruned), max|X| 100 -> 100^0.5 / (1e-5)^0.5 = 10 / 3.1623e-3.
+     * Column 1: X all zero, max|W| 2 -> 0 / sqrt(2) = 0 -> 1e-5.
+     * Column 2: both all zero -> 0 / (1e-5)^0.5 -> 1e-5. */
+    float x[6] = {100, 0, 0, -3, 0, 0};
+    float w[6] = {0, 2, 0, 0, -1, 0};
+    float s[3];
+    cr_assert_eq(quant_smooth_scales(x, w, 2, 3, 2, 0.5f, s), QUANT_OK);
+    cr_assert_float_eq(s[0], (float)(10.0 / sqrt(1e-5)), 1e-2f, "%g", s[0]);
+    cr_assert_eq(s[1], 1e-5f);
+    cr_assert_eq(s[2], 1e-5f);
+    /* alpha 1 leaves W's clamp out: s = max|X|, floored at 1e-5. */
+    cr_assert_eq(quant_smooth_scales(x, w, 2, 3, 2, 1.0f, s), QUANT_OK);
+    cr_assert_float_eq(s[0], 100.0f, 1e-4f);
+    cr_assert_eq(s[1], 1e-5f);
+}
+
+Test(quant_smooth, a_pruned_weight_column_under_an_activation_outlier_is_smoothed_away)
+{
+    /* X [64, 64] N(0,1) with column 5 at 60x; W's column 5 is all zero (a pruned input
+     * feature). Per-tensor absmax: without smoothing the outlier sets X's scale and
+     * the other columns lose most of their bits; with the published rule s_5 is large,
+     * X / s has no outlier and W * s stays zero, so the error falls to that of clean
+     * data. */
+    const int64_t m = 64, k = 64, n = 48;
+    float *x = malloc((size_t)(m * k) * sizeof *x), *w = malloc((size_t)(n * k) * sizeof *w);
+    float *y0 = malloc((size_t)(m * n) * sizeof *y0), *y1 = malloc((size_t)(m * n) * sizeof *y1);
+    double *ref = malloc((size_t)(m * n) * sizeof *ref);
+    tq_fill_normal(x, m * k, 31, 1.0);
+    tq_fill_normal(w, n * k, 32, 0.05);
+    for (int64_t i = 0; i < m; i++)
+        x[i * k + 5] *= 60.0f;
+    for (int64_t j = 0; j < n; j++)
+        w[j * k + 5] = 0.0f;
+    cr_assert_eq(quant_matmul_ref_f64(x, w, m, k, n, ref), QUANT_OK);
+    quant_matmul_opts o = {.scheme = QUANT_SCHEME_ABSMAX, .x_gran = QUANT_GRAN_TENSOR,
+                           .w_gran = QUANT_GRAN_TENSOR};
+    cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y0, NULL), QUANT_OK);
+    o.smooth_alpha = 0.5f;
+    cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y1, NULL), QUANT_OK);
+    quant_metrics a, b;
+    cr_assert_eq(quant_metrics_compute(y0, ref, m, n, &a), QUANT_OK);
+    cr_assert_eq(quant_metrics_compute(y1, ref, m, n, &b), QUANT_OK);
+    cr_assert_lt(b.rel_err, a.rel_err / 4, "smoothed %g vs plain %g", b.rel_err, a.rel_err);
+    cr_assert_lt(b.rel_err, 0.02, "smoothed %g", b.rel_err);
+    free(x);
+    free(w);
+    free(y0);
+    free(y1);
+    free(ref);
 }
