@@ -27,12 +27,14 @@ static quant_status metrics_core(const float *y, const double *ref64, const floa
     if (!y || (!ref64 && !ref32) || !out || rows <= 0 || cols <= 0)
         return QUANT_ERR_ARG;
     double err2 = 0.0, ref2 = 0.0, max_abs = 0.0, sum_abs = 0.0, cos_sum = 0.0;
+    int64_t cos_rows = 0, zero_ref = 0, nonfinite = 0;
     for (int64_t r = 0; r < rows; r++) {
         double dot = 0.0, yy = 0.0, rr = 0.0;
         for (int64_t c = 0; c < cols; c++) {
             int64_t i = r * cols + c;
             double a = y[i], b = ref_at(ref64, ref32, i);
             double d = a - b;
+            nonfinite += !isfinite(a);
             err2 += d * d;
             ref2 += b * b;
             double ad = fabs(d);
@@ -43,11 +45,15 @@ static quant_status metrics_core(const float *y, const double *ref64, const floa
             yy += a * a;
             rr += b * b;
         }
-        if (yy == 0.0 && rr == 0.0)
-            cos_sum += 1.0;
-        else if (yy == 0.0 || rr == 0.0)
-            cos_sum += 0.0;
-        else
+        /* A zero reference row has no direction to agree with: it is left out (and
+         * counted) rather than scored 1 or 0; a zero output row under a nonzero
+         * reference shares nothing with it and scores 0. */
+        if (rr == 0.0) {
+            zero_ref++;
+            continue;
+        }
+        cos_rows++;
+        if (yy != 0.0)
             cos_sum += dot / (sqrt(yy) * sqrt(rr));
     }
     double err_norm = sqrt(err2), ref_norm = sqrt(ref2);
@@ -58,7 +64,10 @@ static quant_status metrics_core(const float *y, const double *ref64, const floa
         out->sqnr_db = 20.0 * log10(ref_norm / err_norm);
     out->max_abs_err = max_abs;
     out->mean_abs_err = sum_abs / ((double)rows * (double)cols);
-    out->cosine = cos_sum / (double)rows;
+    out->cosine = cos_rows > 0 && nonfinite == 0 ? cos_sum / (double)cos_rows : NAN;
+    out->cosine_rows = cos_rows;
+    out->zero_ref_rows = zero_ref;
+    out->nonfinite = nonfinite;
     return QUANT_OK;
 }
 

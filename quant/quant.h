@@ -441,7 +441,12 @@ typedef struct {
     double sqnr_db;      /* 20 log10(||Yr||_F / ||Y - Yr||_F); +inf when Y == Yr */
     double max_abs_err;  /* max |Y - Yr| */
     double mean_abs_err; /* mean |Y - Yr| */
-    double cosine;       /* mean over rows of cos(Y_i, Yr_i); a pair of zero rows counts 1, one zero row 0 */
+    double cosine;       /* mean of cos(Y_i, Yr_i) over the rows whose reference Yr_i is not
+                          * all zero (a zero Y_i there counts 0); NaN, undefined, when no
+                          * row qualifies or Y holds a non-finite value (see the counts) */
+    int64_t cosine_rows; /* rows averaged into cosine */
+    int64_t zero_ref_rows;   /* rows left out of cosine: Yr_i all zero (no direction to match) */
+    int64_t nonfinite;   /* elements of Y that are NaN or +-inf (e.g. fp16 overflow) */
 } quant_metrics;
 
 /* Metrics of y [rows, cols] float32 against y_ref float64. */

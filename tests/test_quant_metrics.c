@@ -67,23 +67,49 @@ Test(quant_metrics, cosine_of_orthogonal_rows_is_zero)
 
 Test(quant_metrics, zero_rows_follow_the_stated_rules)
 {
+    /* Row 0: reference zero -> left out of cosine and counted. Row 1: Y zero under a
+     * nonzero reference -> cosine 0, as rel_err of that row is 1. */
     float y[4] = {0, 0, 0, 0};
     double r[4] = {0, 0, 3, 4};
     quant_metrics mt;
     quant_metrics_compute(y, r, 2, 2, &mt);
-    cr_assert_float_eq(mt.cosine, 0.5, 1e-15, "pair of zero rows counts 1, one zero row 0");
+    cr_assert_eq(mt.cosine, 0.0, "the zero-reference row is not averaged in");
+    cr_assert_eq(mt.cosine_rows, 1);
+    cr_assert_eq(mt.zero_ref_rows, 1);
     cr_assert_eq(mt.rel_err, 1.0);
     cr_assert_float_eq(mt.sqnr_db, 0.0, 1e-15);
-    /* Reference all zero, Y not: rel_err is inf. */
+    /* A matching row beside a zero-reference row: cosine 1 over the one row. */
+    float y2[4] = {5, 5, 3, 4};
+    quant_metrics_compute(y2, r, 2, 2, &mt);
+    cr_assert_float_eq(mt.cosine, 1.0, 1e-15);
+    cr_assert_eq(mt.zero_ref_rows, 1);
+    /* Reference all zero, Y not: rel_err is inf, cosine undefined (no row qualifies). */
     float y3[2] = {1, 0};
     double z[2] = {0, 0};
     quant_metrics_compute(y3, z, 1, 2, &mt);
     cr_assert(isinf(mt.rel_err));
-    /* Both all zero: rel_err 0. */
+    cr_assert(isnan(mt.cosine));
+    cr_assert_eq(mt.cosine_rows, 0);
+    /* Both all zero: rel_err 0, cosine still undefined, and said so by the counts. */
     float y4[2] = {0, 0};
     quant_metrics_compute(y4, z, 1, 2, &mt);
     cr_assert_eq(mt.rel_err, 0.0);
-    cr_assert_eq(mt.cosine, 1.0);
+    cr_assert(isnan(mt.cosine));
+    cr_assert_eq(mt.zero_ref_rows, 1);
+}
+
+Test(quant_metrics, an_overflowed_output_makes_cosine_undefined_and_counts_why)
+{
+    /* fp16 overflow: an output element is inf. rel_err is inf, sqnr -inf, and cosine is
+     * not a number that could pass for one: NaN with nonfinite = 1 saying why. */
+    float y[4] = {INFINITY, 1, 2, 3};
+    double r[4] = {1, 1, 2, 3};
+    quant_metrics mt;
+    cr_assert_eq(quant_metrics_compute(y, r, 2, 2, &mt), QUANT_OK);
+    cr_assert(isinf(mt.rel_err));
+    cr_assert(isinf(mt.sqnr_db) && mt.sqnr_db < 0);
+    cr_assert(isnan(mt.cosine));
+    cr_assert_eq(mt.nonfinite, 1);
 }
 
 Test(quant_metrics, f32_reference_gives_the_same_numbers)
