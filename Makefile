@@ -151,6 +151,7 @@ test: deps
 	@if [ -x $(B)/test-gpu ]; then ./$(B)/test-gpu --verbose; fi
 	QLAB=$(B)/qlab bash tests/run_cli_tests.sh
 	QLAB=$(B)/qlab bash tests/verdict_test.sh
+	bash tests/doc_paths_test.sh
 	QLAB=$(B)/qlab bash tools/check_baseline.sh
 
 # The accuracy regression baseline that `make test` compares against. Regenerate it

@@ -66,8 +66,11 @@ static const char *usage_run =
 
 static const char *usage_show = "usage: qlab show FILE\n\nPrints a summary table of a results file.\n";
 static const char *usage_export =
-    "usage: qlab export FILE [--table points|layers|samples] [--format tsv|csv] [-o OUT]\n"
-    "\nWrites one table of a results file with a header line (default: points, tsv, stdout).\n";
+    "usage: qlab export FILE [--table points|layers|samples] [--format tsv|csv] [-o OUT [--force]]\n"
+    "\nWrites one table of a results file with a header line (default: points, tsv, stdout).\n"
+    "-o refuses an existing OUT (as run refuses an existing results file) unless --force;\n"
+    "OUT is written whole to a temporary file and renamed, so a failed export leaves no\n"
+    "partial file and an overwritten one is never half old, half new.\n";
 static const char *usage_plot =
     "usage: qlab plot FILE [-o DIR]\n"
     "\nDraws every figure FILE's data supports into DIR (default plots/out), PNG and PDF,\n"
@@ -160,12 +163,14 @@ static int cmd_show(int argc, char **argv)
 static int cmd_export(int argc, char **argv)
 {
     const char *file = NULL, *table = "points", *format = "tsv", *out = NULL;
+    int force = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (is_help(a)) { fputs(usage_export, stdout); return 0; }
         else if (strcmp(a, "--table") == 0 && v) { table = v; i++; }
         else if (strcmp(a, "--format") == 0 && v) { format = v; i++; }
         else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && v) { out = v; i++; }
+        else if (strcmp(a, "--force") == 0) force = 1;
         else if (a[0] == '-') return usage_error(usage_export, "unknown option or missing value '%s'", a);
         else if (!file) file = a;
         else return usage_error(usage_export, "unexpected argument '%s'", a);
@@ -175,9 +180,18 @@ static int cmd_export(int argc, char **argv)
         return usage_error(usage_export, "--table '%s': expected points, layers or samples", table);
     if (strcmp(format, "tsv") && strcmp(format, "csv"))
         return usage_error(usage_export, "--format '%s': expected tsv or csv", format);
+    if (force && !out)
+        return usage_error(usage_export, "%s", "--force needs -o OUT");
+    if (out && !force && access(out, F_OK) == 0) {
+        fprintf(stderr, "qlab: '%s' exists; refusing to overwrite it (--force to replace it)\n", out);
+        return 2;
+    }
     qlab_results_data d;
     if (read_results(file, &d)) return 2;
-    FILE *f = out ? fopen(out, "w") : stdout;
+    char tmp[4096 + 32];
+    if (out)
+        snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid());
+    FILE *f = out ? fopen(tmp, "w") : stdout;
     if (!f) {
         fprintf(stderr, "qlab: cannot write '%s': %s\n", out, strerror(errno));
         qlab_results_data_free(&d);
@@ -186,9 +200,17 @@ static int cmd_export(int argc, char **argv)
     char err[512];
     int rc = qlab_results_export(&d, table, format, f, err, sizeof err);
     if (rc) fprintf(stderr, "qlab: %s\n", err);
-    if (out && fclose(f) != 0 && rc == 0) {
-        fprintf(stderr, "qlab: writing '%s' failed: %s\n", out, strerror(errno));
-        rc = 2;
+    if (out) {
+        if (fclose(f) != 0 && rc == 0) {
+            fprintf(stderr, "qlab: writing '%s' failed: %s\n", out, strerror(errno));
+            rc = 2;
+        }
+        if (rc == 0 && rename(tmp, out) != 0) {
+            fprintf(stderr, "qlab: cannot put '%s' in place: %s\n", out, strerror(errno));
+            rc = 2;
+        }
+        if (rc)
+            remove(tmp);
     }
     qlab_results_data_free(&d);
     return rc;
