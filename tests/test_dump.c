@@ -226,7 +226,9 @@ static void make_layer_file(const char *path, const char *format, int64_t versio
     H5Fclose(f);
 }
 
-/* Both readers must refuse the file with 2 and a message holding every needle. */
+/* Both readers must refuse the file with 2 and a message holding every needle. The
+ * files below hold one layer, so its defect leaves nothing to run: inspect refuses
+ * the whole file (the multi-layer cases are in "One layer's defect" further down). */
 static void expect_refused(const char *path, const char *const *needles)
 {
     qlab_dump_info info;
@@ -461,6 +463,399 @@ Test(dump, unknown_layer_group_is_refused)
     cr_assert_not_null(strstr(err, "/layers/005-nope"), "%s", err);
 }
 
+Test(dump, a_dump_without_layers_is_refused)
+{
+    const char *path = tmp("nolayers.h5");
+    hid_t lg, f = make_root(path, "qlab-dump", 1, &lg);
+    H5Gclose(lg);
+    H5Fclose(f);
+    expect_refused(path, (const char *[]){"nolayers.h5", "/layers: holds no layer", NULL});
+}
+
+/* ---------------------------------------------------------------------------- */
+/* One layer's defect: that layer fails, the others read                         */
+
+typedef void (*damage_fn)(hid_t g);
+
+/* Layers 000-a, 001-b, 002-c of weight [4, 8] and input [2, 8]; 001-b is made by
+ * damage instead. */
+static void make_three_layer_file(const char *path, damage_fn damage)
+{
+    static const char *const groups[3] = {"000-a", "001-b", "002-c"};
+    float v[64];
+    fill(v, 64, 1.0f, 5);
+    hid_t lg, f = make_root(path, "qlab-dump", 1, &lg);
+    for (int i = 0; i < 3; i++) {
+        hid_t g = H5Gcreate2(lg, groups[i], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        cr_assert_geq(g, 0);
+        if (i == 1) {
+            damage(g);
+        } else {
+            add_f32(g, "weight", 2, 4, 8, v);
+            add_f32(g, "input", 2, 2, 8, v);
+        }
+        H5Gclose(g);
+    }
+    H5Gclose(lg);
+    H5Fclose(f);
+}
+
+static void good_weight(hid_t g)
+{
+    float v[32];
+    fill(v, 32, 0.5f, 6);
+    add_f32(g, "weight", 2, 4, 8, v);
+}
+
+static void damage_empty_input(hid_t g)
+{
+    float none[1] = {0};
+    good_weight(g);
+    add_f32(g, "input", 2, 0, 8, none);   /* an expert no token was routed to */
+}
+
+static void damage_nan_input(hid_t g)
+{
+    float x[16];
+    fill(x, 16, 1.0f, 7);
+    x[9] = NAN;
+    good_weight(g);
+    add_f32(g, "input", 2, 2, 8, x);
+}
+
+static void damage_bias_length(hid_t g)
+{
+    float v[16];
+    fill(v, 16, 1.0f, 8);
+    good_weight(g);
+    add_f32(g, "input", 2, 2, 8, v);
+    add_f32(g, "bias", 1, 5, 0, v);
+}
+
+static void damage_output_shape(hid_t g)
+{
+    float v[16];
+    fill(v, 16, 1.0f, 9);
+    good_weight(g);
+    add_f32(g, "input", 2, 2, 8, v);
+    add_f32(g, "output", 2, 2, 3, v);
+}
+
+static void damage_input_k(hid_t g)
+{
+    float v[16];
+    fill(v, 16, 1.0f, 10);
+    good_weight(g);
+    add_f32(g, "input", 2, 2, 7, v);
+}
+
+static void damage_missing_input(hid_t g) { good_weight(g); }
+
+static void damage_unwritten_weight(hid_t g)
+{
+    float v[16];
+    fill(v, 16, 1.0f, 11);
+    add_f32(g, "weight", 2, 4, 8, NULL);   /* declared, chunked, never written */
+    add_f32(g, "input", 2, 2, 8, v);
+}
+
+static void damage_huge_weight(hid_t g)
+{
+    float v[16];
+    fill(v, 16, 1.0f, 12);
+    add_f32(g, "weight", 2, (hsize_t)1 << 20, (hsize_t)1 << 20, NULL);
+    add_f32(g, "input", 2, 2, 8, v);
+}
+
+static void damage_integer_input(hid_t g)
+{
+    good_weight(g);
+    hsize_t dims[2] = {2, 8};
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    hid_t ds = H5Dcreate2(g, "input", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int z[16] = {0};
+    H5Dwrite(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, z);
+    H5Dclose(ds);
+    H5Sclose(sp);
+}
+
+/* inspect lists all three layers, only 001-b with a problem (header defects) or none
+ * (value defects: inspect reads no values); reading 000-a and 002-c works; reading
+ * 001-b fails with every needle and allocates nothing it returns. */
+static void expect_layer_defect(damage_fn damage, int header_defect, const char *const *needles)
+{
+    const char *path = tmp("three.h5");
+    make_three_layer_file(path, damage);
+    qlab_dump_info info;
+    cr_assert_eq(qlab_dump_inspect(path, &info, err, sizeof err), 0, "one bad layer sinks the file: %s", err);
+    cr_assert_eq(info.n_layers, 3);
+    cr_assert_str_eq(info.layers[0].problem, "", "%s", info.layers[0].problem);
+    cr_assert_str_eq(info.layers[2].problem, "", "%s", info.layers[2].problem);
+    cr_assert_str_eq(info.layers[1].group, "001-b");
+    if (header_defect) {
+        for (int i = 0; needles[i]; i++)
+            cr_assert_not_null(strstr(info.layers[1].problem, needles[i]), "problem '%s' lacks '%s'",
+                               info.layers[1].problem, needles[i]);
+    } else {
+        cr_assert_str_eq(info.layers[1].problem, "", "%s", info.layers[1].problem);
+    }
+    qlab_dump_info_free(&info);
+
+    qlab_dump_tensors t;
+    static const char *const good[2] = {"000-a", "002-c"};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(qlab_dump_read_layer(path, good[i], &t, err, sizeof err), 0, "%s: %s", good[i], err);
+        cr_assert_eq(t.n, 4);
+        cr_assert_eq(t.tokens, 2);
+        qlab_dump_tensors_free(&t);
+    }
+    cr_assert_eq(qlab_dump_read_layer(path, "001-b", &t, err, sizeof err), 2);
+    cr_assert_null(t.weight);
+    cr_assert_null(t.input);
+    cr_assert_not_null(strstr(err, "three.h5: /layers/001-b"), "%s", err);
+    for (int i = 0; needles[i]; i++)
+        cr_assert_not_null(strstr(err, needles[i]), "read: '%s' lacks '%s'", err, needles[i]);
+}
+
+Test(dump, an_empty_input_fails_only_its_layer)
+{
+    expect_layer_defect(damage_empty_input, 1,
+                        (const char *[]){"/layers/001-b/input", "[0, 8]", "no tokens", NULL});
+}
+
+Test(dump, nan_values_fail_only_their_layer)
+{
+    expect_layer_defect(damage_nan_input, 0,
+                        (const char *[]){"/layers/001-b/input", "value 9 (row 1, column 1) is NaN", NULL});
+}
+
+Test(dump, a_bias_of_wrong_length_fails_only_its_layer)
+{
+    expect_layer_defect(damage_bias_length, 1, (const char *[]){"/layers/001-b/bias", "length 5", NULL});
+}
+
+Test(dump, an_output_of_wrong_shape_fails_only_its_layer)
+{
+    expect_layer_defect(damage_output_shape, 1,
+                        (const char *[]){"/layers/001-b/output", "[2, 3]", "n = 4", NULL});
+}
+
+Test(dump, an_input_k_that_disagrees_with_the_weight_fails_only_its_layer)
+{
+    expect_layer_defect(damage_input_k, 1, (const char *[]){"/layers/001-b/input", "[2, 7]", NULL});
+}
+
+Test(dump, a_missing_input_fails_only_its_layer)
+{
+    expect_layer_defect(damage_missing_input, 1, (const char *[]){"/layers/001-b/input", "missing", NULL});
+}
+
+Test(dump, an_unwritten_weight_fails_only_its_layer)
+{
+    expect_layer_defect(damage_unwritten_weight, 1,
+                        (const char *[]){"/layers/001-b/weight", "never written", NULL});
+}
+
+Test(dump, a_huge_declared_weight_fails_only_its_layer_without_allocating)
+{
+    expect_layer_defect(damage_huge_weight, 1,
+                        (const char *[]){"/layers/001-b/weight", "refusing to allocate", NULL});
+}
+
+Test(dump, an_unsupported_dtype_fails_only_its_layer)
+{
+    expect_layer_defect(damage_integer_input, 1,
+                        (const char *[]){"/layers/001-b/input", "unsupported element type", NULL});
+}
+
+Test(dump, an_entry_that_is_not_a_group_fails_only_itself)
+{
+    const char *path = tmp("entry.h5");
+    make_three_layer_file(path, good_weight);   /* 001-b: no input yet */
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t lg = H5Gopen2(f, "layers", H5P_DEFAULT);
+    float v[8] = {0};
+    add_f32(lg, "003-stray", 1, 8, 0, v);
+    H5Gclose(lg);
+    H5Fclose(f);
+    qlab_dump_info info;
+    cr_assert_eq(qlab_dump_inspect(path, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(info.n_layers, 4);
+    cr_assert_not_null(strstr(info.layers[3].problem, "/layers/003-stray: not a group"), "%s",
+                       info.layers[3].problem);
+    cr_assert_not_null(strstr(info.layers[1].problem, "/layers/001-b/input: missing"), "%s",
+                       info.layers[1].problem);
+    cr_assert_str_eq(info.layers[0].problem, "");
+    qlab_dump_info_free(&info);
+    qlab_dump_tensors t;
+    cr_assert_eq(qlab_dump_read_layer(path, "003-stray", &t, err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "not a group"), "%s", err);
+}
+
+static void damage_both(hid_t g) { damage_empty_input(g); }
+
+Test(dump, a_dump_whose_every_layer_has_a_defect_is_refused_naming_the_first)
+{
+    const char *path = tmp("allbad.h5");
+    hid_t lg, f = make_root(path, "qlab-dump", 1, &lg);
+    for (int i = 0; i < 2; i++) {
+        hid_t g = H5Gcreate2(lg, i ? "001-y" : "000-x", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        damage_both(g);
+        H5Gclose(g);
+    }
+    H5Gclose(lg);
+    H5Fclose(f);
+    qlab_dump_info info;
+    cr_assert_eq(qlab_dump_inspect(path, &info, err, sizeof err), 2);
+    cr_assert_null(info.layers);
+    cr_assert_not_null(strstr(err, "/layers/000-x/input"), "%s", err);
+    cr_assert_not_null(strstr(err, "every other layer"), "%s", err);
+}
+
+Test(dump, a_weight_stored_in_out_with_other_shapes_gets_the_transpose_hint)
+{
+    /* GPT-2's c_fc [in 8, out 4] stored as is: weight [8, 4] against input [2, 8] */
+    const char *path = tmp("conv1d-shape.h5");
+    make_layer_file(path, "qlab-dump", 1, 8, 4, 2, 8);
+    qlab_dump_tensors t;
+    cr_assert_eq(qlab_dump_read_layer(path, "000-a", &t, err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "weight looks stored [in, out]: transpose it"), "%s", err);
+    /* and not where the shapes disagree otherwise */
+    make_layer_file(path, "qlab-dump", 1, 4, 8, 2, 6);
+    cr_assert_eq(qlab_dump_read_layer(path, "000-a", &t, err, sizeof err), 2);
+    cr_assert_null(strstr(err, "[in, out]"), "%s", err);
+}
+
+/* ---------------------------------------------------------------------------- */
+/* The stored output against X W^T + b                                          */
+
+enum { OT = 24, OD = 96 };
+
+/* Normal-looking values from a fixed LCG (Irwin-Hall of 4 uniforms): unstructured
+ * data, like real weights, unlike fill()'s smooth sine. */
+static void fill_noise(float *v, int count, float scale, unsigned seed)
+{
+    unsigned s = seed * 2654435761u + 1;
+    for (int i = 0; i < count; i++) {
+        double a = 0;
+        for (int r = 0; r < 4; r++) {
+            s = s * 1664525u + 1013904223u;
+            a += (double)(s >> 8) / 16777216.0 - 0.5;
+        }
+        v[i] = scale * (float)(a * 1.7320508);
+    }
+}
+
+/* y [OT, OD] = x w^T + b (transposed: x w, w read as [in, out]); b may be NULL. Then
+ * y is scaled by (1 + rel). Double accumulation, float result. */
+static void layer_out(const float *x, const float *w, const float *b, int transposed, double rel,
+                      float *y)
+{
+    for (int i = 0; i < OT; i++)
+        for (int j = 0; j < OD; j++) {
+            double s = b ? b[j] : 0;
+            for (int l = 0; l < OD; l++)
+                s += (double)x[i * OD + l] * (transposed ? w[l * OD + j] : w[j * OD + l]);
+            y[i * OD + j] = (float)(s * (1 + rel));
+        }
+}
+
+/* Writes a square layer "a" in dtype dt whose output was made as described, reads it
+ * back and runs qlab_dump_check_output (its status; -1: the read failed, err says
+ * why). compute: the compute_dtype attribute or NULL. */
+static int check_layer(qlab_dump_dtype dt, int transposed, int bias_in_output, double rel,
+                       const char *compute, const float *w_override)
+{
+    static float x[OT * OD], w[OD * OD], b[OD], y[OT * OD];
+    fill_noise(x, OT * OD, 1.0f, 1);
+    fill_noise(w, OD * OD, 0.1f, 2);
+    fill_noise(b, OD, 0.5f, 3);
+    layer_out(x, w_override ? w_override : w, bias_in_output ? b : NULL, transposed, rel, y);
+    const char *path = tmp("out.h5");
+    qlab_dump_writer *wr;
+    cr_assert_eq(qlab_dump_create(path, "", "", dt, &wr, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_dump_add_layer(wr, "a", w, OD, OD, b, x, OT, y, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_dump_close(wr, err, sizeof err), 0, "%s", err);
+    if (compute) {
+        hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        hid_t g = H5Gopen2(f, "/layers/000-a", H5P_DEFAULT);
+        hid_t st = H5Tcopy(H5T_C_S1);
+        H5Tset_size(st, strlen(compute) + 1);
+        hid_t sp = H5Screate(H5S_SCALAR);
+        hid_t a = H5Acreate2(g, "compute_dtype", st, sp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, st, compute);
+        H5Aclose(a);
+        H5Sclose(sp);
+        H5Tclose(st);
+        H5Gclose(g);
+        H5Fclose(f);
+    }
+    qlab_dump_tensors t;
+    if (qlab_dump_read_layer(path, "000-a", &t, err, sizeof err)) return -1;
+    cr_assert_not_null(t.output);
+    err[0] = 0;
+    int rc = qlab_dump_check_output(path, "000-a", &t, NULL, err, sizeof err);
+    qlab_dump_tensors_free(&t);
+    return rc;
+}
+
+Test(dump, a_stored_output_equal_to_x_wt_plus_b_passes_in_every_dtype)
+{
+    for (int dt = 0; dt < QLAB_DUMP_DTYPE_COUNT; dt++)
+        cr_assert_eq(check_layer(dt, 0, 1, 0, NULL, NULL), 0, "%s: %s", qlab_dump_dtype_name(dt), err);
+}
+
+Test(dump, a_weight_stored_in_out_is_caught_in_every_dtype_and_named)
+{
+    for (int dt = 0; dt < QLAB_DUMP_DTYPE_COUNT; dt++) {
+        cr_assert_eq(check_layer(dt, 1, 1, 0, NULL, NULL), 2, "%s passed", qlab_dump_dtype_name(dt));
+        cr_assert_not_null(strstr(err, "out.h5: /layers/000-a/output: stored output matches X W + b, "
+                                       "not X W^T + b"), "%s", err);
+        cr_assert_not_null(strstr(err, "stored [in, out]"), "%s", err);
+        cr_assert_not_null(strstr(err, "transpose it"), "%s", err);
+    }
+}
+
+Test(dump, an_output_without_the_bias_is_named)
+{
+    cr_assert_eq(check_layer(QLAB_DUMP_F32, 0, 0, 0, NULL, NULL), 2);
+    cr_assert_not_null(strstr(err, "matches X W^T without the bias"), "%s", err);
+}
+
+Test(dump, an_output_of_another_weight_matches_no_layout)
+{
+    static float other[OD * OD];
+    fill_noise(other, OD * OD, 0.1f, 99);
+    cr_assert_eq(check_layer(QLAB_DUMP_F16, 0, 1, 0, NULL, other), 2);
+    cr_assert_not_null(strstr(err, "do not belong together"), "%s", err);
+    cr_assert_not_null(strstr(err, "float16 rounding at k = 96"), "%s", err);
+}
+
+Test(dump, the_tolerance_follows_the_dtype)
+{
+    /* an output 0.3 % off: far beyond float32 rounding, within float16's and bfloat16's */
+    cr_assert_eq(check_layer(QLAB_DUMP_F32, 0, 1, 3e-3, NULL, NULL), 2, "float32 accepted 0.3%%");
+    cr_assert_not_null(strstr(err, "beyond"), "%s", err);
+    cr_assert_eq(check_layer(QLAB_DUMP_F16, 0, 1, 3e-3, NULL, NULL), 0, "%s", err);
+    cr_assert_eq(check_layer(QLAB_DUMP_BF16, 0, 1, 3e-3, NULL, NULL), 0, "%s", err);
+    /* 3 % is beyond float16's too, not bfloat16's */
+    cr_assert_eq(check_layer(QLAB_DUMP_F16, 0, 1, 3e-2, NULL, NULL), 2, "float16 accepted 3%%");
+    cr_assert_eq(check_layer(QLAB_DUMP_BF16, 0, 1, 3e-2, NULL, NULL), 0, "%s", err);
+    /* a float32 dump of a layer computed in bfloat16 says so in compute_dtype */
+    cr_assert_eq(check_layer(QLAB_DUMP_F32, 0, 1, 3e-3, "bfloat16", NULL), 0, "%s", err);
+    cr_assert_eq(check_layer(QLAB_DUMP_F32, 0, 1, 3e-3, "float32", NULL), 2, "float32 accepted 0.3%%");
+}
+
+Test(dump, an_unknown_compute_dtype_is_a_layer_defect)
+{
+    const char *path = tmp("out.h5");
+    cr_assert_eq(check_layer(QLAB_DUMP_F32, 0, 1, 0, "float8", NULL), -1);
+    cr_assert_not_null(strstr(err, "/layers/000-a: attribute compute_dtype = 'float8'"), "%s", err);
+    qlab_dump_info info;
+    cr_assert_eq(qlab_dump_inspect(path, &info, err, sizeof err), 2);   /* its only layer */
+    cr_assert_not_null(strstr(err, "compute_dtype = 'float8'"), "%s", err);
+}
+
 /* ---------------------------------------------------------------------------- */
 /* End to end: a dump experiment through the runner                              */
 
@@ -527,5 +922,107 @@ Test(dump, run_over_a_dump_matches_quant_on_the_same_tensors)
     }
     cr_assert_eq(d.points[1].outlier_cols, 1, "llm_int8 finds the outlier column");
     qlab_dump_tensors_free(&t);
+    qlab_results_data_free(&d);
+}
+
+/* Runs a two-scheme error-only sweep over `dump` with layers = `layers` into a fresh
+ * results file; returns qlab_run's status and leaves the rows in d. */
+static int run_dump(const char *dump, const char *layers, qlab_results_data *d)
+{
+    static int seq = 0;
+    char cfg_path[160], out_path[160], name[32];
+    snprintf(name, sizeof name, "sel%d.yaml", seq);
+    snprintf(cfg_path, sizeof cfg_path, "%s", tmp(name));
+    snprintf(name, sizeof name, "sel%d.h5", seq++);
+    snprintf(out_path, sizeof out_path, "%s", tmp(name));
+    FILE *fp = fopen(cfg_path, "w");
+    fprintf(fp, "name: sel\nbackend: cpu\nworkload: {kind: dump, path: '%s', layers: %s}\n"
+                "quant: {scheme: [absmax, zeropoint]}\nmeasure: [error]\n", dump, layers);
+    fclose(fp);
+    qlab_run_opts o = {.config_path = cfg_path, .output_path = out_path, .progress = 0};
+    int rc = qlab_run(&o);
+    if (rc != 2) cr_assert_eq(qlab_results_read(out_path, d, err, sizeof err), 0, "%s", err);
+    return rc;
+}
+
+Test(dump, a_defective_layer_fails_its_points_and_the_rest_runs)
+{
+    cr_redirect_stdout();
+    cr_redirect_stderr();
+    char dump[160];   /* tmp()'s buffers are reused by run_dump */
+    snprintf(dump, sizeof dump, "%s", tmp("moe.h5"));
+    make_three_layer_file(dump, damage_empty_input);
+    qlab_results_data d;
+
+    /* not selected: the defect costs nothing */
+    cr_assert_eq(run_dump(dump, "[\"000-a\", \"002-c\"]", &d), 0);
+    cr_assert_eq(d.n_points, 4);
+    for (int64_t i = 0; i < d.n_points; i++)
+        cr_assert_eq(d.points[i].status, QLAB_STATUS_OK, "%s", d.points[i].message);
+    qlab_results_data_free(&d);
+
+    /* selected: its two points fail naming the layer and dataset, the others run */
+    cr_assert_eq(run_dump(dump, "all", &d), 1);
+    cr_assert_eq(d.n_points, 6);
+    int failed = 0;
+    for (int64_t i = 0; i < d.n_points; i++) {
+        const qlab_row *r = &d.points[i];
+        if (strcmp(r->p.layer, "001-b") == 0) {
+            cr_assert_eq(r->status, QLAB_STATUS_FAILED);
+            cr_assert_not_null(strstr(r->message, "/layers/001-b/input"), "%s", r->message);
+            failed++;
+        } else {
+            cr_assert_eq(r->status, QLAB_STATUS_OK, "%s: %s", r->p.layer, r->message);
+            cr_assert_gt(r->rel_err, 0);
+        }
+    }
+    cr_assert_eq(failed, 2);
+    qlab_results_data_free(&d);
+}
+
+Test(dump, a_file_level_defect_is_still_exit_2)
+{
+    cr_redirect_stdout();
+    cr_redirect_stderr();
+    char path[160];
+    snprintf(path, sizeof path, "%s", tmp("notdump.h5"));
+    FILE *fp = fopen(path, "w");
+    fputs("not hdf5\n", fp);
+    fclose(fp);
+    qlab_results_data d;
+    cr_assert_eq(run_dump(path, "all", &d), 2);
+}
+
+Test(dump, a_run_over_a_weight_stored_in_out_fails_that_layer)
+{
+    cr_redirect_stdout();
+    cr_redirect_stderr();
+    /* layer "a" stored [in, out] with its output; layer "b" correct */
+    static float x[OT * OD], w[OD * OD], b[OD], y[OT * OD], y2[OT * OD];
+    fill_noise(x, OT * OD, 1.0f, 1);
+    fill_noise(w, OD * OD, 0.1f, 2);
+    fill_noise(b, OD, 0.5f, 3);
+    layer_out(x, w, b, 1, 0, y);
+    layer_out(x, w, b, 0, 0, y2);
+    char dump[160];
+    snprintf(dump, sizeof dump, "%s", tmp("gpt2.h5"));
+    qlab_dump_writer *wr;
+    cr_assert_eq(qlab_dump_create(dump, "", "", QLAB_DUMP_F32, &wr, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_dump_add_layer(wr, "a", w, OD, OD, b, x, OT, y, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_dump_add_layer(wr, "b", w, OD, OD, b, x, OT, y2, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_dump_close(wr, err, sizeof err), 0, "%s", err);
+    qlab_results_data d;
+    cr_assert_eq(run_dump(dump, "all", &d), 1);
+    cr_assert_eq(d.n_points, 4);
+    for (int64_t i = 0; i < d.n_points; i++) {
+        const qlab_row *r = &d.points[i];
+        if (strcmp(r->p.layer, "000-a") == 0) {
+            cr_assert_eq(r->status, QLAB_STATUS_FAILED);
+            cr_assert_not_null(strstr(r->message, "/layers/000-a/output: stored output matches X W + b"),
+                               "%s", r->message);
+        } else {
+            cr_assert_eq(r->status, QLAB_STATUS_OK, "%s", r->message);
+        }
+    }
     qlab_results_data_free(&d);
 }

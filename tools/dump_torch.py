@@ -1,10 +1,19 @@
 #!/usr/bin/env python3
 """dump_torch.py: write a qlab layer dump (DESIGN section 8) from any PyTorch model.
 
-Forward hooks on every nn.Linear capture the input each layer sees on a real forward
-pass; the file holds, per layer in execution order, its weight [n,k], bias [n] (if
-any), the captured input [tokens,k] and output [tokens,n]. qlab then runs every
+Forward hooks on every linear layer capture the input each layer sees on a real
+forward pass; the file holds, per layer in execution order, its weight [n,k], bias [n]
+(if any), the captured input [tokens,k] and output [tokens,n]. qlab then runs every
 quantization scheme on those real tensors:  workload: {kind: dump, path: FILE}.
+
+Linear layers are torch.nn.Linear (weight [out, in], y = x W^T + b) and
+transformers.pytorch_utils.Conv1D, the linear of GPT-2 and its kin, whose weight is
+[in, out] (y = x W + b): it is written transposed, so every weight in the file is in
+qlab's [out, in] layout. qlab checks each layer's stored output against x W^T + b and
+fails a layer whose weight is stored the wrong way round. Each layer also records
+compute_dtype, the precision its output was computed in (the module's or autocast's
+dtype; tf32 for float32 matmuls on a GPU that allows TF32), so that the check's
+tolerance fits a float32 dump of a model that ran in float16, bfloat16 or TF32.
 
 Usage (needs torch, h5py and numpy; transformers for --model):
 
@@ -19,7 +28,7 @@ Usage (needs torch, h5py and numpy; transformers for --model):
 
 Options: --dtype float32 | float16 | bfloat16 (storage; default float32),
 --max-tokens N (tokens kept per layer, default 512), --layers GLOB (only linears whose
-module name matches). Inputs with more than two dimensions are flattened to
+module name matches; GPT-2's are e.g. "*.attn.c_attn"). Inputs with more than two dimensions are flattened to
 [tokens, k] (batch and sequence together). A layer called more than once (shared
 modules) gets one group per call. Padding tokens are dropped when the model is run on
 texts with an attention mask.
@@ -47,6 +56,41 @@ def _to_numpy(t, dtype):
     return bits, "bfloat16"
 
 
+def _linear_classes():
+    """The module classes dumped, and for each whether its weight is [in, out]."""
+    import torch
+    classes = [(torch.nn.Linear, False)]
+    try:
+        from transformers.pytorch_utils import Conv1D
+        classes.append((Conv1D, True))
+    except ImportError:   # no transformers: no Conv1D modules can exist either
+        pass
+    return classes
+
+
+def _weight_out_in(mod, in_out):
+    """The module's weight as a float32 CPU tensor in qlab's [out, in] layout."""
+    w = mod.weight.detach()
+    if in_out:
+        w = w.t()
+    return w.float().contiguous().cpu()
+
+
+_PRECISION_ORDER = ["float32", "tf32", "float16", "bfloat16"]   # finer to coarser
+
+
+def _compute_dtype(mod, output):
+    """The coarsest precision the layer's output went through: its weight's and its
+    output's dtype (autocast shows there), tf32 for float32 on a GPU allowing TF32."""
+    import torch
+    names = {torch.float16: "float16", torch.bfloat16: "bfloat16"}
+    found = [names.get(mod.weight.dtype, "float32"), names.get(output.dtype, "float32")]
+    if (output.dtype == torch.float32 and output.is_cuda and
+            torch.backends.cuda.matmul.allow_tf32):
+        found.append("tf32")
+    return max(found, key=_PRECISION_ORDER.index)
+
+
 def _write(group, name, tensor, dtype):
     arr, tag = _to_numpy(tensor, dtype)
     ds = group.create_dataset(name, data=arr)
@@ -56,7 +100,7 @@ def _write(group, name, tensor, dtype):
 
 def dump_model(model, run, path, model_name="", source="tools/dump_torch.py", dtype="float32",
                max_tokens=512, layers="*", token_mask=None):
-    """Runs run(model) once with hooks on every nn.Linear and writes the dump to path.
+    """Runs run(model) once with hooks on every nn.Linear and Conv1D and writes the dump to path.
 
     run: a function calling the model (e.g. lambda m: m(**batch)).
     token_mask: optional bool tensor [batch, seq]; where given, only the tokens it marks
@@ -65,7 +109,7 @@ def dump_model(model, run, path, model_name="", source="tools/dump_torch.py", dt
     import h5py
     import torch
 
-    captured = []   # (module name, weight, bias, input [tokens,k], output [tokens,n])
+    captured = []   # (module name, weight [out,in], bias, input [tokens,k], output [tokens,n], compute dtype)
     flat_mask = token_mask.reshape(-1).bool().cpu() if token_mask is not None else None
 
     def rows(t):
@@ -74,17 +118,24 @@ def dump_model(model, run, path, model_name="", source="tools/dump_torch.py", dt
             t = t[flat_mask]
         return t[:max_tokens]
 
-    def hook_for(name):
+    def hook_for(name, in_out):
         def hook(mod, inputs, output):
-            captured.append((name, mod.weight.detach().float().cpu(),
+            captured.append((name, _weight_out_in(mod, in_out),
                              None if mod.bias is None else mod.bias.detach().float().cpu(),
-                             rows(inputs[0]), rows(output)))
+                             rows(inputs[0]), rows(output), _compute_dtype(mod, output)))
         return hook
 
-    handles = [m.register_forward_hook(hook_for(n)) for n, m in model.named_modules()
-               if isinstance(m, torch.nn.Linear) and fnmatch.fnmatch(n, layers)]
+    classes = _linear_classes()
+    handles = []
+    for n, m in model.named_modules():
+        if not fnmatch.fnmatch(n, layers):
+            continue
+        for cls, in_out in classes:
+            if isinstance(m, cls):
+                handles.append(m.register_forward_hook(hook_for(n, in_out)))
+                break
     if not handles:
-        raise ValueError("the model has no nn.Linear matching %r" % layers)
+        raise ValueError("the model has no nn.Linear or Conv1D matching %r" % layers)
     try:
         with torch.no_grad():
             run(model)
@@ -100,11 +151,13 @@ def dump_model(model, run, path, model_name="", source="tools/dump_torch.py", dt
         f.attrs["model"] = model_name
         f.attrs["source"] = source
         lg = f.create_group("layers")
-        for i, (name, w, b, x, y) in enumerate(captured):
+        for i, (name, w, b, x, y, compute) in enumerate(captured):
             # qlab's group names: execution index, then the module name ('/' is a path separator in HDF5)
             g = lg.create_group("%03d-%s" % (i, name.replace("/", ".")))
             g.attrs["name"] = name
             g.attrs["index"] = np.int64(i)
+            if compute != "float32":
+                g.attrs["compute_dtype"] = compute
             _write(g, "weight", w, dtype)
             if b is not None:
                 _write(g, "bias", b, dtype)

@@ -3,11 +3,18 @@
  * For each point: make (or reuse) the workload's tensors and its float64 reference,
  * hand them to the backend, compute the output metrics against the reference (one
  * code path for every backend), and append the row and its samples to the results
- * file, which makes them durable before the next point starts. SIGINT and SIGTERM
- * set a flag checked between points: the run stops, the file is marked interrupted,
- * and `--resume FILE` finishes it later, re-expanding the config stored in the file
- * and running only the points it does not hold. Points are deterministic functions
- * of (seed, axis values), so a resumed file equals an uninterrupted run.
+ * file, which makes them durable before the next point starts. The first SIGINT or
+ * SIGTERM prints one line and sets a flag checked between points: the run stops after
+ * the current point, the file is marked interrupted, and `--resume FILE` finishes it
+ * later, re-expanding the config stored in the file and running only the points it
+ * does not hold. A second signal ends the process at once (_exit from the handler):
+ * every point appended before is durable and the file opens and resumes as after a
+ * kill -9 (tests/kill_test.sh). Points are deterministic functions of (seed, axis
+ * values), so a resumed file equals an uninterrupted run.
+ *
+ * --shard I/N deals the points to N shards balanced by estimated cost (shard_assign);
+ * a shard that would get no point (N larger than the number of points) is an error,
+ * not an empty "complete" file.
  */
 #include <errno.h>
 #include <gnu/libc-version.h>
@@ -30,7 +37,37 @@
 
 static volatile sig_atomic_t g_stop_signal = 0;
 
-static void on_stop_signal(int sig) { g_stop_signal = sig; }
+/* The lines the handler writes, composed before it is installed (a handler may only
+ * call async-signal-safe functions such as write and _exit). */
+static char g_msg_int[QLAB_PATH_LEN * 2 + 256], g_msg_term[QLAB_PATH_LEN * 2 + 256],
+            g_msg_now[QLAB_PATH_LEN * 2 + 256];
+
+static void say(const char *msg) { (void)!write(STDERR_FILENO, msg, strlen(msg)); }
+
+static void on_stop_signal(int sig)
+{
+    if (g_stop_signal) {
+        say(g_msg_now);
+        _exit(1);
+    }
+    g_stop_signal = sig;
+    say(sig == SIGINT ? g_msg_int : g_msg_term);
+}
+
+/* Composes the handler's lines for results file `path`; nl: start them on a new line
+ * (a progress line is being redrawn on a terminal). */
+static void compose_stop_messages(const char *path, int nl)
+{
+    const char *pre = nl ? "\n" : "";
+    snprintf(g_msg_int, sizeof g_msg_int, "%sqlab: Ctrl-C: stopping after the current point; %s "
+             "stays readable and resumable with qlab run --resume %s. Ctrl-C again stops at once.\n",
+             pre, path, path);
+    snprintf(g_msg_term, sizeof g_msg_term, "%sqlab: SIGTERM: stopping after the current point; %s "
+             "stays readable and resumable with qlab run --resume %s. A second signal stops at once.\n",
+             pre, path, path);
+    snprintf(g_msg_now, sizeof g_msg_now, "%sqlab: second signal: stopped at once; %s keeps every "
+             "point finished before it and resumes with qlab run --resume %s\n", pre, path, path);
+}
 
 static void utc_compact(char *buf, size_t len)
 {
@@ -240,6 +277,26 @@ int qlab_run(const qlab_run_opts *o)
     int64_t total = 0;
     for (int64_t i = 0; i < e.n_points; i++)
         total += in_shard(o, shard, e.points[i].id);
+    if (o->shard_count > 0 && (o->shard_index < 0 || o->shard_index >= o->shard_count || total == 0)) {
+        /* Greedy cost balancing gives each of the first min(N, points) shards a point
+         * before any shard a second one, so a shard is empty exactly when I >= points. */
+        if (o->shard_index < 0 || o->shard_index >= o->shard_count)
+            fprintf(stderr, "qlab: --shard %d/%d: shard index out of range (0 <= I < N)\n",
+                    o->shard_index, o->shard_count);
+        else if (e.n_points == 0)
+            fprintf(stderr, "qlab: --shard %d/%d: %s has no point to shard\n", o->shard_index,
+                    o->shard_count, e.name);
+        else
+            fprintf(stderr, "qlab: --shard %d/%d: shard %d gets no point: %s has %lld point%s, dealt "
+                    "to the N shards balanced by estimated cost, so with N = %d only shards 0..%lld "
+                    "get any; use N <= %lld\n", o->shard_index, o->shard_count, o->shard_index,
+                    e.name, (long long)e.n_points, e.n_points == 1 ? "" : "s", o->shard_count,
+                    (long long)e.n_points - 1, (long long)e.n_points);
+        free(shard);
+        qlab_experiment_free(&e);
+        qlab_results_data_free(&prev);
+        return 2;
+    }
 
     if (o->dry_run) {
         for (int64_t i = 0; i < e.n_points; i++) {
@@ -323,13 +380,16 @@ int qlab_run(const qlab_run_opts *o)
     }
     qlab_results_data_free(&prev);
 
-    struct sigaction sa;
+    int tty = o->progress < 0 ? isatty(STDERR_FILENO) : o->progress;
+    compose_stop_messages(path, tty && o->progress != 0);
+    g_stop_signal = 0;
+    struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    int tty = o->progress < 0 ? isatty(STDERR_FILENO) : o->progress;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     printf("results: %s\n", path);
     fflush(stdout);
     fprintf(stderr, "qlab: %s: %lld points on %s%s%s\n", e.name, (long long)total, b->name,
@@ -453,6 +513,8 @@ int qlab_run(const qlab_run_opts *o)
             (long long)n_failed, qlab_now_s() - t0, status,
             g_stop_signal ? " (stopped by signal; finish with --resume)" : "");
 
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (have_wl)
         qlab_workload_free(&wl);
     qlab_samples_free(&samples);
