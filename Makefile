@@ -16,7 +16,17 @@
 SHELL := /bin/bash
 CC ?= gcc
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
-CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+# The toolkit's root (its include/ and lib64/): CUDA_HOME when set; else the TOP that
+# nvcc reports (`nvcc -v --dryrun`: the real nvcc's folder, right through a wrapper
+# script such as /usr/local/bin/nvcc exec'ing it); else the folder above nvcc with
+# symlinks resolved, if that nvcc is a program (ELF), not a script; else /usr/local/cuda.
+# Each candidate must hold include/cuda_runtime_api.h. Never a wrapper's own folder
+# (/usr/local may hold the headers but not the libraries). Computed once; $(or) stops
+# at the first candidate that qualifies.
+cuda_root = $(if $(wildcard $(1)/include/cuda_runtime_api.h),$(1))
+ifeq ($(strip $(CUDA_HOME)),)
+CUDA_HOME := $(or $(if $(NVCC),$(call cuda_root,$(abspath $(shell $(NVCC) -v --dryrun -c -x cu /dev/null -o /dev/null 2>&1 | sed -n 's/^.. TOP=//p' | head -n 1)))),$(if $(filter ELF,$(shell head -c 4 $(realpath $(NVCC)) 2>/dev/null | tail -c 3)),$(call cuda_root,$(patsubst %/bin/,%,$(dir $(realpath $(NVCC)))))),/usr/local/cuda)
+endif
 CPU_ARCH ?= -march=native
 OPT ?= -O3
 CUDA_ARCHS ?= 80 89 90
