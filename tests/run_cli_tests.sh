@@ -177,5 +177,95 @@ contains "the A/B compare matched every point" "40 points matched"
 expect "compare --ab within one file" 1 $QLAB compare "$T/v1.h5" --ab scheme=absmax,zeropoint
 contains "the A/B header names both sides" "A/B on scheme: absmax in base, zeropoint in new"
 
+# Layer dumps: a defect of one layer fails that layer's points only (exit 1), a layer
+# not selected costs nothing (exit 0), a file-level defect is exit 2.
+# layer<TAB>status<TAB>message of every row of a results file
+layer_status() {
+    $QLAB export "$1" | awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+        { print $c["layer"] "\t" $c["status"] "\t" $c["message"] }'
+}
+cat > "$T/dump.yaml" <<'YAML'
+name: dumpcheck
+backend: cpu
+workload: {kind: dump, path: tests/data/dumps/moe.h5, layers: all}
+quant: {scheme: [absmax, zeropoint]}
+measure: [error]
+YAML
+expect "moe dump: the idle expert not selected exits 0" 0 $QLAB run "$T/dump.yaml" --no-progress \
+    --set 'workload.layers=["moe.gate", "moe.experts.0.w1", "moe.experts.2.w1"]' -o "$T/moe-sel.h5"
+expect "moe dump: every layer exits 1" 1 $QLAB run "$T/dump.yaml" --no-progress -o "$T/moe-all.h5"
+contains "moe dump: the failure names the layer and the dataset" "/layers/002-moe.experts.1.w1/input: declared shape [0, 64] is empty"
+rows=$(layer_status "$T/moe-all.h5")
+[ "$(grep -c $'\tfailed\t' <<<"$rows")" = 2 ] && [ "$(grep -c $'\tok\t' <<<"$rows")" = 6 ] &&
+    [ -z "$(grep $'\tfailed\t' <<<"$rows" | grep -v '^002-moe.experts.1.w1')" ] &&
+    ok "moe dump: only the idle expert's points fail in /points" || bad "moe dump: only the idle expert's points fail" "$rows"
+expect "broken dump: every layer exits 1" 1 $QLAB run "$T/dump.yaml" --no-progress \
+    --set workload.path=tests/data/dumps/broken.h5 -o "$T/broken.h5"
+rows=$(layer_status "$T/broken.h5")
+for want in "001-nan.input.*/layers/001-nan.input/input: value 327 (row 5, column 7) is NaN" \
+            "002-bias.length.*/layers/002-bias.length/bias: length 63" \
+            "003-no.weight.*/layers/003-no.weight/weight: missing" \
+            "004-output.shape.*/layers/004-output.shape/output: shape \[15, 64\]"; do
+    [ "$(grep -c "^$want" <<<"$rows")" = 2 ] && ok "broken dump: ${want%%.\**} fails naming its dataset" ||
+        bad "broken dump: ${want%%.\**} fails naming its dataset" "$rows"
+done
+[ "$(grep -c $'^00[05]-ok\\.[a-z]*\tok\t' <<<"$rows")" = 4 ] && ok "broken dump: the good layers run" ||
+    bad "broken dump: the good layers run" "$rows"
+expect "broken dump: the good layers alone exit 0" 0 $QLAB run "$T/dump.yaml" --no-progress \
+    --set workload.path=tests/data/dumps/broken.h5 --set 'workload.layers="ok.*"' -o "$T/broken-ok.h5"
+expect "a dump that is not HDF5 exits 2" 2 $QLAB run "$T/dump.yaml" --set workload.path=tests/data/tiny.yaml --dry-run
+contains "it says so" "not an HDF5 file"
+expect "a results file as a dump exits 2" 2 $QLAB run "$T/dump.yaml" --set workload.path="$T/a.h5" --dry-run
+contains "it names the format" "expected 'qlab-dump'"
+
+# A stored output is checked against X W^T + b: a Conv1D weight stored [in, out] fails
+# its layer and the message says which layout matches; correct dumps still run.
+expect "conv1d dump exits 1" 1 $QLAB run "$T/dump.yaml" --no-progress \
+    --set workload.path=tests/data/dumps/conv1d.h5 -o "$T/conv1d.h5"
+rows=$(layer_status "$T/conv1d.h5")
+[ "$(grep -c '^000-h.0.attn.c_proj.failed.*stored output matches X W + b, not X W^T + b.*transpose it' <<<"$rows")" = 2 ] &&
+    ok "conv1d dump: the square [in, out] weight is caught by its output" || bad "conv1d dump: square [in, out] weight" "$rows"
+[ "$(grep -c '^001-h.0.mlp.c_fc.failed.*weight looks stored \[in, out\]' <<<"$rows")" = 2 ] &&
+    ok "conv1d dump: the [64, 128] one by its shapes" || bad "conv1d dump: the [64, 128] one" "$rows"
+[ "$(grep -c $'^002-lm_head\tok' <<<"$rows")" = 2 ] && ok "conv1d dump: the correct layer runs" ||
+    bad "conv1d dump: the correct layer runs" "$rows"
+expect "tiny dump with float16 outputs passes the output check" 0 $QLAB run "$T/dump.yaml" --no-progress \
+    --set workload.path=tests/data/dumps/tiny.h5 -o "$T/tinydump.h5"
+
+# Shards: a shard that would get no point, or one out of range, is an error.
+expect "an empty shard exits 2" 2 $QLAB run tests/data/tiny.yaml --shard 25/30 -o "$T/sh25.h5" --no-progress
+contains "it says why" "shard 25 gets no point: tiny has $n_points points"
+[ ! -e "$T/sh25.h5" ] && ok "an empty shard writes no file" || bad "an empty shard writes no file"
+expect "an empty shard's dry run exits 2" 2 $QLAB run tests/data/tiny.yaml --shard $n_points/$((n_points + 1)) --dry-run
+expect "the last non-empty shard runs" 0 $QLAB run tests/data/tiny.yaml --shard $((n_points - 1))/$n_points --dry-run
+contains "it holds one point" "1 points"
+
+# Signals: the first Ctrl-C says what happens, a second stops at once; the file opens
+# and resumes either way.
+cat > "$T/slow.yaml" <<'YAML'
+name: slow
+backend: cpu
+seed: 1
+workload: {kind: synthetic, m: 8, k: 64, n: 16}
+quant: {scheme: [absmax, zeropoint]}
+measure: [error, latency]
+timing: {warmup: 1, min_samples: 3, max_noise: 0.5, min_time_s: 2.0, timeout_s: 4.0}
+YAML
+$QLAB run "$T/slow.yaml" -o "$T/int2.h5" --no-progress >/dev/null 2>"$T/int2.log" &
+pid=$!
+for _ in $(seq 50); do grep -q "points on" "$T/int2.log" && break; sleep 0.1; done
+sleep 0.5
+kill -INT $pid; sleep 0.3
+grep -q "stopping after the current point" "$T/int2.log" && grep -q "Ctrl-C again stops at once" "$T/int2.log" &&
+    grep -q -- "--resume $T/int2.h5" "$T/int2.log" && ok "first Ctrl-C says it stops after the current point" ||
+    bad "first Ctrl-C says it stops after the current point" "$(cat "$T/int2.log")"
+t0=$(date +%s%N); kill -INT $pid; wait $pid; st=$?; ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$st" = 1 ] && [ "$ms" -lt 1000 ] && ok "second Ctrl-C stops at once (exit $st in $ms ms; a point takes 2 s)" ||
+    bad "second Ctrl-C stops at once (exit $st after $ms ms)" "$(cat "$T/int2.log")"
+expect "after a second Ctrl-C the file opens" 0 $QLAB show "$T/int2.h5"
+expect "after a second Ctrl-C the file resumes" 0 $QLAB run --resume "$T/int2.h5" --no-progress
+[ "$($QLAB export "$T/int2.h5" | tail -n +2 | wc -l)" = 2 ] && ok "the resumed file holds every point" ||
+    bad "the resumed file holds every point" "$($QLAB export "$T/int2.h5")"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
