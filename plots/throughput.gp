@@ -1,8 +1,12 @@
 # throughput.gp: TOPS and GB/s against the matmul shape, where latency was measured.
 #
 # Reads from dir: shapes.tsv (x, "m x k x n"), s1.tsv .. s<nser>.tsv (x, tops, gbps;
-# header = legend text). Variables: nser, nshape, sch/grn/dec.
+# header = legend text). Variables: nser, nshape, sch/grn/dec, has_gbps (0 when no
+# GB/s value can be drawn: the lower panel says so instead of plotting nothing,
+# which gnuplot refuses).
 load scripts.'/style.gp'
+
+if (!exists("has_gbps")) has_gbps = 1
 
 set multiplot title title_of('Throughput vs shape')
 set xrange [-0.3:nshape - 0.7]
@@ -26,6 +30,11 @@ set bmargin at screen 0.14
 set ylabel 'GB/s'
 set xlabel 'shape m × k × n (ascending 2mnk)'
 set key at screen 0.68, screen 0.86 left top vertical reverse Left samplen 3.5 font f9
+if (!has_gbps) {
+    set yrange [1:10]
+    set ytics ()
+    set label 2 'no GB/s value to draw (0, NaN or infinite)' at graph 0.5, graph 0.5 center font f9
+}
 plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:3 with linespoints lw 2 ps 1.2 \
          lc rgb s_col(i) dt s_dt(i) pt s_pt(i) title columnheader(2), \
      dir.'/shapes.tsv' using 1:(NaN):xtic(2) notitle

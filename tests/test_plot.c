@@ -3,11 +3,16 @@
  * Small results files are written through the results API with deterministic rows
  * (several schemes, granularities, thresholds, shapes, timings, stage samples),
  * plotted into a temporary directory, and the figures checked by their signatures.
+ * Degenerate files (every error 0, NaN and inf, a series of zeros, one-value ranges, a
+ * single point) and a copy of plots/ with a failing script check that each figure is
+ * drawn, or skipped or failed with its reason, on its own, and that no empty, partial
+ * or temporary file is left.
  * Needs gnuplot on PATH and the plots/ scripts reachable from the working directory (the
  * repository root, where `make test` runs). Set QLAB_TEST_KEEP=1 to keep the
  * figures (their directory is printed) for looking at them.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +26,37 @@
 // ----------------------------------------------------------------------------
 // Deterministic results files
 
+/* Degenerate error values, for the tests of what a log axis cannot show. */
+enum {
+    ERR_MODEL = 0,  /* model_err: plausible, all > 0 */
+    ERR_ZERO,       /* every error exactly 0 (an all-zero layer, fp32 on exact data) */
+    ERR_NONFINITE,  /* some errors and timings NaN or inf, the others as ERR_MODEL */
+    ERR_FLAT,       /* every error the same value (a one-point range on a log axis) */
+};
+
 typedef struct {
-    int latency;    /* timing columns and /samples */
-    int layers;     /* /layers rows and chain points */
+    int latency;              /* timing columns and /samples */
+    int layers;               /* /layers rows and chain points */
+    int errs;                 /* ERR_* */
+    const char *zero_scheme;  /* a scheme whose errors (points and layers) are all 0, or NULL */
 } gen_opts;
+
+/* The error a row or layer of `scheme` gets under o, from the model's value e. */
+static double degenerate(gen_opts o, const char *scheme, int64_t id, double e)
+{
+    if (o.zero_scheme && !strcmp(scheme, o.zero_scheme))
+        return 0.0;
+    switch (o.errs) {
+    case ERR_ZERO:
+        return 0.0;
+    case ERR_FLAT:
+        return 1e-2;
+    case ERR_NONFINITE:
+        return id % 3 == 1 ? NAN : id % 3 == 2 ? INFINITY : e;
+    default:
+        return e;
+    }
+}
 
 static void set_row(qlab_row *r, int64_t id, const char *scheme, const char *xg, const char *wg, double t,
                     int64_t m, int64_t k, int64_t n)
@@ -103,10 +135,10 @@ static void write_results(const char *path, gen_opts o)
                     qlab_row row;
                     set_row(&row, id, schemes[s], xg, wg, thr[ti], m, k, n);
                     double t = thr[ti];
-                    row.rel_err = model_err(schemes[s], xg, wg, t) * (1.0 + 0.05 * ki);
+                    row.rel_err = degenerate(o, schemes[s], id, model_err(schemes[s], xg, wg, t) * (1.0 + 0.05 * ki));
                     row.sqnr_db = -20 * log10(row.rel_err);
                     row.cosine = 1 - row.rel_err * row.rel_err / 2;
-                    row.outlier_frac = is_int8 ? model_frac(t) : 0;
+                    row.outlier_frac = is_int8 && o.errs != ERR_ZERO ? model_frac(t) : 0;
                     row.outlier_cols = (int64_t)llround(row.outlier_frac * (double)k);
                     row.w_bytes_fp16 = 2 * n * k;
                     if (!strcmp(schemes[s], "fp32"))
@@ -133,6 +165,11 @@ static void write_results(const char *path, gen_opts o)
                         row.speedup_vs_fp16 = speed;
                         row.tops = 2.0 * m * n * k / (row.t.median_us * 1e-6) / 1e12;
                         row.gbps = (double)(m * k + n * k + 4 * m * n) / (row.t.median_us * 1e-6) / 1e9;
+                        if (o.errs == ERR_NONFINITE && id % 5 == 3) {
+                            row.tops = id % 2 ? INFINITY : NAN;
+                            row.gbps = id % 2 ? NAN : INFINITY;
+                            row.speedup_vs_fp16 = INFINITY;
+                        }
                     }
                     cr_assert_eq(qlab_results_append_point(r, &row, err, sizeof err), 0, "%s", err);
                     if (o.latency && is_int8 && t > 0) {
@@ -166,7 +203,8 @@ static void write_results(const char *path, gen_opts o)
                 snprintf(row.p.workload, sizeof row.p.workload, "chain");
                 row.p.depth = depth;
                 double e0 = model_err(lsch[s][0], lsch[s][1], lsch[s][2], 0);
-                row.rel_err = e0 * sqrt((double)depth);
+                /* NaN/inf (ERR_NONFINITE) at depth 4 only: the other depths still draw */
+                row.rel_err = degenerate(o, lsch[s][0], depth == 4 ? 1 : 0, e0 * sqrt((double)depth));
                 row.w_bytes = row.w_bytes_fp16 = 0;
                 cr_assert_eq(qlab_results_append_point(r, &row, err, sizeof err), 0, "%s", err);
                 for (int mode = 0; mode < 2; mode++) {
@@ -177,7 +215,7 @@ static void write_results(const char *path, gen_opts o)
                         l[li].layer_index = li;
                         snprintf(l[li].layer_name, sizeof l[li].layer_name, "linear.%lld", (long long)li);
                         snprintf(l[li].mode, sizeof l[li].mode, "%s", mode ? "isolated" : "propagated");
-                        l[li].rel_err = mode ? e0 : e0 * sqrt((double)li + 1);
+                        l[li].rel_err = degenerate(o, lsch[s][0], li, mode ? e0 : e0 * sqrt((double)li + 1));
                         l[li].cosine = 1 - l[li].rel_err * l[li].rel_err / 2;
                     }
                     cr_assert_eq(qlab_results_append_layers(r, l, depth, err, sizeof err), 0, "%s", err);
@@ -358,5 +396,235 @@ Test(plot, missing_gnuplot_returns_2_with_a_clear_message, .timeout = 60)
     cr_assert_eq(rc, 2);
     cr_assert_not_null(strstr(err, "gnuplot not found"), "message: %s", err);
     cr_assert(!exists(s.out, "error_vs_threshold", "png"));
+    scratch_free(&s);
+}
+
+// ----------------------------------------------------------------------------
+// Degenerate data: zeros, NaN, inf, one-point ranges, a failing figure
+
+/* One point: absmax x=row w=channel at t = 0, with timing and memory columns. */
+static void write_single(const char *path)
+{
+    char err[512];
+    qlab_results *r = NULL;
+    cr_assert_eq(qlab_results_create(path, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_set_attr(r, "experiment", "plot-single", err, sizeof err), 0, "%s", err);
+    qlab_row row;
+    set_row(&row, 0, "absmax", "row", "channel", 0, 64, 256, 256);
+    row.rel_err = 1.1e-2;
+    row.cosine = 0.9999;
+    row.w_bytes_fp16 = 2 * 256 * 256;
+    row.w_bytes = 256 * 256 + 256 * 4;
+    row.t.median_us = 12;
+    row.fp16_median_us = 15;
+    row.speedup_vs_fp16 = 1.25;
+    row.tops = 0.7;
+    row.gbps = 20;
+    cr_assert_eq(qlab_results_append_point(r, &row, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_close(r, "complete", err, sizeof err), 0, "%s", err);
+}
+
+/* The log line "skipped FIG: ..." (to the end of its line) into buf; NULL if absent. */
+static const char *skip_line(const char *log, const char *fig, char *buf, size_t len)
+{
+    char key[128];
+    snprintf(key, sizeof key, "skipped %s: ", fig);
+    const char *p = strstr(log, key);
+    if (!p)
+        return NULL;
+    size_t n = strcspn(p, "\n");
+    snprintf(buf, len, "%.*s", (int)n, p);
+    return buf;
+}
+
+/* Every file in dir is a named figure (no temporary or hidden file) and not empty. */
+static void assert_no_stray_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s was not created", dir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        cr_assert_eq(stat(p, &sb), 0);
+        cr_assert_neq(e->d_name[0], '.', "a hidden (temporary) file was left: %s", p);
+        size_t n = strlen(e->d_name);
+        cr_assert(n > 4 && (!strcmp(e->d_name + n - 4, ".png") || !strcmp(e->d_name + n - 4, ".pdf")),
+                  "a file that is not a figure was left: %s", p);
+        cr_assert_gt(sb.st_size, 0, "an empty file was left: %s", p);
+    }
+    closedir(d);
+}
+
+Test(plot, all_zero_errors_skip_the_log_axis_figures_with_a_reason_and_draw_the_rest, .timeout = 180)
+{
+    scratch s;
+    scratch_init(&s);
+    write_results(s.h5, (gen_opts){.latency = 1, .layers = 1, .errs = ERR_ZERO});
+    char log[16384], err[1024], line[512];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "exact results are not an error (rc %d): %s\nlog:\n%s", rc, err, log);
+    cr_assert_eq(err[0], '\0', "no error message expected, got: %s", err);
+    /* the error figures cannot show 0 on their log axes: each skipped, saying so */
+    static const char *const log_figs[] = {"error_vs_threshold", "error_by_granularity", "error_vs_layer",
+                                           "error_vs_depth"};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_not_null(skip_line(log, log_figs[i], line, sizeof line), "%s not skipped; log:\n%s",
+                           log_figs[i], log);
+        cr_assert_not_null(strstr(line, "0"), "the reason does not name the zeros: %s", line);
+        cr_assert_not_null(strstr(line, "log"), "the reason does not name the log axis: %s", line);
+        cr_assert(!exists(s.out, log_figs[i], "png"), "%s.png drawn from zeros", log_figs[i]);
+        cr_assert(!exists(s.out, log_figs[i], "pdf"), "%s.pdf drawn from zeros", log_figs[i]);
+    }
+    /* memory and timing do not depend on the error: drawn */
+    assert_png(s.out, "memory");
+    assert_pdf(s.out, "memory");
+    for (int i = 0; i < 3; i++)
+        assert_png(s.out, timing_figs[i]);
+    assert_no_stray_files(s.out);
+    scratch_free(&s);
+}
+
+Test(plot, nan_and_inf_are_left_out_with_a_note_and_every_figure_is_drawn, .timeout = 180)
+{
+    scratch s;
+    scratch_init(&s);
+    write_results(s.h5, (gen_opts){.latency = 1, .layers = 1, .errs = ERR_NONFINITE});
+    char log[16384], err[1024];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "rc %d: %s\nlog:\n%s", rc, err, log);
+    static const char *const figs[] = {"error_vs_threshold", "error_by_granularity", "memory", "speedup_vs_k",
+                                       "stage_breakdown", "throughput", "error_vs_layer", "error_vs_depth"};
+    for (int i = 0; i < 8; i++) {
+        assert_png(s.out, figs[i]);
+        assert_pdf(s.out, figs[i]);
+    }
+    cr_assert_not_null(strstr(log, "NaN or infinite"), "the points left out are not reported; log:\n%s", log);
+    assert_no_stray_files(s.out);
+    scratch_free(&s);
+}
+
+Test(plot, a_series_of_zeros_is_left_out_with_a_note_on_the_figure, .timeout = 180)
+{
+    scratch s;
+    scratch_init(&s);
+    write_results(s.h5, (gen_opts){.latency = 0, .layers = 1, .zero_scheme = "zeropoint"});
+    char log[16384], err[1024];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "rc %d: %s\nlog:\n%s", rc, err, log);
+    assert_png(s.out, "error_vs_threshold");
+    assert_png(s.out, "error_by_granularity");
+    cr_assert_not_null(strstr(log, "error_vs_threshold: "), "no note for error_vs_threshold; log:\n%s", log);
+    cr_assert_not_null(strstr(log, "of 0 not drawn (log axis)"), "the zeros left out are not reported; log:\n%s",
+                       log);
+    assert_no_stray_files(s.out);
+    scratch_free(&s);
+}
+
+Test(plot, one_value_ranges_on_log_axes_are_drawn, .timeout = 180)
+{
+    scratch s;
+    scratch_init(&s);
+    write_results(s.h5, (gen_opts){.latency = 0, .layers = 1, .errs = ERR_FLAT});
+    char log[16384], err[1024];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "rc %d: %s\nlog:\n%s", rc, err, log);
+    static const char *const figs[] = {"error_vs_threshold", "error_by_granularity", "error_vs_layer",
+                                       "error_vs_depth"};
+    for (int i = 0; i < 4; i++)
+        assert_png(s.out, figs[i]);
+    assert_no_stray_files(s.out);
+    scratch_free(&s);
+}
+
+Test(plot, a_single_point_draws_what_one_point_can_show_and_skips_the_rest, .timeout = 120)
+{
+    scratch s;
+    scratch_init(&s);
+    write_single(s.h5);
+    char log[16384], err[1024], line[512];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "rc %d: %s\nlog:\n%s", rc, err, log);
+    assert_png(s.out, "error_by_granularity");
+    assert_png(s.out, "memory");
+    static const char *const skipped[] = {"error_vs_threshold", "speedup_vs_k", "throughput", "error_vs_depth"};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_not_null(skip_line(log, skipped[i], line, sizeof line), "%s not skipped; log:\n%s", skipped[i],
+                           log);
+        cr_assert(!exists(s.out, skipped[i], "png"));
+    }
+    cr_assert_not_null(strstr(log, "2 figures drawn, 7 skipped"), "log:\n%s", log);
+    assert_no_stray_files(s.out);
+    scratch_free(&s);
+}
+
+/* A copy of plots/ whose error_vs_threshold.gp fails after opening its output, in a
+ * long plot command. echo = 1: every point undefined (gnuplot echoes the command, over
+ * 4 KiB, and a caret line before its reason); echo = 0: 60 data files that do not
+ * exist (a warning each) and an undefined function at the end (no echo). */
+static void broken_scripts(const scratch *s, int echo, char *dir, size_t len)
+{
+    snprintf(dir, len, "%s/plots", s->dir);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp plots/*.gp '%s'/", dir, dir);
+    cr_assert_eq(system(cmd), 0, "cannot copy plots/ (run the tests from the repository root)");
+    char p[600];
+    snprintf(p, sizeof p, "%s/error_vs_threshold.gp", dir);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "load scripts.'/style.gp'\nplot ");
+    for (int i = 0; i < 60; i++)
+        fprintf(f, "dir.'/%s%d.tsv' using 1:%s with linespoints title 'a long series title number %d', \\\n     ",
+                echo ? "s" : "none", echo ? 1 : i + 1, echo ? "(NaN)" : "2", i);
+    fprintf(f, "%s title 'the end'\n", echo ? "dir.'/s1.tsv' using 1:(NaN)" : "no_such_function(x)");
+    fclose(f);
+}
+
+/* Plots a well-formed results file with broken_scripts(echo): returns the log and err. */
+static void plot_broken(scratch *s, int echo, char *log, size_t log_len, char *err, size_t err_len)
+{
+    write_results(s->h5, (gen_opts){.latency = 0, .layers = 0});
+    char dir[400];
+    broken_scripts(s, echo, dir, sizeof dir);
+    cr_assert_eq(setenv("QLAB_PLOTS_DIR", dir, 1), 0);
+    int rc = plot_capture(s->h5, s->out, log, log_len, err, err_len);
+    cr_assert_eq(rc, 2, "a figure that could be drawn failed: exit status 2 expected, got %d", rc);
+    /* the others are drawn */
+    assert_png(s->out, "error_by_granularity");
+    assert_png(s->out, "memory");
+    cr_assert_not_null(strstr(log, "2 figures drawn, 6 skipped, 1 failed"), "log:\n%s", log);
+    /* no empty or partial file */
+    cr_assert(!exists(s->out, "error_vs_threshold", "png"), "a failed figure left its PNG");
+    cr_assert(!exists(s->out, "error_vs_threshold", "pdf"), "a failed figure left its PDF");
+    assert_no_stray_files(s->out);
+    cr_assert_not_null(strstr(err, "error_vs_threshold"), "the failed figure is not named: %s", err);
+    cr_assert_not_null(strstr(log, "failed error_vs_threshold: "), "log:\n%s", log);
+    /* gnuplot's own words, not the echoed command */
+    cr_assert_not_null(strstr(err, ".gp\" line "), "gnuplot's location is cut off: %s", err);
+    cr_assert_null(strstr(err, "a long series title"), "the echoed command fills the message: %s", err);
+}
+
+Test(plot, a_failing_figure_fails_alone_leaves_no_file_and_reports_gnuplots_reason, .timeout = 180)
+{
+    scratch s;
+    scratch_init(&s);
+    char log[16384], err[1024];
+    plot_broken(&s, 1, log, sizeof log, err, sizeof err);
+    cr_assert_not_null(strstr(err, "all points y value undefined!"), "gnuplot's reason is cut off: %s", err);
+    scratch_free(&s);
+}
+
+Test(plot, a_failing_figure_reports_the_error_before_gnuplots_warnings, .timeout = 180)
+{
+    scratch s;
+    scratch_init(&s);
+    char log[16384], err[1024];
+    plot_broken(&s, 0, log, sizeof log, err, sizeof err);
+    cr_assert_not_null(strstr(err, "undefined function: no_such_function"), "gnuplot's reason is cut off: %s", err);
+    cr_assert_not_null(strstr(err, "warning: Cannot find or open file"), "the first warning is missing: %s", err);
+    cr_assert_not_null(strstr(err, "(and 59 more warnings)"), "the other warnings are not counted: %s", err);
     scratch_free(&s);
 }

@@ -2,7 +2,7 @@
  *
  * Both draw figures the same way: a script from plots/, variables passed with -e as
  * gnuplot statements, one run per terminal (png, pdf), success only when gnuplot
- * exits 0 and the output file is non-empty.
+ * exits 0 and the output file is non-empty; a failed run leaves no output file.
  */
 #ifndef QLAB_GNUPLOT_H
 #define QLAB_GNUPLOT_H
@@ -24,10 +24,16 @@ int qlab_gp_find_scripts(const char *probe, char *out, size_t len);
 /* mkdir -p. Returns 0, or -1 with errno set. */
 int qlab_mkdir_p(const char *path);
 
-/* Runs `gnuplot -e vars script` and checks that it exited 0 and wrote a non-empty
- * `out` (removed first). Returns 0; 1 when gnuplot failed (exit status or killed:
- * *killed says which); 2 when it exited 0 but wrote no `out`; 3 when it could not be
- * started (msg says why). msg gets the start of gnuplot's output on one line. */
+/* Runs `gnuplot -e vars -e out=TMP script`: the script draws into TMP, a new file
+ * next to `out` (".<name>.<pid>-<i>.tmp" in out's directory; the script must take its
+ * output file from the gnuplot variable `out`, as plots/style.gp does), renamed to `out`
+ * when gnuplot exits 0 having written it. `out` is removed first, and TMP whatever
+ * happens, so `out` is afterwards complete or absent, never empty or partial.
+ * Returns 0; 1 when gnuplot failed (exit status or killed: *killed says which); 2 when
+ * it exited 0 but wrote nothing; 3 when it could not be started or the files could not
+ * be made (msg says why). msg gets gnuplot's reason on one line: what it printed after
+ * the echoed command and its caret (or all it printed when there is none), keeping
+ * the end when that does not fit. */
 int qlab_gp_run(const char *gnuplot, const char *vars, const char *script, const char *out,
                 int *killed, char *msg, size_t msg_len);
 

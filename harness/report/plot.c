@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +50,80 @@ static void rm_tmpdir(const char *dir)
 }
 
 /* Every figure kind, in the order they are drawn. Each returns 0 drawn, 1 skipped,
- * 2 error; each starts from an empty temp dir. */
-static int (*const figures[])(plot_ctx *) = {
-    plot_fig_threshold, plot_fig_granularity, plot_fig_speedup, plot_fig_stages, plot_fig_memory, plot_fig_bits,
-    plot_fig_throughput, plot_fig_layers, plot_fig_depth,
+ * 2 failed; each starts from an empty temp dir and zeroed value counters. */
+static const struct {
+    const char *name;
+    int (*draw)(plot_ctx *);
+} figures[] = {
+    {"error_vs_threshold", plot_fig_threshold}, {"error_by_granularity", plot_fig_granularity},
+    {"speedup_vs_k", plot_fig_speedup},         {"stage_breakdown", plot_fig_stages},
+    {"memory", plot_fig_memory},                {"error_vs_bits", plot_fig_bits},
+    {"throughput", plot_fig_throughput},        {"error_vs_layer", plot_fig_layers},
+    {"error_vs_depth", plot_fig_depth},
 };
+
+/* Appends "FIG: MSG" (MSG without its "plot: ") to the growing list *list of failures,
+ * "; " between them. On out of memory the list keeps what it had. */
+static void add_failure(char **list, const char *fig, const char *msg)
+{
+    if (!strncmp(msg, "plot: ", 6))
+        msg += 6;
+    size_t old = *list ? strlen(*list) : 0, add = strlen(fig) + strlen(msg) + 5;
+    char *v = realloc(*list, old + add);
+    if (!v)
+        return;
+    snprintf(v + old, add, "%s%s: %s", old ? "; " : "", fig, msg);
+    *list = v;
+}
+
+/* head + body into buf; where that does not fit, the start (which names the figure
+ * and what failed) and the end (gnuplot's reason) with " ... " for the middle. */
+static void fit_message(char *buf, size_t len, const char *head, const char *body)
+{
+    size_t h = strlen(head), b = strlen(body);
+    if (len == 0)
+        return;
+    if (h + b < len || len < 64) {
+        snprintf(buf, len, "%s%s", head, body);
+        return;
+    }
+    size_t keep_start = len / 4, keep_end = len - 1 - keep_start - 5;
+    char *all = malloc(h + b + 1);
+    if (!all) {
+        snprintf(buf, len, "%s%s", head, body);
+        return;
+    }
+    memcpy(all, head, h);
+    memcpy(all + h, body, b + 1);
+    snprintf(buf, len, "%.*s ... %s", (int)keep_start, all, all + h + b - keep_end);
+    free(all);
+}
+
+/* Logs the points and /layers rows whose metrics are NaN or infinite: the figures
+ * leave them out. */
+static void note_nonfinite(plot_ctx *c, const qlab_results_data *d)
+{
+    int64_t n_err = 0, n_time = 0, n_layer = 0;
+    for (int64_t i = 0; i < d->n_layers; i++)
+        n_layer += !isfinite(d->layers[i].rel_err);
+    if (n_layer)
+        plot_log(c, "plot: %lld /layers row%s with a NaN or infinite rel_err left out of the per-layer figure",
+                 (long long)n_layer, n_layer == 1 ? "" : "s");
+    for (int64_t i = 0; i < d->n_points; i++) {
+        const qlab_row *r = &d->points[i];
+        if (r->status != QLAB_STATUS_OK)
+            continue;
+        n_err += !isfinite(r->rel_err);
+        n_time += !isfinite(r->t.median_us) || !isfinite(r->speedup_vs_fp16) || !isfinite(r->tops) ||
+                  !isfinite(r->gbps);
+    }
+    if (n_err)
+        plot_log(c, "plot: %lld point%s with a NaN or infinite rel_err left out of the error figures",
+                 (long long)n_err, n_err == 1 ? "" : "s");
+    if (n_time)
+        plot_log(c, "plot: %lld point%s with a NaN or infinite timing (median_us, speedup_vs_fp16, tops or gbps): "
+                 "those values left out of the timing figures", (long long)n_time, n_time == 1 ? "" : "s");
+}
 
 int qlab_plot_data(const qlab_results_data *d, const char *source, const char *out_dir, FILE *log, char *err,
                    size_t err_len)
@@ -130,22 +200,46 @@ int qlab_plot_data(const qlab_results_data *d, const char *source, const char *o
         snprintf(c.gran_note, sizeof c.gran_note, "scales %s", gl);
     }
     c.rep_t = plot_representative_threshold(c.d);
-    int rc = 0;
-    for (size_t i = 0; i < sizeof figures / sizeof figures[0] && rc != 2; i++) {
+    note_nonfinite(&c, d);
+    /* each figure on its own: one that fails is reported, the others are drawn */
+    char fig_err[8192], *failures = NULL;
+    c.err = fig_err;
+    c.err_len = sizeof fig_err;
+    for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++) {
         const char *tmpbase = getenv("TMPDIR");
         snprintf(c.tmp, sizeof c.tmp, "%s/qlab-plot-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
         if (!mkdtemp(c.tmp)) {
             snprintf(err, err_len, "plot: cannot create a temporary directory: %s", strerror(errno));
             free(kept);
+            free(failures);
             return 2;
         }
-        rc = figures[i](&c);
+        fig_err[0] = '\0';
+        c.n_ok = c.n_zero = c.n_nonfinite = 0;
+        int rc = figures[i].draw(&c);
         rm_tmpdir(c.tmp);
+        if (rc == 2) {
+            if (!fig_err[0])
+                snprintf(fig_err, sizeof fig_err, "plot: failed for an unknown reason");
+            plot_log(&c, "failed %s: %s", figures[i].name, fig_err + (strncmp(fig_err, "plot: ", 6) ? 0 : 6));
+            add_failure(&failures, figures[i].name, fig_err);
+            c.failed++;
+        }
     }
     free(kept);
-    if (rc == 2)
+    if (c.failed)
+        plot_log(&c, "plot: %d figure%s drawn, %d skipped, %d failed", c.drawn, c.drawn == 1 ? "" : "s", c.skipped,
+                 c.failed);
+    else
+        plot_log(&c, "plot: %d figure%s drawn, %d skipped", c.drawn, c.drawn == 1 ? "" : "s", c.skipped);
+    if (c.failed) {
+        char head[64] = "plot: ";
+        if (c.failed > 1)
+            snprintf(head, sizeof head, "plot: %d figures failed: ", c.failed);
+        fit_message(err, err_len, head, failures ? failures : "a figure failed");
+        free(failures);
         return 2;
-    plot_log(&c, "plot: %d figure%s drawn, %d skipped", c.drawn, c.drawn == 1 ? "" : "s", c.skipped);
+    }
     return 0;
 }
 

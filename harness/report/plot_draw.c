@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,24 @@ int plot_skip(plot_ctx *c, const char *fig, const char *why)
 /* ---------------------------------------------------------------------------- */
 /* gnuplot runs and their inputs                                                 */
 
+/* The note a figure's subtitle and the log carry when some of its values could not be
+ * drawn (see plot_log_value); "" when none. */
+static void undrawn_note(const plot_ctx *c, char *buf, size_t len)
+{
+    int z = c->n_zero, f = c->n_nonfinite;
+    if (z && f)
+        snprintf(buf, len, "%d value%s of 0 not drawn (log axis), %d NaN or infinite", z, z == 1 ? "" : "s", f);
+    else if (z)
+        snprintf(buf, len, "%d value%s of 0 not drawn (log axis)", z, z == 1 ? "" : "s");
+    else if (f)
+        snprintf(buf, len, "%d NaN or infinite value%s not drawn", f, f == 1 ? "" : "s");
+    else
+        buf[0] = '\0';
+}
+
 /* Runs plots/<fig>.gp for png and pdf with `vars` (gnuplot statements) added to the
- * common ones. Returns 0, or 2 with gnuplot's own message in err. */
+ * common ones. Returns 0, or 2 with gnuplot's own message in err; a failed figure
+ * leaves neither file (qlab_gp_run removes the one it failed on, this the other). */
 int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *vars)
 {
     static const char *terms[] = {"png", "pdf"};
@@ -52,31 +69,41 @@ int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *va
         snprintf(c->err, c->err_len, "plot: script %s not found", script);
         return 2;
     }
+    char note[160];
+    undrawn_note(c, note, sizeof note);
+    if (note[0])
+        plot_log(c, "%s: %s", fig, note);
+    char outs[2][PATH_MAX + 64];
     for (int t = 0; t < 2; t++) {
-        char out[PATH_MAX + 64];
-        snprintf(out, sizeof out, "%s/%s.%s", c->out_dir, fig, terms[t]);
+        char *out = outs[t];
+        snprintf(out, sizeof outs[t], "%s/%s.%s", c->out_dir, fig, terms[t]);
         char q_dir[PATH_MAX * 2 + 3], q_out[PATH_MAX * 2 + 3], q_scr[PATH_MAX * 2 + 3];
-        char q_ttl[1100], q_sub[1100];
+        char q_ttl[1100], q_sub[1800];
         qlab_gp_quote(c->tmp, q_dir, sizeof q_dir);
         qlab_gp_quote(out, q_out, sizeof q_out);
         qlab_gp_quote(c->scripts, q_scr, sizeof q_scr);
         qlab_gp_quote(c->title, q_ttl, sizeof q_ttl);
-        char sub_full[700];
-        snprintf(sub_full, sizeof sub_full, "%s%s%s", subtitle ? subtitle : "",
-                 subtitle && *subtitle && c->gran_note[0] ? "; " : "", c->gran_note);
+        char sub_full[900];
+        snprintf(sub_full, sizeof sub_full, "%s%s%s%s%s", subtitle ? subtitle : "",
+                 subtitle && *subtitle && c->gran_note[0] ? "; " : "", c->gran_note,
+                 note[0] && ((subtitle && *subtitle) || c->gran_note[0]) ? "; " : "", note);
         qlab_gp_quote(sub_full, q_sub, sizeof q_sub);
-        size_t elen = strlen(vars) + sizeof q_dir + sizeof q_out + sizeof q_scr + 2400;
+        size_t elen = strlen(vars) + sizeof q_dir + sizeof q_out + sizeof q_scr + sizeof q_ttl + sizeof q_sub + 64;
         char *e = malloc(elen);
         if (!e) {
             snprintf(c->err, c->err_len, "plot: out of memory");
+            if (t)
+                unlink(outs[0]);
             return 2;
         }
         snprintf(e, elen, "dir=%s; out=%s; scripts=%s; ttl=%s; sub=%s; term='%s'; %s",
                  q_dir, q_out, q_scr, q_ttl, q_sub, terms[t], vars);
         int killed;
-        char msg[1024];
+        char msg[2048];
         int rc = qlab_gp_run(c->gnuplot, e, script, out, &killed, msg, sizeof msg);
         free(e);
+        if (rc != 0 && t)
+            unlink(outs[0]);   /* the figure is both files or none */
         if (rc == 3) {
             snprintf(c->err, c->err_len, "plot: %s", msg);
             return 2;
@@ -90,10 +117,38 @@ int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *va
             snprintf(c->err, c->err_len, "plot: gnuplot wrote no %s (%s): %s", out, script, msg);
             return 2;
         }
-        plot_log(c, "%s", out);
     }
+    for (int t = 0; t < 2; t++)
+        plot_log(c, "%s", outs[t]);
     c->drawn++;
     return 0;
+}
+
+/* Counts v into the figure's drawable or undrawable values (see plot_internal.h). */
+double plot_log_value(plot_ctx *c, double v)
+{
+    if (isfinite(v) && v > 0) {
+        c->n_ok++;
+        return v;
+    }
+    if (isfinite(v))
+        c->n_zero++;
+    else
+        c->n_nonfinite++;
+    return NAN;
+}
+
+/* Skips a figure none of whose values a log axis can show, saying why. */
+int plot_skip_unshowable(plot_ctx *c, const char *fig, const char *what)
+{
+    char why[400];
+    if (c->n_nonfinite == 0)
+        snprintf(why, sizeof why,
+                 "every %s is 0 (exact results, or a run that did not measure it): a log axis cannot show 0", what);
+    else
+        snprintf(why, sizeof why, "no %s above 0 to draw on a log axis (%d of 0, %d NaN or infinite)", what,
+                 c->n_zero, c->n_nonfinite);
+    return plot_skip(c, fig, why);
 }
 
 FILE *plot_tsv_open(plot_ctx *c, const char *name)

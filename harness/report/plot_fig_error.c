@@ -107,7 +107,7 @@ int plot_fig_threshold(plot_ctx *c)
         plot_dvec_unique(&t);
         for (int64_t j = 0; j < t.n; j++)
             fprintf(f, "%g\t%.6g\t%.6g\n", t.v[j],
-                    plot_median_where(d, &ss.s[i], plot_f_rel_err, p_threshold, t.v[j]),
+                    plot_log_value(c, plot_median_where(d, &ss.s[i], plot_f_rel_err, p_threshold, t.v[j])),
                     plot_median_where(d, &ss.s[i], f_outlier_frac, p_threshold, t.v[j]));
         free(t.v);
         fclose(f);
@@ -167,6 +167,8 @@ int plot_fig_threshold(plot_ctx *c)
              frac_any && frac_hi > 30 * frac_lo);
     plot_style_vars(&sk, vars, sizeof vars);
     plot_series_free(&ss);
+    if (c->n_ok == 0)
+        return plot_skip_unshowable(c, fig, "relative error");
     if (n_shapes > 1)
         plot_log(c, "%s: %d shapes support it; drawing the largest, %s", fig, n_shapes, sub);
     return plot_draw(c, fig, sub, vars);
@@ -272,8 +274,8 @@ int plot_fig_granularity(plot_ctx *c)
                 x += 1;
             done[j] = 1;
             n_bars++;
-            fprintf(fb, "%g\t%.6g\t%s\t%d\t%d\n", x, plot_median_where(d, &ss.s[j], plot_f_rel_err, NULL, 0),
-                    g->p.scheme,
+            fprintf(fb, "%g\t%.6g\t%s\t%d\t%d\n", x,
+                    plot_log_value(c, plot_median_where(d, &ss.s[j], plot_f_rel_err, NULL, 0)), g->p.scheme,
                     plot_gran_index(g), plot_is_smooth(g));
         }
         char tl[96];
@@ -295,5 +297,7 @@ int plot_fig_granularity(plot_ctx *c)
              "floor=%.6g; floor_bf16=%.6g; xmax=%g; ngran=%d; nbar=%d; nclust=%d; gids='%s'; glabs=\"%s\";",
              isfinite(floor_v) ? floor_v : -1.0, isfinite(bf16_v) ? bf16_v : -1.0, x, n_g, n_bars, n_clusters,
              gids, glabs);
+    if (c->n_ok == 0)
+        return plot_skip_unshowable(c, fig, "relative error");
     return plot_draw(c, fig, sub, vars);
 }

@@ -29,11 +29,15 @@ static const qlab_row *point_by_id(const qlab_results_data *d, int64_t id)
     return NULL;
 }
 
-/* Legend suffix of a series left below the axis (see OFF_SCALE). */
+/* Legend suffix of a series left below the axis (see OFF_SCALE), or whose errors are
+ * all 0 (not drawn: a log axis has no 0). */
 static void off_scale_label(char *label, size_t len, double smax)
 {
     size_t a = strlen(label);
-    snprintf(label + a, len - a, " (< %.0e, off scale)", smax);
+    if (smax > 0)
+        snprintf(label + a, len - a, " (< %.0e, off scale)", smax);
+    else
+        snprintf(label + a, len - a, " (error 0, not drawn)");
 }
 
 /* Short tick text of a dump layer: without the "NNN-" execution-order prefix of its
@@ -153,7 +157,8 @@ static int fig_dump_layers(plot_ctx *c)
                 }
             }
             if (e.n)
-                fprintf(f, "%lld\t%.6g\t%.6g\n", (long long)l, plot_dvec_median(&e), plot_dvec_median(&cs));
+                fprintf(f, "%lld\t%.6g\t%.6g\n", (long long)l, plot_log_value(c, plot_dvec_median(&e)),
+                        plot_dvec_median(&cs));
             free(e.v);
             free(cs.v);
         }
@@ -169,6 +174,8 @@ static int fig_dump_layers(plot_ctx *c)
     snprintf(sub, sizeof sub, "%lld layers of a dump, each fed its captured input (no propagation)", (long long)nl);
     plot_series_free(&ss);
     free(names);
+    if (c->n_ok == 0)
+        return plot_skip_unshowable(c, fig, "relative error");
     return plot_draw(c, fig, sub, vars);
 }
 
@@ -297,7 +304,7 @@ int plot_fig_layers(plot_ctx *c)
             double me = plot_dvec_median(&e);
             if (me > 0 && !off)
                 lo = fmin(lo, me);
-            fprintf(f, "%g\t%.6g\t%.6g\n", idx.v[j], me, plot_dvec_median(&cs));
+            fprintf(f, "%g\t%.6g\t%.6g\n", idx.v[j], plot_log_value(c, me), plot_dvec_median(&cs));
             free(e.v);
             free(cs.v);
         }
@@ -323,6 +330,8 @@ int plot_fig_layers(plot_ctx *c)
     free(which);
     free(order);
     free(smax);
+    if (c->n_ok == 0)
+        return plot_skip_unshowable(c, fig, "relative error");
     return plot_draw(c, fig, "per-layer output against the float reference", vars);
 }
 
@@ -374,7 +383,8 @@ int plot_fig_depth(plot_ctx *c)
             plot_dvec_push(&ds, (double)d->points[ss.s[i].rows[j]].p.depth);
         plot_dvec_unique(&ds);
         for (int64_t j = 0; j < ds.n; j++)
-            fprintf(f, "%g\t%.6g\n", ds.v[j], plot_median_where(d, &ss.s[i], plot_f_rel_err, p_depth, ds.v[j]));
+            fprintf(f, "%g\t%.6g\n", ds.v[j],
+                    plot_log_value(c, plot_median_where(d, &ss.s[i], plot_f_rel_err, p_depth, ds.v[j])));
         free(ds.v);
         fclose(f);
         plot_style_keys(ss.s[i].first, &sk);
@@ -385,5 +395,7 @@ int plot_fig_depth(plot_ctx *c)
     snprintf(vars, sizeof vars, "nser=%d; iso='%s';", ss.n, iso);
     plot_style_vars(&sk, vars, sizeof vars);
     plot_series_free(&ss);
+    if (c->n_ok == 0)
+        return plot_skip_unshowable(c, fig, "relative error");
     return plot_draw(c, fig, "output of the last layer of a chain", vars);
 }

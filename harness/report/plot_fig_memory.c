@@ -175,16 +175,43 @@ static int want_bits(const qlab_row *r)
     return plot_row_usable(r) && want_mem(r) && r->rel_err > 0;
 }
 
+/* The rows want_bits leaves out for their error of 0 (a log axis has no 0). */
+static int want_bits_zero(const qlab_row *r)
+{
+    return plot_row_usable(r) && want_mem(r) && r->rel_err <= 0;
+}
+
 int plot_fig_bits(plot_ctx *c)
 {
     const char *fig = "error_vs_bits";
     const qlab_results_data *d = c->d;
     int n_shapes = 0;
     const qlab_row *shape = plot_largest_shape(d, want_bits, &n_shapes);
+    if (!shape && plot_largest_shape(d, want_bits_zero, NULL)) {
+        /* errors of 0 only: say so, unless the figure needs what the data lack anyway */
+        dvec widths = {0};
+        for (int64_t i = 0; i < d->n_points; i++) {
+            const qlab_row *r = &d->points[i];
+            quant_scheme id = quant_scheme_from_name(r->p.scheme);
+            c->n_zero += want_bits_zero(r);
+            if (want_bits_zero(r) && !plot_is_float(r) && id < QUANT_SCHEME_COUNT)
+                plot_dvec_push(&widths, (double)quant_scheme_get(id)->bits);
+        }
+        plot_dvec_unique(&widths);
+        int64_t n_widths = widths.n;
+        free(widths.v);
+        if (n_widths < 2)
+            return plot_skip(c, fig, "needs quantized schemes of two code widths (e.g. 4-bit and 8-bit weights)");
+        return plot_skip_unshowable(c, fig, "relative error");
+    }
     if (!shape)
         return plot_skip(c, fig, "needs error and memory columns (rel_err, w_bytes, w_bytes_fp16)");
     /* a dump's layers differ in shape: take every layer (each series' median) */
     int all_dump = !strcmp(shape->p.workload, "dump");
+    for (int64_t i = 0; i < d->n_points; i++) {   /* rows of 0 error: the note says they are not drawn */
+        const qlab_row *r = &d->points[i];
+        c->n_zero += want_bits_zero(r) && (all_dump || plot_same_shape(r, shape)) && plot_keep_t(c, r);
+    }
     /* a trade-off needs quantized schemes of two code widths (4- and 8-bit codes) */
     dvec widths = {0};
     for (int64_t i = 0; i < d->n_points; i++) {

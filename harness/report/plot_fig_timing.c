@@ -25,7 +25,8 @@ static int p_k(const qlab_row *r, double k) { return (double)r->p.k == k; }
 
 static int want_timed(const qlab_row *r)
 {
-    return plot_row_usable(r) && r->t.median_us > 0 && r->speedup_vs_fp16 > 0;
+    return plot_row_usable(r) && r->t.median_us > 0 && r->speedup_vs_fp16 > 0 && isfinite(r->t.median_us) &&
+           isfinite(r->speedup_vs_fp16);
 }
 
 /* The m (and n) with the most distinct k among timed rows. Returns the count of k. */
@@ -153,7 +154,8 @@ static int stage_in_column(const char *stage, int col)
 
 static int want_llm_int8_timed(const qlab_row *r)
 {
-    return plot_row_usable(r) && !plot_is_float(r) && r->p.threshold > 0 && r->t.median_us > 0;
+    return plot_row_usable(r) && !plot_is_float(r) && r->p.threshold > 0 && r->t.median_us > 0 &&
+           isfinite(r->t.median_us);
 }
 
 int plot_fig_stages(plot_ctx *c)
@@ -184,6 +186,10 @@ int plot_fig_stages(plot_ctx *c)
         }
         free(ks.v);
     }
+    if (best < 0) {   /* every such series at a threshold other figures do not show */
+        plot_series_free(&ss);
+        return plot_skip(c, fig, "needs timed LLM.int8() points at the threshold the figures show");
+    }
     const series *s = &ss.s[best];
 
     FILE *f = plot_tsv_open(c, "stages.tsv");
@@ -211,14 +217,15 @@ int plot_fig_stages(plot_ctx *c)
                 for (int64_t r = 0; r < s->n; r++) {
                     const qlab_row *row = &d->points[s->rows[r]];
                     if (row->p.id == smp->point_id && (double)row->p.k == ks.v[j]) {
-                        plot_dvec_push(&v, smp->time_us);
+                        if (isfinite(smp->time_us))
+                            plot_dvec_push(&v, smp->time_us);
                         break;
                     }
                 }
             }
             double med = plot_dvec_median(&v);
             free(v.v);
-            if (st < 4 && isfinite(med))
+            if (st < 4 && isfinite(med) && med > 0)
                 any_stage = 1;
             if (st == 4 && !isfinite(med))   /* fall back to the row's own fp16 baseline */
                 med = plot_median_where(d, s, f_fp16_us, p_k, ks.v[j]);
@@ -241,7 +248,7 @@ int plot_fig_stages(plot_ctx *c)
 
 static int want_tput(const qlab_row *r)
 {
-    return plot_row_usable(r) && r->t.median_us > 0 && r->tops > 0;
+    return plot_row_usable(r) && r->t.median_us > 0 && r->tops > 0 && isfinite(r->t.median_us) && isfinite(r->tops);
 }
 
 static int cmp_shape_size(const void *a, const void *b)
@@ -296,6 +303,7 @@ int plot_fig_throughput(plot_ctx *c)
     if (plot_collect_series(c, &rf, LBL_T | c->lbl, &ss))
         return 2;
     style_lists sk = {0};
+    int n_gbps = 0;   /* GB/s values drawn */
     for (int i = 0; i < ss.n; i++) {
         char name[64];
         snprintf(name, sizeof name, "s%d.tsv", i + 1);
@@ -312,11 +320,15 @@ int plot_fig_throughput(plot_ctx *c)
                 const qlab_row *r = &d->points[ss.s[i].rows[q]];
                 if (plot_same_shape(r, shapes[j])) {
                     plot_dvec_push(&vt, f_tops(r));
-                    plot_dvec_push(&vg, f_gbps(r));
+                    if (isfinite(f_gbps(r)))
+                        plot_dvec_push(&vg, f_gbps(r));
                 }
             }
-            if (vt.n)
-                fprintf(g, "%d\t%.6g\t%.6g\n", j, plot_dvec_median(&vt), plot_dvec_median(&vg));
+            if (vt.n) {
+                int ok0 = c->n_ok;   /* TOPS are > 0 by want_tput; GB/s may be missing */
+                fprintf(g, "%d\t%.6g\t%.6g\n", j, plot_dvec_median(&vt), plot_log_value(c, plot_dvec_median(&vg)));
+                n_gbps += c->n_ok > ok0;
+            }
             free(vt.v);
             free(vg.v);
         }
@@ -325,7 +337,7 @@ int plot_fig_throughput(plot_ctx *c)
     }
     free(shapes);
     char vars[8192];
-    snprintf(vars, sizeof vars, "nser=%d; nshape=%d;", ss.n, ns);
+    snprintf(vars, sizeof vars, "nser=%d; nshape=%d; has_gbps=%d;", ss.n, ns, n_gbps > 0);
     plot_style_vars(&sk, vars, sizeof vars);
     plot_series_free(&ss);
     return plot_draw(c, fig, "", vars);

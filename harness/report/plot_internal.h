@@ -75,7 +75,9 @@ typedef struct {
     FILE *log;
     char *err;
     size_t err_len;
-    int drawn, skipped;
+    int drawn, skipped, failed;
+    int n_ok, n_zero, n_nonfinite;  /* this figure's values on a log axis: drawn, 0 and
+                                       NaN/inf (not drawn; see plot_log_value) */
     double rep_t;              /* the one threshold > 0 shown where t is not the x axis */
     int lbl;                   /* LBL_NOGRAN when every int8/fp8 point has one granularity */
     char gran_note[128];       /* that granularity, for subtitles */
@@ -173,9 +175,19 @@ void plot_log(plot_ctx *c, const char *fmt, ...);
 /* Logs "skipped FIG: WHY", counts it, and returns 1 (a figure function's "skipped"). */
 int plot_skip(plot_ctx *c, const char *fig, const char *why);
 /* Runs plots/<fig>.gp for png and pdf with `vars` (gnuplot statements) added to the
- * common ones (dir, out, scripts, ttl, sub, term). Returns 0 and counts the figure,
- * or 2 with gnuplot's own message in c->err. */
+ * common ones (dir, out, scripts, ttl, sub, term); the subtitle gets c->gran_note and
+ * the note on values not drawn. Returns 0 and counts the figure, or 2 with gnuplot's
+ * reason in c->err, leaving neither file. */
 int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *vars);
+/* A value bound for a log axis: returned as is and counted in c->n_ok when finite and
+ * > 0; otherwise counted in c->n_zero or c->n_nonfinite and returned as NAN, which the
+ * TSVs write as "nan", a missing value to gnuplot (plots/style.gp). plot_draw notes
+ * the values not drawn in the subtitle and the log. A figure with c->n_ok == 0 would
+ * be a gnuplot error ("all points y value undefined"): it calls plot_skip_unshowable. */
+double plot_log_value(plot_ctx *c, double v);
+/* Skips figure `fig` because none of its values (`what`: "relative error", ...) can be
+ * drawn on its log axis; the reason counts them. Returns 1. */
+int plot_skip_unshowable(plot_ctx *c, const char *fig, const char *what);
 /* Opens c->tmp/name for writing; NULL with c->err set on failure. */
 FILE *plot_tsv_open(plot_ctx *c, const char *name);
 /* Appends r's style keys to k; appends k as gnuplot assignments to vars. */
@@ -185,8 +197,9 @@ void plot_style_vars(const style_lists *k, char *vars, size_t len);
 /* ---------------------------------------------------------------------------- */
 /* plot_fig_*.c: the figure kinds                                                */
 
-/* Each draws one figure kind from c (c->tmp an empty directory of its own). Returns 0
- * drawn, 1 skipped (the reason logged), 2 error (c->err). */
+/* Each draws one figure kind from c (c->tmp an empty directory of its own, the value
+ * counters at 0). Returns 0 drawn, 1 skipped (the reason logged), 2 failed (c->err);
+ * a failure is the figure's own: the others are drawn all the same. */
 int plot_fig_threshold(plot_ctx *c);     /* error_vs_threshold     plot_fig_error.c */
 int plot_fig_granularity(plot_ctx *c);   /* error_by_granularity   plot_fig_error.c */
 int plot_fig_memory(plot_ctx *c);        /* memory                 plot_fig_memory.c */
