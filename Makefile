@@ -7,6 +7,7 @@
 #   make baseline   regenerate results/baselines/baseline.h5 on purpose (see README)
 #   make bench-cpu  int8 GEMM vs float64 reference GEMM on the CPU
 #   make bench-verdicts  timing verdicts of identical runs (none allowed) and of a 2x slowdown
+#   make bench-store     cost per appended point, first thousand against last
 #   make plots      figures of the newest default run into plots/out/
 #   make clean
 #
@@ -37,7 +38,7 @@ CUDA ?= $(if $(NVCC),1,0)
 B ?= build$(if $(filter 0,$(CUDA)),/cpu-only)
 
 # pkg-config is read lazily (=) so that a make after tools/setup.sh sees the packages.
-PKGS := hdf5 libfyaml openblas
+PKGS := hdf5 libfyaml openblas zlib
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRIT_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
@@ -77,7 +78,7 @@ CUDA_LIBS :=
 CUDA_TARGETS :=
 endif
 
-.PHONY: readme-figures print-flags all deps run test baseline test-cpu test-gpu bench-cpu bench-verdicts plots clean info \
+.PHONY: readme-figures print-flags all deps run test baseline test-cpu test-gpu bench-cpu bench-verdicts bench-store plots clean info \
         test-asan test-kill test-slurm fuzz
 all: $(B)/qlab $(B)/qlab-tests $(CUDA_TARGETS)
 	@echo "qlab: built $(B)/qlab (CUDA: $(if $(filter 1,$(CUDA)),yes via $(NVCC) for sm_$(subst $(eval) $(eval),/sm_,$(CUDA_ARCHS)),no: nvcc not found))"
@@ -139,18 +140,29 @@ $(B)/qlab-tests: $(TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(if $(filter 1,$(CU
 $(B)/test-gpu: $(GPU_TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(B)/libqlabkernels.a
 	$(CC) -o $@ $(GPU_TEST_OBJ) $(B)/libqlab.a $(B)/libquant.a $(CRIT_LIBS) $(LDLIBS_ALL)
 
+$(B)/bench-store: tools/bench_store.c $(B)/libqlab.a $(B)/libquant.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libqlab.a $(B)/libquant.a $(LDLIBS_ALL)
+
 $(B)/bench-cpu: tools/bench_cpu.c $(B)/libquant.a
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libquant.a $(LDLIBS_ALL)
 
 # --------------------------------------------------------------------------------
 # User-facing targets
 
+# `make run` builds only what it runs: the qlab binary, no tests; with CUDA only when a
+# GPU is usable here (nvidia-smi answers) and then for that GPU's architecture alone
+# (its own build directory, so the three-architecture build of `make test` is untouched).
+GPU_CC = $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d '. ')
+RUN_CUDA = $(if $(and $(NVCC),$(GPU_CC)),1,0)
+RUN_B = $(if $(filter 1,$(RUN_CUDA)),build/run-sm$(GPU_CC),build/cpu-only)
 run: deps
-	@$(MAKE) -j$$(nproc) --no-print-directory all
+	@$(MAKE) -j$$(nproc) --no-print-directory CUDA=$(RUN_CUDA) B=$(RUN_B) \
+	  $(if $(filter 1,$(RUN_CUDA)),CUDA_ARCHS=$(GPU_CC)) $(RUN_B)/qlab
+	@echo "qlab: built $(RUN_B)/qlab ($(if $(filter 1,$(RUN_CUDA)),CUDA for sm_$(GPU_CC),CPU only: no usable GPU here))"
 	@mkdir -p results
-	./$(B)/qlab run experiments/default.yaml
-	@f=$$(ls -t results/default-*.h5 | head -n 1); ./$(B)/qlab show "$$f"; \
-	  if ./$(B)/qlab plot --help >/dev/null 2>&1; then ./$(B)/qlab plot "$$f" -o plots/out; fi
+	./$(RUN_B)/qlab run experiments/default.yaml
+	@f=$$(ls -t results/default-*.h5 | head -n 1); ./$(RUN_B)/qlab show "$$f"; \
+	  ./$(RUN_B)/qlab plot "$$f" -o plots/out
 
 # Criterion runs tests in parallel workers; -j keeps it to the machine's cores.
 test: deps
@@ -220,6 +232,12 @@ test-gpu: deps
 bench-cpu: deps
 	@$(MAKE) -j$$(nproc) --no-print-directory $(B)/bench-cpu
 	./$(B)/bench-cpu
+
+# Appending 7,280 points to a results file: cost per point of the first and last
+# thousand (flat when the store is linear).
+bench-store: deps
+	@$(MAKE) -j$$(nproc) --no-print-directory $(B)/bench-store $(B)/qlab
+	BENCH_STORE=$(B)/bench-store QLAB=$(B)/qlab bash tools/bench_store.sh
 
 # Ten pairs of identical timed runs (no timing verdict may appear) and a 2x heavier
 # shape (every point must be WORSE on time); about a minute on 2 cores.

@@ -28,7 +28,7 @@ if [ -z "$CLANG" ]; then
     exit 2
 fi
 
-PKGS="hdf5 libfyaml openblas"
+PKGS="hdf5 libfyaml openblas zlib"
 DEP_CFLAGS=$(pkg-config --cflags $PKGS)
 DEP_LIBS=$(pkg-config --libs $PKGS)
 # The same language settings as the Makefile; sanitizers instead of -O3.
@@ -37,7 +37,7 @@ CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -g -fno-omit-fr
         -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
 mkdir -p "$OUT/obj"
-echo 'const char qlab_git_commit[] = "fuzz";' > "$OUT/version.c"
+printf 'const char qlab_git_commit[] = "fuzz";\nconst char qlab_source_hash[] = "fuzz";\n' > "$OUT/version.c"
 # Library sources: quant/ and the CPU harness (no main, no CUDA).
 srcs=$(ls quant/*.c harness/*/*.c | grep -v -e '^harness/cli/main\.c$' -e '_cuda\.c$')
 objs=()

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "store/results.h"
+#include "store/journal.h"
 
 // ----------------------------------------------------------------------------
 // fixtures
@@ -836,7 +837,8 @@ Test(results, sigkill_at_random_moments_loses_no_returned_append, .timeout = 300
     int have_h5dump = system("command -v h5dump >/dev/null 2>&1") == 0;
 
     int64_t expected = 0;   /* rows known to be in the file */
-    int mid_write = 0;      /* kills that left a temporary file: the write was under way */
+    int mid_write = 0;      /* kills that landed mid-write: a temporary file (a fold) or a
+                               torn journal record (an append) left behind */
     uint32_t x = 2024;
     for (int round = 0; round < KILL_ROUNDS; round++) {
         int pfd[2];
@@ -860,7 +862,7 @@ Test(results, sigkill_at_random_moments_loses_no_returned_append, .timeout = 300
                   WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
         int64_t returned = read_count(pfd[0]);
         close(pfd[0]);
-        mid_write += tmp_exists(path);
+        mid_write += tmp_exists(path) || qlab_journal_torn(path) == 1;
 
         if (have_h5dump) {
             char cmd[700];
@@ -894,5 +896,126 @@ Test(results, sigkill_at_random_moments_loses_no_returned_append, .timeout = 300
         }
     }
     cr_assert_gt(expected, KILL_ROUNDS, "the children appended (%ld rows in all)", (long)expected);
-    cr_assert_gt(mid_write, 0, "at least one kill landed while a file was being written");
+    cr_assert_gt(mid_write, 0, "at least one kill landed while the file or its journal was being written");
+}
+
+/* ---------------------------------------------------------------------------- */
+/* The journal: appends cost O(1); readers see every acknowledged point            */
+
+/* A child process creates `name`, appends n points with 3 samples each and exits
+ * without closing (as a killed run would). With fold_then_restore, it then forces a
+ * fold (an attribute change) and writes the journal's old bytes back, as a kill
+ * between the fold and the emptying of the journal would leave them. */
+static void child_appends(const char *name, int n, int fold_then_restore)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        char err[512];
+        qlab_results *r;
+        if (qlab_results_create(in_dir(name), &r, err, sizeof err)) _exit(3);
+        for (int i = 0; i < n; i++) {
+            qlab_row row = make_row(i);
+            qlab_sample s[3] = {make_sample(row.p.id, 0), make_sample(row.p.id, 1), make_sample(row.p.id, 2)};
+            if (qlab_results_append_batch(r, &row, s, 3, NULL, 0, err, sizeof err)) _exit(4);
+        }
+        if (fold_then_restore) {
+            char jp[600];
+            qlab_journal_path(in_dir(name), jp, sizeof jp);
+            FILE *f = fopen(jp, "rb");
+            static char saved[1 << 20];
+            size_t len = f ? fread(saved, 1, sizeof saved, f) : 0;
+            if (f) fclose(f);
+            if (qlab_results_set_attr(r, "note", "folded", err, sizeof err)) _exit(5);
+            f = fopen(jp, "wb");
+            if (!f || fwrite(saved, 1, len, f) != len || fclose(f)) _exit(6);
+        }
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child failed (%d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+Test(results, points_only_in_the_journal_are_read_and_resume_folds_them)
+{
+    child_appends("journal.h5", 5, 0);
+    char jp[600], err[512];
+    qlab_journal_path(in_dir("journal.h5"), jp, sizeof jp);
+    cr_assert_gt(file_size(jp), 32, "the points wait in the journal");
+    qlab_results_data d;
+    cr_assert_eq(qlab_results_read(in_dir("journal.h5"), &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n_points, 5);
+    cr_assert_eq(d.n_samples, 15);
+    for (int64_t i = 0; i < d.n_points; i++) {
+        qlab_row e = make_row((int)i);
+        assert_row_eq(&d.points[i], &e);
+    }
+    qlab_results_data_free(&d);
+    /* resume and close: everything folded into the file, the journal gone */
+    qlab_results *r;
+    cr_assert_eq(qlab_results_open_append(in_dir("journal.h5"), &r, err, sizeof err), 0, "%s", err);
+    qlab_row row = make_row(5);
+    cr_assert_eq(qlab_results_append_point(r, &row, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_close(r, "complete", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(file_size(jp), -1, "the journal is removed once folded");
+    cr_assert_eq(qlab_results_read(in_dir("journal.h5"), &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n_points, 6);
+    cr_assert_eq(d.n_samples, 15);
+    qlab_results_data_free(&d);
+}
+
+Test(results, a_torn_journal_record_is_ignored_and_cut_off_by_the_next_writer)
+{
+    child_appends("torn.h5", 4, 0);
+    char jp[600], err[512];
+    qlab_journal_path(in_dir("torn.h5"), jp, sizeof jp);
+    off_t sz = file_size(jp);
+    cr_assert_eq(truncate(jp, sz - 7), 0);   /* the last append cut short by a kill */
+    cr_assert_eq(qlab_journal_torn(in_dir("torn.h5")), 1);
+    qlab_results_data d;
+    cr_assert_eq(qlab_results_read(in_dir("torn.h5"), &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n_points, 3, "the torn record was never acknowledged");
+    qlab_results_data_free(&d);
+    qlab_results *r;
+    cr_assert_eq(qlab_results_open_append(in_dir("torn.h5"), &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_journal_torn(in_dir("torn.h5")), 0, "the writer cut the torn tail off");
+    cr_assert_eq(qlab_results_close(r, "interrupted", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_read(in_dir("torn.h5"), &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n_points, 3);
+    qlab_results_data_free(&d);
+}
+
+Test(results, records_already_folded_are_not_added_twice)
+{
+    child_appends("twice.h5", 4, 1);
+    char jp[600], err[512];
+    qlab_journal_path(in_dir("twice.h5"), jp, sizeof jp);
+    cr_assert_gt(file_size(jp), 32, "the stale journal is there");
+    qlab_results_data d;
+    cr_assert_eq(qlab_results_read(in_dir("twice.h5"), &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n_points, 4, "folded records skipped by their numbers");
+    cr_assert_eq(d.n_samples, 12);
+    cr_assert_str_eq(qlab_results_attr(&d, "journal_folded"), "4");
+    qlab_results_data_free(&d);
+}
+
+Test(results, a_new_run_ignores_the_journal_of_a_deleted_file)
+{
+    child_appends("gone.h5", 3, 0);
+    cr_assert_eq(unlink(in_dir("gone.h5")), 0);   /* the user removes the file only */
+    char err[512];
+    qlab_results *r;
+    cr_assert_eq(qlab_results_create(in_dir("gone.h5"), &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_close(r, "complete", err, sizeof err), 0, "%s", err);
+    qlab_results_data d;
+    cr_assert_eq(qlab_results_read(in_dir("gone.h5"), &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n_points, 0);
+    qlab_results_data_free(&d);
 }

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 PKGS=(build-essential pkg-config libhdf5-dev hdf5-tools libfyaml-dev libopenblas-dev
-      libcriterion-dev gnuplot-nox python3-pip)
+      libcriterion-dev gnuplot-nox python3-pip zlib1g-dev)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
