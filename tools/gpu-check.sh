@@ -1,135 +1,601 @@
 #!/usr/bin/env bash
 # gpu-check.sh: the GPU acceptance run of the cuda backend, on a machine with a GPU.
 #
-#   bash tools/gpu-check.sh                        # builds here (needs the Debian packages)
-#   bash tools/gpu-check.sh --prebuilt build/device  # uses tools/device-bundle.sh's build
+#   bash tools/gpu-check.sh [--profile first|rest] [--prebuilt DIR]
+#   bash tools/gpu-check.sh --rehearse [--profile first|rest] [--prebuilt DIR]
 #
-# Builds everything (make), runs the GPU tests (build/test-gpu: kernels against quant/,
-# bit for bit where integer), then the timing experiments on the cuda backend:
-#   experiments/latency.yaml     -> results/gpu/<device>/latency.h5
-#   experiments/gemm-shapes.yaml -> results/gpu/<device>/gemm-shapes.h5
-#   experiments/gpu-schemes.yaml -> results/gpu/<device>/gpu-schemes.h5 (fp8, 4-bit)
-# and writes results/gpu/<device>/summary.md with the device, the test outcome and
-# `qlab show` of each file. <device> is the GPU name as a slug (nvidia-h100-80gb-hbm3).
-# With $OUT set (a lent machine whose $OUT comes back), everything is written under
-# $OUT/results/gpu/<device>/ as it is made, so a call cut off at its time limit still
-# returns the logs and every finished file.
+# A lent GPU machine gives about 15 minutes in all, one command at most 10, and returns
+# at most 8 files from $OUT (16 MiB each, 64 MiB together, at most two folders down,
+# names of letters, digits, '.', '_', '-'). So the work comes in two profiles, each one
+# call, each bounded by a budget (QLAB_GPU_BUDGET_S, default 450 s) and every qlab run
+# by `timeout -k 10`:
+#   first (default)  build/test-gpu (the kernels against quant/; a skip is a failure),
+#                    experiments/gpu-first.yaml (the LLM.int8() paper's Table 5 shapes:
+#                    fp16, bf16, vector-wise int8, LLM.int8() with its stages),
+#                    experiments/gpu-first-schemes.yaml (one fp8 and one 4-bit scheme);
+#                    about 3 to 5 minutes.
+#   rest             experiments/latency.yaml, gemm-shapes.yaml and gpu-schemes.yaml
+#                    (with timing.timeout_s=1 so that they fit); about 5 to 7.5 minutes.
 #
-# Knobs for a short device session (environment):
-#   QLAB_GPU_EXPERIMENTS="latency"   which experiments (default: all three)
-#   QLAB_GPU_SETS="timing.timeout_s=1 timing.max_noise=0.03"   --set for every run
-#   QLAB_GPU_SKIP_TESTS=1            skip test-gpu (it passed in an earlier call)
-#   QLAB_GPU_SANITIZE=1              also run the kernel tests under compute-sanitizer
-#   QLAB_GPU_RUN_TIMEOUT=500         seconds per experiment; then SIGTERM (qlab keeps
-#                                    every finished point and marks the file interrupted)
-# A failed test is recorded and the experiments still run (their timings are wanted
-# either way); the script exits 1 at the end. It also fails loudly when no GPU is
-# usable: a GPU check that silently ran on the CPU would be worse than none.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-
-die() { echo "gpu-check: $*" >&2; exit 1; }
-
-command -v nvidia-smi >/dev/null 2>&1 || die "nvidia-smi not found: this machine has no NVIDIA driver, so no GPU to check"
-name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1) \
-    || die "nvidia-smi cannot query a GPU"
-[ -n "$name" ] || die "nvidia-smi lists no GPU"
-slug=$(printf '%s' "$name" | tr '[:upper:]' '[:lower:]' | sed -e 's/[^a-z0-9]\+/-/g' -e 's/^-//' -e 's/-$//')
-out="${OUT:+$OUT/}results/gpu/$slug"
-mkdir -p "$out"
-echo "gpu-check: device '$name' -> $out"
-# What the machine is, first: a mismatch of driver and toolkit shows here, not as a
-# loader error later.
-nvidia-smi --query-gpu=name,driver_version,compute_cap,clocks.max.sm,memory.total --format=csv || true
-command -v nvcc >/dev/null 2>&1 && nvcc --version | tail -n 1
-
+# What it writes (directly under $OUT/<device>/ with $OUT set, else results/gpu/<device>/;
+# <device> is the GPU name as a slug, nvidia-h100-80gb-hbm3), 7 files at most:
+#   gpu-check.log    everything this script printed (the GPU tests' output included)
+#   summary.md       device, settings, test outcome, per experiment `qlab show` and a
+#                    table of every point's stage medians; rewritten after each step
+#   points.tsv       `qlab export` of every run's points, first column the experiment
+#   stages.tsv       per experiment, point and stage: n, min, q1, median, q3, max, mean,
+#                    rel_stdev of the timing samples (microseconds)
+#   samples.tsv.gz   the samples themselves, the first 500 of each point and stage
+#   h5.tar.gz        the results files (<experiment>.h5), those that fit in 15 MiB
+#   <exp>.h5         only while that experiment runs (so a cut-off call returns it)
+# Without $OUT the .h5 files stay beside these instead of being packed.
+#
 # --prebuilt DIR: binaries and libraries packed by tools/device-bundle.sh on a machine
 # with the packages, for a GPU machine that has none of them and cannot fetch them.
-BIN=build
-if [ "${1:-}" = "--prebuilt" ]; then
-    BIN=${2:?--prebuilt needs the directory made by tools/device-bundle.sh}
-    [ -f "$BIN/libs.tar.xz" ] || die "$BIN/libs.tar.xz missing: run tools/device-bundle.sh first"
-    libs=$(mktemp -d /tmp/qlab-libs.XXXXXX)
-    tar -C "$libs" -xJf "$BIN/libs.tar.xz"
-    # cuBLASLt and the CUDA runtime come from this machine's toolkit (or its pip wheels).
-    cuda_dirs=$(find /usr/local /usr/lib /opt \( -name 'libcublasLt.so.13' -o -name 'libcudart.so.13' \) \
-                -printf '%h\n' 2>/dev/null | sort -u | tr '\n' ':')
-    export LD_LIBRARY_PATH="$libs:${cuda_dirs%:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    echo "gpu-check: prebuilt binaries from $BIN, libraries from $libs and ${cuda_dirs:-nowhere}"
-else
-    make -j"$(nproc)"
+# Without it the script builds (make B=${QLAB_BUILD_DIR:-build}).
+#
+# --rehearse: the same script on a machine WITHOUT a GPU: tools/fake-nvidia-smi first on
+# PATH as nvidia-smi, the cpu backend in place of cuda, reduced shapes (--set), the same
+# experiments and the same writing under a temporary $OUT (or $OUT when set), one call
+# per profile (both unless --profile is given). Then it checks what a call would return
+# (file count, sizes, depth, names), that test-gpu skipped cleanly, and the bundle's
+# size when build/device exists; it exits 1 naming any violation. About 30 s on 2 cores.
+#
+# Knobs (environment):
+#   QLAB_GPU_EXPERIMENTS="latency"   which experiments, instead of the profile's
+#   QLAB_GPU_SETS="timing.timeout_s=1 timing.max_noise=0.03"   --set for every run
+#                                    (after the profile's, so they win)
+#   QLAB_GPU_SKIP_TESTS=1|0          skip test-gpu (default: 0 for first, 1 for rest)
+#   QLAB_GPU_SANITIZE=1              also run the kernel tests under compute-sanitizer
+#   QLAB_GPU_BUDGET_S=450            seconds for the whole profile; each run gets what is
+#                                    left, less what the later runs are promised
+# A failed test is recorded and the experiments still run (their timings are wanted
+# either way); the script exits 1 at the end. It fails loudly when no GPU is usable: a
+# GPU check that silently ran on the CPU would be worse than none.
+set -Eeuo pipefail
+cd "$(dirname "$0")/.."
+trap 'echo "gpu-check: stopped at line $LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
+
+die() { echo "gpu-check: $*" >&2; exit 1; }
+say() { printf 'gpu-check: [%4ds] %s\n' "$((SECONDS))" "$*"; }
+
+PROFILE=first PREBUILT="" REHEARSE=0 PROFILE_SET=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --profile) PROFILE=${2:?--profile needs first or rest}; PROFILE_SET=1; shift 2 ;;
+        --profile=*) PROFILE=${1#--profile=}; PROFILE_SET=1; shift ;;
+        --prebuilt) PREBUILT=${2:?--prebuilt needs the directory made by tools/device-bundle.sh}; shift 2 ;;
+        --rehearse) REHEARSE=1; shift ;;
+        -h|--help) sed -n '2,/^set -E/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+    esac
+done
+case "$PROFILE" in first|rest) ;; *) die "--profile must be first or rest, not '$PROFILE'" ;; esac
+
+# Limits of what comes back from a lent machine's $OUT (and what travels to it).
+MAX_FILES=8 MAX_FILE_MIB=16 MAX_TOTAL_MIB=64 MAX_DEPTH=2 MAX_BUNDLE_MIB=56 MAX_TREE_MIB=64
+SAMPLES_PER_STAGE=500 SAMPLES_CAP_MIB=8 H5_CAP_MIB=15
+
+# ---------------------------------------------------------------------------------
+# Limits of a returned folder: prints one line per violation (nothing when it is fine).
+check_out_limits() {
+    local root=$1 n=0 total=0 f rel size part
+    while IFS= read -r -d '' f; do
+        rel=${f#"$root"/}
+        if [ -L "$f" ] || [ ! -f "$f" ]; then echo "$rel: not a plain file (links and special files do not come back)"; continue; fi
+        n=$((n + 1))
+        size=$(stat -c %s "$f")
+        total=$((total + size))
+        [ "$size" -le $((MAX_FILE_MIB << 20)) ] || echo "$rel: $((size >> 20)) MiB, over the $MAX_FILE_MIB MiB a file may have"
+        local depth; depth=$(awk -F/ '{print NF - 1}' <<< "$rel")
+        [ "$depth" -le "$MAX_DEPTH" ] || echo "$rel: $depth folders below \$OUT, over $MAX_DEPTH"
+        IFS=/ read -r -a parts <<< "$rel"
+        for part in "${parts[@]}"; do
+            [[ "$part" =~ ^[A-Za-z0-9._-]+$ ]] || echo "$rel: '$part' has characters other than letters, digits, '.', '_', '-'"
+        done
+    done < <(find "$root" -mindepth 1 ! -type d -print0)
+    [ "$n" -le "$MAX_FILES" ] || echo "$n files, over the $MAX_FILES that come back"
+    [ "$total" -le $((MAX_TOTAL_MIB << 20)) ] || echo "$((total >> 20)) MiB in all, over $MAX_TOTAL_MIB MiB"
+    return 0
+}
+
+# The bundle (tools/device-bundle.sh) and the tree that travels with it. One line per
+# violation; nothing when fine or absent.
+check_bundle() {
+    local dir=${1:-build/device}
+    [ -d "$dir" ] || return 0
+    local bundle tree bad
+    bundle=$(du -sb "$dir" | cut -f1)
+    tree=$(git ls-files -co --exclude-standard -z 2>/dev/null | du --files0-from=- -cb 2>/dev/null | tail -n 1 | cut -f1 || true)
+    tree=${tree:-0}
+    bad=$(find "$dir" \( -name '*.o' -o -name '*.a' -o -name '*.d' \) -printf '%P ' | head -c 300)
+    [ -z "$bad" ] || echo "$dir holds build intermediates ($bad): rebuild it with tools/device-bundle.sh"
+    [ "$bundle" -le $((MAX_BUNDLE_MIB << 20)) ] || echo "$dir is $((bundle >> 20)) MiB, over the $MAX_BUNDLE_MIB MiB left for it"
+    [ $((bundle + tree)) -le $((MAX_TREE_MIB << 20)) ] ||
+        echo "$dir ($((bundle >> 20)) MiB) and the working tree ($((tree >> 20)) MiB) are over the $MAX_TREE_MIB MiB that travel"
+    return 0
+}
+
+# ---------------------------------------------------------------------------------
+# --rehearse: run this script per profile under a stand-in nvidia-smi, then check.
+if [ "$REHEARSE" = 1 ]; then
+    [ -z "${QLAB_GPU_REHEARSAL:-}" ] || die "--rehearse inside a rehearsal"
+    profiles="first rest"
+    [ "$PROFILE_SET" = 0 ] || profiles=$PROFILE
+    fakebin=$(mktemp -d /tmp/qlab-fakebin.XXXXXX) || die "cannot make a temporary folder"
+    cp tools/fake-nvidia-smi "$fakebin/nvidia-smi" && chmod +x "$fakebin/nvidia-smi" ||
+        die "cannot install tools/fake-nvidia-smi as $fakebin/nvidia-smi"
+    base=${OUT:-}
+    own_base=0
+    if [ -z "$base" ]; then base=$(mktemp -d /tmp/qlab-rehearse.XXXXXX) || die "cannot make a temporary \$OUT"; own_base=1; fi
+    violations=0
+    echo "gpu-check --rehearse: no GPU; nvidia-smi is tools/fake-nvidia-smi, the cpu backend stands in for cuda"
+    for p in $profiles; do
+        pout=$base
+        [ "$profiles" = "$p" ] || pout=$base/$p
+        mkdir -p "$pout" || die "cannot make $pout"
+        if [ -n "$(ls -A "$pout")" ]; then die "rehearsal \$OUT $pout is not empty"; fi
+        args=(--profile "$p")
+        [ -z "$PREBUILT" ] || args+=(--prebuilt "$PREBUILT")
+        echo "== profile $p: OUT=$pout"
+        t0=$SECONDS rc=0
+        env PATH="$fakebin:$PATH" OUT="$pout" QLAB_GPU_REHEARSAL=1 bash "$0" "${args[@]}" \
+            > "$fakebin/rehearse-$p.out" 2>&1 || rc=$?
+        grep -E '^gpu-check: \[' "$fakebin/rehearse-$p.out" | sed 's/^/   /' || true
+        if [ "$rc" -ne 0 ]; then
+            echo "   VIOLATION: the profile $p run exited $rc; its last lines:"
+            tail -n 25 "$fakebin/rehearse-$p.out" | sed 's/^/   | /'
+            violations=$((violations + 1))
+        fi
+        echo "   returned files ($((SECONDS - t0)) s):"
+        (cd "$pout" && find . -mindepth 1 ! -type d -printf '%s\t%P\n' | sort -k2 |
+            awk -F'\t' '{printf "     %10d  %s\n", $1, $2; t += $1; n++} END {printf "     %10d  total, %d files\n", t, n}')
+        out_bad=$(check_out_limits "$pout")
+        if [ "$p" = first ] && ! grep -q '^- GPU tests: skipped cleanly' "$pout"/*/summary.md 2>/dev/null; then
+            out_bad+=$'\n'"test-gpu did not skip cleanly without a GPU (see $pout/*/gpu-check.log)"
+        fi
+        for need in summary.md gpu-check.log points.tsv stages.tsv samples.tsv.gz; do
+            ls "$pout"/*/"$need" >/dev/null 2>&1 || out_bad+=$'\n'"$need was not written"
+        done
+        out_bad=$(sed '/^$/d' <<< "$out_bad")
+        if [ -n "$out_bad" ]; then
+            sed 's/^/   VIOLATION: /' <<< "$out_bad"
+            violations=$((violations + $(wc -l <<< "$out_bad")))
+        else
+            echo "   limits: ok (<= $MAX_FILES files, <= $MAX_FILE_MIB MiB each, <= $MAX_TOTAL_MIB MiB, <= $MAX_DEPTH folders down, plain names)"
+        fi
+    done
+    echo "== bundle"
+    bdir=${PREBUILT:-build/device}
+    if [ -d "$bdir" ]; then
+        bundle_bad=$(check_bundle "$bdir")
+        if [ -n "$bundle_bad" ]; then
+            sed 's/^/   VIOLATION: /' <<< "$bundle_bad"
+            violations=$((violations + $(wc -l <<< "$bundle_bad")))
+        else
+            echo "   $bdir: $(du -sb "$bdir" | awk '{printf "%.1f MiB", $1 / 1048576}') (<= $MAX_BUNDLE_MIB MiB, no objects or archives; with the tree <= $MAX_TREE_MIB MiB)"
+        fi
+    else
+        echo "   $bdir absent (tools/device-bundle.sh makes it): not checked"
+    fi
+    if [ "$violations" -ne 0 ]; then
+        echo "gpu-check --rehearse: FAILED, $violations violation(s); outputs kept in $base and $fakebin"
+        exit 1
+    fi
+    rm -rf "$fakebin"
+    [ "$own_base" = 0 ] || rm -rf "$base"
+    echo "gpu-check --rehearse: ok (profiles: $profiles)"
+    exit 0
 fi
-[ -x "$BIN/test-gpu" ] || die "$BIN/test-gpu was not built (is nvcc on PATH or in /usr/local/cuda?)"
-for b in "$BIN/test-gpu" "$BIN/qlab"; do
-    missing=$(ldd "$b" | grep 'not found' || true)
-    [ -z "$missing" ] || die "$b cannot load: $missing"
+
+# ---------------------------------------------------------------------------------
+# The check itself. First: which GPU, and where the files go.
+REH=${QLAB_GPU_REHEARSAL:-0}
+command -v nvidia-smi >/dev/null 2>&1 || die "nvidia-smi not found: this machine has no NVIDIA driver, so no GPU to check"
+name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -n 1) || die "nvidia-smi cannot query a GPU: $name"
+case "$name" in ""|*"failed"*|*"NVIDIA-SMI has"*|*"No devices"*) die "nvidia-smi lists no usable GPU: ${name:-nothing}" ;; esac
+slug=$(printf '%s' "$name" | tr '[:upper:]' '[:lower:]' | sed -e 's/[^a-z0-9]\{1,\}/-/g' -e 's/^-//' -e 's/-$//')
+[ -n "$slug" ] || die "cannot make a folder name of the GPU name '$name'"
+if [ -n "${OUT:-}" ]; then
+    out=$OUT/$slug
+else
+    out=results/gpu/$slug
+fi
+
+# Everything printed goes to $out/gpu-check.log as well: run again under tee.
+if [ -z "${QLAB_GPU_LOGGING:-}" ]; then
+    mkdir -p "$out" || die "cannot make $out"
+    if [ -n "${OUT:-}" ] && [ -n "$(ls -A "$out")" ]; then
+        die "$out is not empty: give an empty \$OUT (at most $MAX_FILES files come back)"
+    fi
+    if [ -z "${OUT:-}" ]; then
+        # Keep what an earlier check left here under its time stamp.
+        old=$(find "$out" -maxdepth 1 -type f | head -n 1)
+        if [ -n "$old" ]; then
+            prev=$out/before-$(date -u +%Y%m%dT%H%M%SZ)
+            mkdir -p "$prev" && find "$out" -maxdepth 1 -type f -exec mv -t "$prev" {} + ||
+                die "cannot move the earlier files of $out aside"
+        fi
+    fi
+    args=(--profile "$PROFILE")
+    [ -z "$PREBUILT" ] || args+=(--prebuilt "$PREBUILT")
+    trap - ERR
+    set +e
+    QLAB_GPU_LOGGING=1 bash "$0" "${args[@]}" 2>&1 | tee "$out/gpu-check.log"
+    rc=${PIPESTATUS[0]}
+    exit "$rc"
+fi
+
+BUDGET=${QLAB_GPU_BUDGET_S:-450}
+deadline=$((SECONDS + BUDGET))
+if [ -n "${OUT:-}" ]; then
+    work=$(mktemp -d /tmp/qlab-gpu-work.XXXXXX) || die "cannot make a work folder"
+else
+    work=$out
+fi
+say "device '$name' -> $out (profile $PROFILE, budget $BUDGET s$([ "$REH" = 1 ] && echo ', REHEARSAL: cpu backend, reduced shapes'))"
+# What the machine is, first: a mismatch of driver and toolkit shows here, not as a
+# loader error later.
+nvidia-smi --query-gpu=name,driver_version,compute_cap,clocks.max.sm,memory.total --format=csv 2>&1 || true
+if command -v nvcc >/dev/null 2>&1; then nvcc --version 2>&1 | tail -n 1 || true; fi
+echo "host: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo 2>/dev/null || echo '? GiB') memory"
+
+# ---------------------------------------------------------------------------------
+# Binaries: prebuilt (and their libraries) or built here.
+unresolved() {   # libraries the binaries cannot load, one line each
+    local b
+    for b in "$BIN/qlab" "$BIN/test-gpu"; do
+        ldd "$b" 2>&1 || echo "$(basename "$b"): ldd failed"
+    done | awk '/not found/ {print $1} /ldd failed/ {print}' | sort -u || true
+}
+if [ -n "$PREBUILT" ]; then
+    BIN=$PREBUILT
+    for f in qlab test-gpu libs.tar.xz; do
+        [ -e "$BIN/$f" ] || die "$BIN/$f missing: run tools/device-bundle.sh on the build machine first"
+    done
+    libs=$(mktemp -d /tmp/qlab-libs.XXXXXX) || die "cannot make a folder for the libraries"
+    tar -C "$libs" -xJf "$BIN/libs.tar.xz" || die "cannot unpack $BIN/libs.tar.xz into $libs"
+    export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    # cuBLASLt and the CUDA runtime come from this machine's toolkit (the binaries' rpath
+    # names $CUDA_HOME/lib64 of the build machine). Where they do not resolve, look in the
+    # usual toolkit folders, then in Python's nvidia-* wheels, then search.
+    missing=$(unresolved)
+    if [ -n "$missing" ]; then
+        say "not found with the bundle's libraries: $(echo $missing)"
+        cands=()
+        for d in ${CUDA_HOME:+"$CUDA_HOME/lib64"} /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu; do
+            [ -d "$d" ] && cands+=("$d")
+        done
+        if command -v python3 >/dev/null 2>&1; then
+            py=$(timeout 30 python3 -c 'import glob, os, sys
+for p in sys.path:
+    for d in glob.glob(os.path.join(p, "nvidia", "*", "lib")): print(d)' 2>/dev/null || true)
+            while IFS= read -r d; do [ -n "$d" ] && cands+=("$d"); done <<< "$py"
+        fi
+        roots=()
+        for d in /usr/local /usr/lib /usr/lib64 /opt; do [ -d "$d" ] && roots+=("$d"); done
+        for lib in $missing; do
+            found=""
+            for d in "${cands[@]}"; do
+                if [ -e "$d/$lib" ]; then found=$d; break; fi
+            done
+            if [ -z "$found" ] && [ ${#roots[@]} -gt 0 ]; then
+                found=$(timeout 60 find "${roots[@]}" -name "$lib" -printf '%h\n' 2>/dev/null | head -n 1 || true)
+            fi
+            if [ -n "$found" ]; then
+                say "$lib from $found"
+                LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$found"
+            else
+                say "$lib: not in ${cands[*]:-no toolkit folder} nor under ${roots[*]:-nothing}"
+            fi
+        done
+    fi
+    still=$(unresolved)
+    [ -z "$still" ] || die "cannot load $(echo $still) for $BIN/qlab and $BIN/test-gpu; set LD_LIBRARY_PATH to the folder holding them (the CUDA toolkit's lib64)"
+    say "prebuilt binaries from $BIN; LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+else
+    BIN=${QLAB_BUILD_DIR:-build}
+    say "building: make B=$BIN $BIN/qlab $BIN/test-gpu"
+    make -j"$(nproc)" B="$BIN" "$BIN/qlab" "$BIN/test-gpu" || die "make failed (see above)"
+    [ -x "$BIN/test-gpu" ] || die "$BIN/test-gpu was not built (is nvcc on PATH or in /usr/local/cuda?)"
+    still=$(unresolved)
+    [ -z "$still" ] || die "cannot load $(echo $still) for $BIN/qlab and $BIN/test-gpu"
+fi
+[ -x "$BIN/qlab" ] || die "$BIN/qlab is not an executable"
+
+# ---------------------------------------------------------------------------------
+# The profile: experiments, each with its longest run (cap) and the time promised to it
+# by the runs before (floor), in seconds; the --sets that make them fit.
+declare -A CAP FLOOR RSETS
+case "$PROFILE" in
+    first) EXPERIMENTS="gpu-first gpu-first-schemes"; SKIP_TESTS=${QLAB_GPU_SKIP_TESTS:-0}; PSETS="" ;;
+    rest) EXPERIMENTS="latency gemm-shapes gpu-schemes"; SKIP_TESTS=${QLAB_GPU_SKIP_TESTS:-1}; PSETS="timing.timeout_s=1" ;;
+esac
+CAP[gpu-first]=330 FLOOR[gpu-first]=120
+CAP[gpu-first-schemes]=120 FLOOR[gpu-first-schemes]=60
+CAP[latency]=260 FLOOR[latency]=120
+CAP[gemm-shapes]=120 FLOOR[gemm-shapes]=60
+CAP[gpu-schemes]=200 FLOOR[gpu-schemes]=90
+EXPERIMENTS=${QLAB_GPU_EXPERIMENTS:-$EXPERIMENTS}
+# Rehearsal: the same experiments at a few dozen multiply-adds a row, timed briefly.
+RTIMING='timing={warmup: 1, min_samples: 5, max_noise: 0.5, min_time_s: 0.002, timeout_s: 0.02}'
+RSETS[gpu-first]="workload.m=[32,4] workload.k=[12,16,24,32,40,64,80,192] workload.n=[48,64,96,128,160,256,320,768]"
+RSETS[latency]=${RSETS[gpu-first]}
+RSETS[gpu-first-schemes]="workload.m=[4,32] workload.k=128 workload.n=256"
+RSETS[gemm-shapes]="workload.m=[16,24,32,48,64] workload.k=[16,24,32,48,64] workload.n=[16,24,32,48,64]"
+RSETS[gpu-schemes]="workload.m=[1,4,32] workload.k=128 workload.n=256"
+BACKEND=cuda
+[ "$REH" = 0 ] || BACKEND=cpu
+for exp in $EXPERIMENTS; do
+    [ -f "experiments/$exp.yaml" ] || die "experiments/$exp.yaml does not exist"
 done
 
 failed=""
-test_log="$out/test-gpu.log"
-if [ "${QLAB_GPU_SKIP_TESTS:-0}" != 1 ]; then
-    # One test process at a time (they share the one GPU), none longer than 120 s.
-    # The tests skip without a usable device; here a skip is a failure.
-    set +e
-    "$BIN/test-gpu" --verbose --jobs 1 --timeout 120 2>&1 | tee "$test_log"
-    test_rc=${PIPESTATUS[0]}
-    set -e
-    if grep -q '^\[SKIP\]' "$test_log"; then
-        die "GPU tests skipped: $(grep -m1 '^\[SKIP\]' "$test_log")"
+fail() { failed="$failed; $*"; say "FAILED: $*"; }
+tests_line="not run"
+declare -A RUN_NOTE
+
+# ---------------------------------------------------------------------------------
+# Exports: compact tables of a results file, added to the returned ones.
+TAB=$'\t'
+export_results() {   # exp file
+    local exp=$1 f=$2 hdr
+    timeout -k 5 120 "$BIN/qlab" show "$f" > "$work/$exp.show.txt" 2>&1 || echo "(qlab show failed)" >> "$work/$exp.show.txt"
+    if ! timeout -k 5 120 "$BIN/qlab" export "$f" --table points > "$work/$exp.points.tsv" 2> "$work/$exp.export.err"; then
+        fail "$exp: qlab export of the points failed: $(head -c 300 "$work/$exp.export.err")"
+        return 0
     fi
-    [ "$test_rc" -eq 0 ] || failed="$failed test-gpu(exit $test_rc, see $test_log)"
+    hdr=$(head -n 1 "$work/$exp.points.tsv")
+    if [ ! -s "$out/points.tsv" ]; then
+        printf 'experiment\t%s\n' "$hdr" > "$out/points.tsv"
+    elif [ "$(head -n 1 "$out/points.tsv")" != "experiment$TAB$hdr" ]; then
+        printf 'experiment\t%s\n' "$hdr" >> "$out/points.tsv"   # another column set: its own header
+    fi
+    awk -v e="$exp" 'NR > 1 {print e "\t" $0}' "$work/$exp.points.tsv" >> "$out/points.tsv"
+
+    if ! timeout -k 5 300 "$BIN/qlab" export "$f" --table samples > "$work/$exp.samples.tsv" 2> "$work/$exp.export.err"; then
+        fail "$exp: qlab export of the samples failed: $(head -c 300 "$work/$exp.export.err")"
+        return 0
+    fi
+    [ -s "$out/stages.tsv" ] ||
+        printf 'experiment\tpoint_id\tstage\tn\tmin_us\tq1_us\tmedian_us\tq3_us\tmax_us\tmean_us\trel_stdev\n' > "$out/stages.tsv"
+    # Per point and stage, from the samples sorted by time: quantiles by linear
+    # interpolation between order statistics (as qlab's own summary), relative stdev.
+    tail -n +2 "$work/$exp.samples.tsv" | LC_ALL=C sort -t "$TAB" -k1,1n -k2,2 -k3,3g |
+        awk -F'\t' -v e="$exp" '
+            function q(p,   pos, lo, fr) { pos = p * (n - 1); lo = int(pos); fr = pos - lo
+                return lo + 2 <= n ? v[lo + 1] + (v[lo + 2] - v[lo + 1]) * fr : v[lo + 1] }
+            function flush(   mean, ss, i, sd) {
+                if (n == 0) return
+                mean = sum / n; ss = 0
+                for (i = 1; i <= n; i++) ss += (v[i] - mean) ^ 2
+                sd = n > 1 ? sqrt(ss / (n - 1)) : 0
+                printf "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.4f\n", e, pid, st, n, v[1], q(0.25), q(0.5), q(0.75), v[n], mean, (mean > 0 ? sd / mean : 0)
+            }
+            { key = $1 SUBSEP $2
+              if (key != prev) { flush(); prev = key; pid = $1; st = $2; n = 0; sum = 0 }
+              v[++n] = $3 + 0; sum += $3 }
+            END { flush() }' >> "$out/stages.tsv"
+    # The samples in the order taken, the first SAMPLES_PER_STAGE of each point and
+    # stage (halved until the compressed set is under its cap).
+    [ -s "$work/samples.tsv" ] || printf 'experiment\tpoint_id\tstage\ttime_us\n' > "$work/samples.tsv"
+    awk -F'\t' -v e="$exp" -v cap="$SAMPLES_PER_STAGE" 'NR > 1 && c[$1 SUBSEP $2]++ < cap {printf "%s\t%s\t%s\t%.3f\n", e, $1, $2, $3}' \
+        "$work/$exp.samples.tsv" > "$work/$exp.samples.capped.tsv"
+    cat "$work/$exp.samples.capped.tsv" >> "$work/samples.tsv"
+    local per=$SAMPLES_PER_STAGE
+    gzip -c "$work/samples.tsv" > "$out/samples.tsv.gz.new"
+    while [ "$(stat -c %s "$out/samples.tsv.gz.new")" -gt $((SAMPLES_CAP_MIB << 20)) ] && [ "$per" -gt 10 ]; do
+        per=$((per / 2))
+        awk -F'\t' -v cap="$per" 'NR == 1 || c[$1 SUBSEP $2 SUBSEP $3]++ < cap' "$work/samples.tsv" | gzip -c > "$out/samples.tsv.gz.new"
+        RUN_NOTE[samples]="samples.tsv.gz holds the first $per samples of each point and stage"
+    done
+    mv -f "$out/samples.tsv.gz.new" "$out/samples.tsv.gz"
+    rm -f "$work/$exp.samples.tsv" "$work/$exp.samples.capped.tsv" "$work/$exp.points.tsv" "$work/$exp.export.err"
+}
+
+# Under $OUT: the finished results file moves to the work folder and the returned
+# h5.tar.gz is remade of those that fit.
+pack_h5() {
+    local exp=$1 f=$2
+    [ -n "${OUT:-}" ] || return 0
+    [ -e "$f" ] || return 0
+    mv -f "$f" "$work/$exp.h5"
+    local members=() total=0 sz e
+    for e in $EXPERIMENTS; do
+        [ -e "$work/$e.h5" ] || continue
+        sz=$(gzip -c "$work/$e.h5" | wc -c)
+        if [ $((total + sz)) -le $((H5_CAP_MIB << 20)) ]; then
+            members+=("$e.h5"); total=$((total + sz))
+        else
+            RUN_NOTE[$e]="${RUN_NOTE[$e]:-}; $e.h5 ($(($(stat -c %s "$work/$e.h5") >> 20)) MiB) left out of h5.tar.gz: over $H5_CAP_MIB MiB, see points.tsv, stages.tsv, samples.tsv.gz"
+        fi
+    done
+    if [ ${#members[@]} -gt 0 ]; then
+        tar -C "$work" -czf "$out/h5.tar.gz.new" "${members[@]}" && mv -f "$out/h5.tar.gz.new" "$out/h5.tar.gz" ||
+            fail "packing h5.tar.gz"
+    fi
+}
+
+# A table of every point: shape, scheme, status, the total and the baselines' medians,
+# and each stage's median (microseconds), from points.tsv and stages.tsv.
+stage_table() {
+    local exp=$1
+    [ -s "$out/points.tsv" ] && [ -s "$out/stages.tsv" ] || return 0
+    awk -F'\t' -v e="$exp" '
+        FNR == 1 { file++ }
+        file == 1 && FNR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        file == 1 && $1 == e { ids[++np] = $col["id"]
+            row[$col["id"]] = sprintf("%5s %6s %6s %6s  %-9s %3s %-7s %-7s", $col["id"], $col["m"], $col["k"], $col["n"],
+                $col["scheme"], $col["threshold"] == "0" ? "-" : $col["threshold"],
+                $col["threshold"] == "0" ? "-" : $col["outlier_weights"], $col["status"])
+            sp[$col["id"]] = $col["speedup_vs_fp16"]; next }
+        file == 2 && $1 == e { med[$2 SUBSEP $3] = $7; if (!($3 in seen)) { seen[$3] = 1; order[++ns] = $3 } }
+        END {
+            if (np == 0) exit
+            n = split("total fp16_gemm bf16_gemm quantize_x gemm_i8 gemm_fp8 gemm_fp8_as_fp16 outlier_gemm dequant dequant_w gemm_f16 dequant_scales gemv_4bit", canon, " ")
+            for (i = 1; i <= n; i++) if (canon[i] in seen) { cols[++nc] = canon[i]; used[canon[i]] = 1 }
+            for (i = 1; i <= ns; i++) if (!(order[i] in used)) cols[++nc] = order[i]
+            printf "%5s %6s %6s %6s  %-9s %3s %-7s %-7s %8s", "id", "m", "k", "n", "scheme", "thr", "outl_w", "status", "vs_fp16"
+            for (c = 1; c <= nc; c++) printf " %12s", cols[c]
+            printf "\n"
+            for (i = 1; i <= np; i++) { id = ids[i]
+                printf "%s %7.2fx", row[id], sp[id]
+                for (c = 1; c <= nc; c++) printf " %12s", (id SUBSEP cols[c]) in med ? sprintf("%.1f", med[id SUBSEP cols[c]]) : "-"
+                printf "\n" }
+        }' "$out/points.tsv" "$out/stages.tsv"
+}
+
+write_summary() {
+    local state=$1 exp
+    {
+        echo "# GPU check: $name ($PROFILE profile)$([ "$REH" = 1 ] && echo ' -- REHEARSAL on the cpu backend, reduced shapes, fake nvidia-smi')"
+        echo
+        echo "- state: $state after $SECONDS s of a $BUDGET s budget"
+        echo "- date (UTC): $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        echo "- git commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with local changes)')"
+        echo "- nvidia-smi: $(nvidia-smi --query-gpu=driver_version,compute_cap,clocks.sm,clocks.max.sm,memory.total --format=csv,noheader 2>&1 | head -n 1 || true)"
+        echo "- binaries: $BIN ($("$BIN/qlab" info 2>/dev/null | head -n 1 || echo 'qlab info failed'))"
+        echo "- backend: $BACKEND; settings changed for every run: ${PSETS:-none}${QLAB_GPU_SETS:+ $QLAB_GPU_SETS}"
+        echo "- GPU tests: $tests_line"
+        echo "- failures: ${failed:+${failed#; }}${failed:-none}"
+        [ -z "${RUN_NOTE[samples]:-}" ] || echo "- ${RUN_NOTE[samples]}"
+        echo
+        echo "Files: points.tsv (every point, first column the experiment), stages.tsv (per point"
+        echo "and stage: n, min, q1, median, q3, max, mean in us, rel_stdev), samples.tsv.gz (the"
+        echo "first samples of each point and stage), h5.tar.gz (the results files that fit),"
+        echo "gpu-check.log (everything printed)."
+        for exp in $EXPERIMENTS; do
+            echo
+            echo "## $exp"
+            echo
+            echo "- run: ${RUN_NOTE[$exp]:-not run}"
+            if [ -e "$work/$exp.show.txt" ]; then
+                echo
+                echo '```'
+                cat "$work/$exp.show.txt"
+                echo '```'
+                echo
+                echo "Stage medians (us; total is the scheme's forward, fp16_gemm and bf16_gemm the"
+                echo "baselines of the same shape):"
+                echo
+                echo '```'
+                stage_table "$exp" || echo "(stage table failed)"
+                echo '```'
+            fi
+        done
+    } > "$out/summary.md.new" 2>&1 && mv -f "$out/summary.md.new" "$out/summary.md" || say "writing summary.md failed"
+}
+write_summary "started"
+
+# ---------------------------------------------------------------------------------
+# The GPU tests (kernels against quant/): one process at a time, none over 120 s.
+if [ "$SKIP_TESTS" != 1 ]; then
+    say "test-gpu (at most 180 s)"
+    test_log=$work/test-gpu.log
+    rc=0
+    timeout -k 10 180 "$BIN/test-gpu" --verbose --jobs 1 --timeout 120 > "$test_log" 2>&1 || rc=$?
+    cat "$test_log"
+    runs=$(grep -c '^\[RUN \]' "$test_log" || true)
+    skips=$(grep -c '^\[SKIP\]' "$test_log" || true)
+    passes=$(grep -c '^\[PASS\]' "$test_log" || true)
+    fails=$(grep -cE '^\[(FAIL|----)\]|CRASH' "$test_log" || true)
+    synth=$(grep -m1 'Synthesis' "$test_log" | sed 's/^\[====\] //' || true)
+    if [ "$REH" = 1 ]; then
+        # Without a GPU every test that needs one must skip, saying why; those that
+        # need none (argument checks) pass; nothing fails or crashes; exit 0.
+        if [ "$rc" -eq 0 ] && [ "$skips" -gt 0 ] && [ $((skips + passes)) -eq "$runs" ] && [ "$fails" -eq 0 ]; then
+            tests_line="skipped cleanly ($skips of $runs tests skipped, $passes passed without a GPU, exit 0): $(grep -m1 '^\[SKIP\]' "$test_log" | sed 's/^[^:]*: //')"
+        else
+            tests_line="did NOT skip cleanly: exit $rc, $runs run, $skips skipped, $passes passed, $fails failed; $synth"
+            fail "test-gpu without a GPU: exit $rc, $runs run, $skips skipped, $passes passed, $fails failed"
+        fi
+    elif [ "$skips" -gt 0 ]; then
+        tests_line="SKIPPED ($skips of $runs): $(grep -m1 '^\[SKIP\]' "$test_log")"
+        fail "GPU tests skipped: no usable GPU ($(grep -m1 '^\[SKIP\]' "$test_log" | sed 's/^[^:]*: //'))"
+        write_summary "stopped: no usable GPU"
+        die "GPU tests skipped: the GPU is not usable, so no timing would be either (see $out/summary.md)"
+    else
+        tests_line="exit $rc$([ "$rc" -eq 124 ] && echo ' (timed out at 180 s)'); $synth"
+        [ "$rc" -eq 0 ] || fail "test-gpu (exit $rc: $synth)"
+    fi
     if [ "${QLAB_GPU_SANITIZE:-0}" = 1 ]; then
         if command -v compute-sanitizer >/dev/null 2>&1; then
             rc=0
-            compute-sanitizer --error-exitcode 9 --target-processes all \
-                "$BIN/test-gpu" --jobs 1 --timeout 300 > "$out/sanitizer.log" 2>&1 || rc=$?
-            tail -n 5 "$out/sanitizer.log"
-            [ "$rc" -eq 0 ] || failed="$failed compute-sanitizer(exit $rc, see $out/sanitizer.log)"
+            timeout -k 10 300 compute-sanitizer --error-exitcode 9 --target-processes all \
+                "$BIN/test-gpu" --jobs 1 --timeout 300 > "$work/sanitizer.log" 2>&1 || rc=$?
+            tail -n 20 "$work/sanitizer.log"
+            [ "$rc" -eq 0 ] || fail "compute-sanitizer (exit $rc)"
         else
-            failed="$failed compute-sanitizer(not installed)"
+            fail "compute-sanitizer (not installed)"
         fi
     fi
+    say "test-gpu: $tests_line"
 else
-    echo "gpu-check: test-gpu skipped (QLAB_GPU_SKIP_TESTS=1)" | tee "$test_log"
+    tests_line="skipped (QLAB_GPU_SKIP_TESTS=1 or the $PROFILE profile)"
+    say "test-gpu skipped"
 fi
+write_summary "tests done"
 
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-# QLAB_GPU_EXPERIMENTS narrows the list (a short device session can run one at a time).
-EXPERIMENTS=${QLAB_GPU_EXPERIMENTS:-latency gemm-shapes gpu-schemes}
+# ---------------------------------------------------------------------------------
+# The experiments, each under `timeout -k 10`: SIGTERM makes qlab stop after the current
+# point and mark the file interrupted (every finished point kept), SIGKILL 10 s later.
 sets=()
-for kv in ${QLAB_GPU_SETS:-}; do sets+=(--set "$kv"); done
-for exp in $EXPERIMENTS; do
-    f="$out/$exp.h5"
-    # qlab never overwrites a results file: keep the previous run under its time stamp.
-    [ -e "$f" ] && mv "$f" "$out/$exp-before-$stamp.h5"
-    # Exit 1 means some points failed: keep going so the summary shows which.
-    rc=0
-    timeout "${QLAB_GPU_RUN_TIMEOUT:-500}" \
-        "$BIN/qlab" run "experiments/$exp.yaml" --backend cuda "${sets[@]}" -o "$f" --no-progress || rc=$?
-    [ "$rc" -eq 0 ] || failed="$failed $exp(exit $rc)"
-    [ -e "$f" ] || failed="$failed $exp(no results file)"
+for kv in $PSETS ${QLAB_GPU_SETS:-}; do sets+=(--set "$kv"); done
+exps=($EXPERIMENTS)
+for i in "${!exps[@]}"; do
+    exp=${exps[$i]}
+    later=0
+    for e in "${exps[@]:$((i + 1))}"; do later=$((later + ${FLOOR[$e]:-60})); done
+    left=$((deadline - SECONDS - later))
+    t=${CAP[$exp]:-300}
+    [ "$left" -ge "$t" ] || t=$left
+    if [ "$t" -lt 20 ]; then
+        RUN_NOTE[$exp]="not run: $((deadline - SECONDS)) s of the budget left, $later s promised to later runs"
+        fail "$exp: no time left"
+        continue
+    fi
+    rsets=()
+    if [ "$REH" = 1 ]; then
+        for kv in ${RSETS[$exp]:-}; do rsets+=(--set "$kv"); done
+        rsets+=(--set "$RTIMING")
+    fi
+    f=$out/$exp.h5
+    [ ! -e "$f" ] || mv -f "$f" "$out/$exp-before-$(date -u +%Y%m%dT%H%M%SZ).h5"
+    say "$exp: qlab run --backend $BACKEND (at most $t s)"
+    t0=$SECONDS rc=0
+    timeout -k 10 "$t" "$BIN/qlab" run "experiments/$exp.yaml" --backend "$BACKEND" "${sets[@]}" "${rsets[@]}" \
+        -o "$f" --no-progress || rc=$?
+    how="exit $rc"
+    case $rc in
+        0) how="complete" ;;
+        1) how="exit 1 (some points failed)" ;;
+        124) how="stopped at its $t s limit (SIGTERM: finished points kept)" ;;
+        137) how="killed at its $t s limit + 10 s" ;;
+    esac
+    RUN_NOTE[$exp]="$how in $((SECONDS - t0)) s"
+    say "$exp: ${RUN_NOTE[$exp]}"
+    [ "$rc" -eq 0 ] || fail "$exp ($how)"
+    if [ -e "$f" ]; then
+        export_results "$exp" "$f"
+        # Where it ran: a GPU check whose points ran on the CPU is no GPU check.
+        if [ -s "$out/points.tsv" ]; then
+            wrong=$(awk -F'\t' -v e="$exp" -v b="$BACKEND" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "backend") c = i; next}
+                       $1 == e && c && $c != b {n++} END {print n + 0}' "$out/points.tsv")
+            [ "$wrong" -eq 0 ] || fail "$exp: $wrong points did not run on $BACKEND"
+        fi
+        pack_h5 "$exp" "$f"
+    else
+        fail "$exp: no results file"
+    fi
+    write_summary "$exp done"
 done
 
-{
-    echo "# GPU check: $name"
-    echo
-    echo "- date (UTC): $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "- git commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    echo "- nvidia-smi: $(nvidia-smi --query-gpu=driver_version,clocks.sm,clocks.max.sm,memory.total --format=csv,noheader | head -n 1)"
-    echo "- GPU tests: $(grep -m1 -E 'Synthesis|skipped' "$test_log" || echo 'see test-gpu.log')"
-    [ -z "${QLAB_GPU_SETS:-}" ] || echo "- settings changed for this run: ${QLAB_GPU_SETS}"
-    echo
-    for exp in $EXPERIMENTS; do
-        echo "## $exp"
-        echo
-        echo '```'
-        "$BIN/qlab" show "$out/$exp.h5" || true
-        echo '```'
-        echo
-    done
-    echo "Stage samples (quantize_x, gemm_i8 / gemm_fp8 / gemm_fp8_as_fp16, outlier_gemm, dequant,"
-    echo "dequant_w, gemm_f16, dequant_scales, gemv_4bit, fp16_gemm, bf16_gemm) are"
-    echo "in each file's /samples: \`build/qlab export FILE --table samples\`."
-} > "$out/summary.md"
-echo "gpu-check: wrote $out/summary.md"
-[ -z "$failed" ] || die "failed:$failed (see $out/summary.md)"
+write_summary "finished"
+if [ -n "${OUT:-}" ]; then
+    bad=$(check_out_limits "$OUT")
+    [ -z "$bad" ] || fail "what \$OUT holds would not all come back: $(echo $bad)"
+    rm -rf "$work"
+fi
+say "wrote $out/summary.md ($(ls "$out" | wc -l) files in $out)"
+[ -z "$failed" ] || die "failed: ${failed#; } (see $out/summary.md)"
+say "ok"
