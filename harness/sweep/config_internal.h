@@ -99,15 +99,37 @@ typedef struct {
 int cfg_fail(cfg_ctx *c, struct fy_node *at, struct fy_node *fallback, const char *path,
              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* The schema row of field f (config.c's table), or NULL. */
+/* The schema (schema.c): cfg_n_keys rows. */
+extern const cfg_key cfg_keys[];
+extern const int cfg_n_keys;
+
+/* The schema row of field f, or NULL. */
 const cfg_key *cfg_key_of_field(cfg_field f);
+/* The row of a dotted key path, or NULL. */
+const cfg_key *cfg_key_by_path(const char *path);
+/* 1 when k's parent path is `parent` ("" for top-level keys). */
+int cfg_key_has_parent(const cfg_key *k, const char *parent);
+/* The last component of k's path. */
+const char *cfg_key_leaf(const cfg_key *k);
+/* The closest of `names` (NULL-terminated) to s within edit distance 2, or NULL. */
+const char *cfg_closest_name(const char *s, const char *const *names);
+
+/* libfyaml's diag output callback (user: a fy_capture): keeps the first error's
+ * message and position; cfg_capture_reset clears it. */
+void cfg_capture_output(struct fy_diag *diag, void *user, const char *buf, size_t len);
+void cfg_capture_reset(fy_capture *c);
+/* Start mark of a node: its scalar token, or the first scalar inside it (NULL: none). */
+const struct fy_mark *cfg_node_mark(struct fy_node *n);
+/* The --set text whose value subtree holds n, or NULL. */
+const char *cfg_set_origin(const cfg_ctx *c, struct fy_node *n);
+/* Scalar text of n ("" for null), copied NUL-terminated into buf. */
+const char *cfg_scalar_text(struct fy_node *n, char *buf, size_t cap);
+/* "a mapping", "a list" or "a scalar", for messages. */
+const char *cfg_node_kind_word(struct fy_node *n);
 
 /* Copies src into dst[cap], truncating, always NUL-terminated. */
 void cfg_copy_str(char *dst, size_t cap, const char *src);
 
-/* Gives every axis its dimension of the product (zip groups share one) and fills
- * dim_size[]; returns the number of dimensions, or < 0 with c->err set. */
-int cfg_assign_dims(cfg_walk *w, int64_t *dim_size);
 
 /* Expands the walked axes into w->exp's points (see expand.c). 0, or 2 with err set. */
 int cfg_expand(cfg_walk *w);

@@ -1,5 +1,5 @@
 /* expand.c: an experiment's axes -> its points (docs/DESIGN.md, "Experiments"): the
- * product of the axes (zip groups move together), defaults, presets (llm_int8),
+ * product of the axes (zip groups resolved and moving together), defaults, presets (llm_int8),
  * normalisation of the settings a scheme or workload ignores, de-duplication with the
  * reasons counted, dump points expanded per selected layer, and qlab_point_describe.
  * config.c reads and checks the document; config_internal.h is what the two share.
@@ -14,6 +14,124 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---------------------------------------------------------------------------- */
+/* zip groups                                                                    */
+
+/* Resolves an axis name: a full dotted path, or a suffix of one at a '.'
+ * boundary ("m", "x.std"). Returns the axis index, or 2 with err set. */
+static int zip_resolve(cfg_walk *w, struct fy_node *item, const char *name, int *out)
+{
+    const cfg_key *match = NULL;
+    int n_match = 0;
+    char first[64] = "", second[64] = "";
+    size_t ln = strlen(name);
+    for (int i = 0; i < cfg_n_keys; i++) {
+        const cfg_key *k = &cfg_keys[i];
+        if (!k->axis) continue;
+        size_t lp = strlen(k->path);
+        int hit = strcmp(k->path, name) == 0 ||
+                  (lp > ln && k->path[lp - ln - 1] == '.' && strcmp(k->path + lp - ln, name) == 0);
+        if (!hit) continue;
+        if (n_match == 0) cfg_copy_str(first, sizeof first, k->path);
+        else if (n_match == 1) cfg_copy_str(second, sizeof second, k->path);
+        match = k;
+        n_match++;
+    }
+    if (n_match > 1)
+        return cfg_fail(w->c, item, w->zip_key, "zip",
+                        "axis name '%s' is ambiguous (say '%s' or '%s')", name, first, second);
+    if (n_match == 0) {
+        const char *best = NULL;
+        int best_d = 3;
+        for (int i = 0; i < cfg_n_keys; i++) {
+            if (!cfg_keys[i].axis) continue;
+            int d = qlab_edit_distance(name, cfg_key_leaf(&cfg_keys[i]));
+            int d2 = qlab_edit_distance(name, cfg_keys[i].path);
+            if (d2 < d) d = d2;
+            if (d < best_d) { best_d = d; best = cfg_keys[i].path; }
+        }
+        if (best)
+            return cfg_fail(w->c, item, w->zip_key, "zip", "unknown axis '%s' (did you mean '%s'?)",
+                            name, best);
+        return cfg_fail(w->c, item, w->zip_key, "zip", "unknown axis '%s'", name);
+    }
+    for (int i = 0; i < w->n_axes; i++)
+        if (w->axes[i].key == match) { *out = i; return 0; }
+    return cfg_fail(w->c, item, w->zip_key, "zip",
+                    "axis '%s' is not set in this config, so it cannot be zipped", match->path);
+}
+
+/* Assigns every axis to a dimension of the product: a zip group is one dimension,
+ * placed where its first member appears in the document. Returns the number of
+ * dimensions, or -2 on error. dim_size receives each dimension's length. */
+static int cfg_assign_dims(cfg_walk *w, int64_t *dim_size)
+{
+    int group_of[cfg_n_keys];
+    for (int i = 0; i < w->n_axes; i++) group_of[i] = -1;
+    int n_groups = 0;
+    if (w->zip_node && fy_node_is_sequence(w->zip_node)) {
+        void *it = NULL;
+        struct fy_node *g;
+        while ((g = fy_node_sequence_iterate(w->zip_node, &it))) {
+            if (!fy_node_is_sequence(g)) {
+                cfg_fail(w->c, g, w->zip_key, "zip",
+                                "each zip group must be a list of axis names, e.g. [[m, k, n]]");
+                return -2;
+            }
+            if (fy_node_sequence_item_count(g) == 0) {
+                cfg_fail(w->c, g, w->zip_key, "zip", "empty zip group");
+                return -2;
+            }
+            void *it2 = NULL;
+            struct fy_node *item;
+            int first = -1;
+            while ((item = fy_node_sequence_iterate(g, &it2))) {
+                char name[128];
+                if (!fy_node_is_scalar(item) || fy_node_is_null(item)) {
+                    cfg_fail(w->c, item, w->zip_key, "zip",
+                        "a zip group holds axis names, got %s", cfg_node_kind_word(item));
+                    return -2;
+                }
+                cfg_scalar_text(item, name, sizeof name);
+                int a = -1;
+                if (zip_resolve(w, item, name, &a)) return -2;
+                if (group_of[a] >= 0) {
+                    cfg_fail(w->c, item, w->zip_key, "zip",
+                        "axis '%s' appears in more than one zip group (or twice)",
+                        w->axes[a].key->path);
+                    return -2;
+                }
+                if (first >= 0 && w->axes[a].n != w->axes[first].n) {
+                    cfg_fail(w->c, item, w->zip_key, "zip",
+                        "zipped axes need lists of equal length: '%s' has %d values, "
+                        "'%s' has %d (value '%s')",
+                        w->axes[first].key->path, w->axes[first].n,
+                        w->axes[a].key->path, w->axes[a].n, name);
+                    return -2;
+                }
+                if (first < 0) first = a;
+                group_of[a] = n_groups;
+            }
+            n_groups++;
+        }
+    }
+    int n_dims = 0;
+    int group_dim[cfg_n_keys];
+    for (int g = 0; g < cfg_n_keys; g++) group_dim[g] = -1;
+    for (int i = 0; i < w->n_axes; i++) {
+        int g = group_of[i];
+        if (g >= 0 && group_dim[g] >= 0) {
+            w->axes[i].dim = group_dim[g];
+            continue;
+        }
+        w->axes[i].dim = n_dims;
+        dim_size[n_dims] = w->axes[i].n;
+        if (g >= 0) group_dim[g] = n_dims;
+        n_dims++;
+    }
+    return n_dims;
+}
 
 /* ---------------------------------------------------------------------------- */
 /* Points: defaults, presets, normalisation, de-duplication                      */
