@@ -59,7 +59,8 @@ static const char *usage_run =
     "  -o, --output FILE     results file to create (must not exist)\n"
     "  --backend B           cpu, cuda or auto (default: the config's `backend`)\n"
     "  --set KEY=VALUE       override a config key, e.g. --set quant.threshold=[0,6]\n"
-    "  --shard I/N           run only the points with id %% N == I (0 <= I < N)\n"
+    "  --shard I/N           run only shard I of N (0 <= I < N): the points are dealt to N shards\n"
+    "                        balanced by estimated cost; a shard that gets no point is an error\n"
     "  --resume FILE         finish an interrupted run in FILE (uses its stored config)\n"
     "  --dry-run             print the expanded points and their count, run nothing\n"
     "  --progress, --no-progress   progress on stderr (default: when it is a terminal)\n";
