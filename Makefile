@@ -98,9 +98,15 @@ GIT_DESC = $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shel
 # an environment change.
 SRC_HASH = $(shell cat $(sort $(wildcard quant/*.[ch] kernels/*.cu kernels/*.cuh kernels/*.h \
              $(foreach d,core store models workloads backends sweep,harness/$(d)/*.[ch]))) | sha256sum | cut -c1-16)
+# The compiler and flags, recorded by harness/core/provenance.c (qlab info, results files):
+# quoted for a C string, then for the shell.
+BUILD_FLAGS_DESC = CC=$(CC) CFLAGS=$(CFLAGS_ALL)$(if $(filter 1,$(CUDA)), NVCC=$(NVCC) NVCC_FLAGS=$(NVCC_FLAGS))
+c_quote = $(subst ",\",$(subst \,\\,$(1)))
+sh_quote = $(subst ','\'',$(1))
 $(B)/version.c: FORCE
 	@mkdir -p $(@D)
-	@printf 'const char qlab_git_commit[] = "%s";\nconst char qlab_source_hash[] = "%s";\n' '$(GIT_DESC)' '$(SRC_HASH)' > $@.new
+	@printf 'const char qlab_git_commit[] = "%s";\nconst char qlab_source_hash[] = "%s";\nconst char qlab_build_flags[] = "%s";\n' \
+	  '$(GIT_DESC)' '$(SRC_HASH)' '$(call sh_quote,$(call c_quote,$(BUILD_FLAGS_DESC)))' > $@.new
 	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 FORCE:
 
@@ -230,8 +236,9 @@ test-gpu: deps
 	./$(B)/test-gpu
 
 bench-cpu: deps
-	@$(MAKE) -j$$(nproc) --no-print-directory $(B)/bench-cpu
+	@$(MAKE) -j$$(nproc) --no-print-directory $(B)/bench-cpu $(B)/qlab
 	./$(B)/bench-cpu
+	QLAB=$(B)/qlab bash tools/bench_peer.sh
 
 # Appending 7,280 points to a results file: cost per point of the first and last
 # thousand (flat when the store is linear).

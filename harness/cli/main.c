@@ -2,7 +2,7 @@
  *
  *   qlab run CONFIG [-o FILE] [--backend cpu|cuda|auto] [--set k=v]... [--shard I/N]
  *            [--resume FILE] [--dry-run] [--progress|--no-progress]
- *   qlab show FILE | export FILE [--table T] [--format F] [-o OUT] | plot FILE [-o DIR]
+ *   qlab show [--provenance] FILE | export FILE [--table T] [--format F] [-o OUT] | plot FILE [-o DIR]
  *   qlab compare BASE NEW [--tol F] [--rtol M=X] [--atol M=X] [--time-threshold F] [--markdown]
  *   qlab history FILE... --metric M [--point KEY=VALUE]... [-o DIR]
  *   qlab dump minilm --text FILE -o OUT [--dtype float32|float16|bfloat16]
@@ -21,10 +21,12 @@
 #include "store/dump.h"
 #include "report/history.h"
 #include "cli/merge.h"
+#include "cli/threads.h"
 #include "report/plot.h"
 #include "store/results.h"
 #include "sweep/run.h"
 #include "report/show.h"
+#include "core/provenance.h"
 #include "core/version.h"
 #ifdef QLAB_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -65,7 +67,12 @@ static const char *usage_run =
     "  --dry-run             print the expanded points and their count, run nothing\n"
     "  --progress, --no-progress   progress on stderr (default: when it is a terminal)\n";
 
-static const char *usage_show = "usage: qlab show FILE\n\nPrints a summary table of a results file.\n";
+static const char *usage_show =
+    "usage: qlab show [--provenance] FILE\n"
+    "\nPrints a summary table of a results file. --provenance prints instead what the run\n"
+    "was made with: qlab's version and commit, the source hash, compiler and build flags,\n"
+    "libc, HDF5, libfyaml, OpenBLAS (config, core, threads), CUDA runtime, driver and\n"
+    "cuBLASLt, then host, backend and device (\"not recorded\" where an older file lacks one).\n";
 static const char *usage_export =
     "usage: qlab export FILE [--table points|layers|samples] [--format tsv|csv] [-o OUT [--force]]\n"
     "\nWrites one table of a results file with a header line (default: points, tsv, stdout).\n"
@@ -150,13 +157,38 @@ static int read_results(const char *path, qlab_results_data *d)
     return 0;
 }
 
+/* show --provenance: the provenance keys of a results file's root attributes, then
+ * the machine it ran on. */
+static void show_provenance(const qlab_results_data *d)
+{
+    static const char *const run_keys[] = {"host", "backend", "device", NULL};
+    const char *const *lists[2] = {qlab_provenance_keys(), run_keys};
+    for (int l = 0; l < 2; l++)
+        for (const char *const *k = lists[l]; *k; k++) {
+            const char *v = qlab_results_attr(d, *k);
+            printf("%-22s %s\n", *k, v ? v : "not recorded");
+        }
+}
+
 static int cmd_show(int argc, char **argv)
 {
-    if (argc >= 1 && is_help(argv[0])) { fputs(usage_show, stdout); return 0; }
-    if (argc != 1) return usage_error(usage_show, "%s", "expected exactly one FILE");
+    const char *file = NULL;
+    int provenance = 0;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(usage_show, stdout); return 0; }
+        else if (strcmp(argv[i], "--provenance") == 0) provenance = 1;
+        else if (argv[i][0] == '-') return usage_error(usage_show, "unknown option '%s'", argv[i]);
+        else if (!file) file = argv[i];
+        else return usage_error(usage_show, "%s", "expected exactly one FILE");
+    }
+    if (!file) return usage_error(usage_show, "%s", "expected exactly one FILE");
     qlab_results_data d;
-    if (read_results(argv[0], &d)) return 2;
-    int rc = qlab_show(&d, stdout);
+    if (read_results(file, &d)) return 2;
+    int rc = 0;
+    if (provenance)
+        show_provenance(&d);
+    else
+        rc = qlab_show(&d, stdout);
     qlab_results_data_free(&d);
     return rc;
 }
@@ -243,8 +275,15 @@ static void info_set(void *ctx, const char *key, const char *value)
 
 static int cmd_info(int argc, char **argv)
 {
-    if (argc >= 1 && is_help(argv[0])) { puts("usage: qlab info\n\nDevices, versions, what this build supports."); return 0; }
+    if (argc >= 1 && is_help(argv[0])) {
+        puts("usage: qlab info\n\nDevices, versions, what this build supports. The provenance lines (versions of\n"
+             "qlab, the compiler, build flags, HDF5, libfyaml, OpenBLAS, CUDA) are what every results\n"
+             "file stores as root attributes; `qlab show --provenance FILE` prints a file's.");
+        return 0;
+    }
     printf("qlab %s (%s)\n", QLAB_VERSION_STRING, qlab_git_commit);
+    printf("provenance (stored in every results file):\n");
+    qlab_provenance(info_set, NULL);
     printf("schemes:");
     for (int s = 0; s < QUANT_SCHEME_COUNT; s++)
         printf(" %s", quant_scheme_get((quant_scheme)s)->name);
@@ -405,6 +444,7 @@ static int cmd_dump(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    qlab_threads_init(argv);
     if (argc < 2) { fputs(usage_main, stderr); return 2; }
     const char *cmd = argv[1];
     if (is_help(cmd) || strcmp(cmd, "help") == 0) { fputs(usage_main, stdout); return 0; }
