@@ -74,7 +74,11 @@ case "$PROFILE" in first|rest) ;; *) die "--profile must be first or rest, not '
 
 # Limits of what comes back from a lent machine's $OUT (and what travels to it).
 MAX_FILES=8 MAX_FILE_MIB=16 MAX_TOTAL_MIB=64 MAX_DEPTH=2 MAX_BUNDLE_MIB=56 MAX_TREE_MIB=64
-SAMPLES_PER_STAGE=500 SAMPLES_CAP_MIB=8 H5_CAP_MIB=15
+# Caps of the returned exports (bytes; the environment may lower them to test the
+# fallbacks): the compressed samples, and the results files packed in h5.tar.gz.
+SAMPLES_PER_STAGE=500
+SAMPLES_CAP=${QLAB_GPU_SAMPLES_CAP_BYTES:-$((8 << 20))}
+H5_CAP=${QLAB_GPU_H5_CAP_BYTES:-$((15 << 20))}
 
 # ---------------------------------------------------------------------------------
 # Limits of a returned folder: prints one line per violation (nothing when it is fine).
@@ -228,11 +232,10 @@ fi
 
 BUDGET=${QLAB_GPU_BUDGET_S:-450}
 deadline=$((SECONDS + BUDGET))
-if [ -n "${OUT:-}" ]; then
-    work=$(mktemp -d /tmp/qlab-gpu-work.XXXXXX) || die "cannot make a work folder"
-else
-    work=$out
-fi
+# Working files (exports before compaction, finished results files under $OUT, the
+# unpacked libraries) live outside $out and go at exit.
+work=$(mktemp -d /tmp/qlab-gpu-work.XXXXXX) || die "cannot make a work folder"
+trap 'rm -rf "$work"' EXIT
 say "device '$name' -> $out (profile $PROFILE, budget $BUDGET s$([ "$REH" = 1 ] && echo ', REHEARSAL: cpu backend, reduced shapes'))"
 # What the machine is, first: a mismatch of driver and toolkit shows here, not as a
 # loader error later.
@@ -253,7 +256,8 @@ if [ -n "$PREBUILT" ]; then
     for f in qlab test-gpu libs.tar.xz; do
         [ -e "$BIN/$f" ] || die "$BIN/$f missing: run tools/device-bundle.sh on the build machine first"
     done
-    libs=$(mktemp -d /tmp/qlab-libs.XXXXXX) || die "cannot make a folder for the libraries"
+    libs=$work/libs
+    mkdir -p "$libs" || die "cannot make $libs for the libraries"
     tar -C "$libs" -xJf "$BIN/libs.tar.xz" || die "cannot unpack $BIN/libs.tar.xz into $libs"
     export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     # cuBLASLt and the CUDA runtime come from this machine's toolkit (the binaries' rpath
@@ -284,7 +288,7 @@ for p in sys.path:
             fi
             if [ -n "$found" ]; then
                 say "$lib from $found"
-                LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$found"
+                case ":$LD_LIBRARY_PATH:" in *":$found:"*) ;; *) LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$found" ;; esac
             else
                 say "$lib: not in ${cands[*]:-no toolkit folder} nor under ${roots[*]:-nothing}"
             fi
@@ -333,7 +337,7 @@ done
 failed=""
 fail() { failed="$failed; $*"; say "FAILED: $*"; }
 tests_line="not run"
-declare -A RUN_NOTE
+declare -A RUN_NOTE H5_NOTE
 
 # ---------------------------------------------------------------------------------
 # Exports: compact tables of a results file, added to the returned ones.
@@ -384,10 +388,10 @@ export_results() {   # exp file
     cat "$work/$exp.samples.capped.tsv" >> "$work/samples.tsv"
     local per=$SAMPLES_PER_STAGE
     gzip -c "$work/samples.tsv" > "$out/samples.tsv.gz.new"
-    while [ "$(stat -c %s "$out/samples.tsv.gz.new")" -gt $((SAMPLES_CAP_MIB << 20)) ] && [ "$per" -gt 10 ]; do
+    while [ "$(stat -c %s "$out/samples.tsv.gz.new")" -gt "$SAMPLES_CAP" ] && [ "$per" -gt 1 ]; do
         per=$((per / 2))
         awk -F'\t' -v cap="$per" 'NR == 1 || c[$1 SUBSEP $2 SUBSEP $3]++ < cap' "$work/samples.tsv" | gzip -c > "$out/samples.tsv.gz.new"
-        RUN_NOTE[samples]="samples.tsv.gz holds the first $per samples of each point and stage"
+        RUN_NOTE[samples]="samples.tsv.gz holds the first $per samples of each point and stage (the first $SAMPLES_PER_STAGE were over $((SAMPLES_CAP >> 10)) KiB compressed)"
     done
     mv -f "$out/samples.tsv.gz.new" "$out/samples.tsv.gz"
     rm -f "$work/$exp.samples.tsv" "$work/$exp.samples.capped.tsv" "$work/$exp.points.tsv" "$work/$exp.export.err"
@@ -401,13 +405,14 @@ pack_h5() {
     [ -e "$f" ] || return 0
     mv -f "$f" "$work/$exp.h5"
     local members=() total=0 sz e
+    H5_NOTE=()
     for e in $EXPERIMENTS; do
         [ -e "$work/$e.h5" ] || continue
         sz=$(gzip -c "$work/$e.h5" | wc -c)
-        if [ $((total + sz)) -le $((H5_CAP_MIB << 20)) ]; then
+        if [ $((total + sz)) -le "$H5_CAP" ]; then
             members+=("$e.h5"); total=$((total + sz))
         else
-            RUN_NOTE[$e]="${RUN_NOTE[$e]:-}; $e.h5 ($(($(stat -c %s "$work/$e.h5") >> 20)) MiB) left out of h5.tar.gz: over $H5_CAP_MIB MiB, see points.tsv, stages.tsv, samples.tsv.gz"
+            H5_NOTE[$e]="$e.h5 ($(($(stat -c %s "$work/$e.h5") >> 10)) KiB) left out of h5.tar.gz: over $((H5_CAP >> 10)) KiB compressed with the others; see points.tsv, stages.tsv, samples.tsv.gz"
         fi
     done
     if [ ${#members[@]} -gt 0 ]; then
@@ -455,9 +460,9 @@ write_summary() {
         echo "- git commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with local changes)')"
         echo "- nvidia-smi: $(nvidia-smi --query-gpu=driver_version,compute_cap,clocks.sm,clocks.max.sm,memory.total --format=csv,noheader 2>&1 | head -n 1 || true)"
         echo "- binaries: $BIN ($("$BIN/qlab" info 2>/dev/null | head -n 1 || echo 'qlab info failed'))"
-        echo "- backend: $BACKEND; settings changed for every run: ${PSETS:-none}${QLAB_GPU_SETS:+ $QLAB_GPU_SETS}"
+        echo "- backend: $BACKEND; --set for every run: $(echo ${PSETS:-} ${QLAB_GPU_SETS:-} | sed 's/^$/none/')$([ "$REH" = 1 ] && echo ' (and the rehearsal'"'"'s reduced shapes and timing)')"
         echo "- GPU tests: $tests_line"
-        echo "- failures: ${failed:+${failed#; }}${failed:-none}"
+        echo "- failures: $([ -n "$failed" ] && echo "${failed#; }" || echo none)"
         [ -z "${RUN_NOTE[samples]:-}" ] || echo "- ${RUN_NOTE[samples]}"
         echo
         echo "Files: points.tsv (every point, first column the experiment), stages.tsv (per point"
@@ -469,6 +474,7 @@ write_summary() {
             echo "## $exp"
             echo
             echo "- run: ${RUN_NOTE[$exp]:-not run}"
+            [ -z "${H5_NOTE[$exp]:-}" ] || echo "- ${H5_NOTE[$exp]}"
             if [ -e "$work/$exp.show.txt" ]; then
                 echo
                 echo '```'
@@ -498,20 +504,22 @@ if [ "$SKIP_TESTS" != 1 ]; then
     runs=$(grep -c '^\[RUN \]' "$test_log" || true)
     skips=$(grep -c '^\[SKIP\]' "$test_log" || true)
     passes=$(grep -c '^\[PASS\]' "$test_log" || true)
-    fails=$(grep -cE '^\[(FAIL|----)\]|CRASH' "$test_log" || true)
     synth=$(grep -m1 'Synthesis' "$test_log" | sed 's/^\[====\] //' || true)
+    # Failed or crashed tests: [FAIL] lines, or the synthesis' counts where it has them.
+    fails=$(grep -c '^\[FAIL\]' "$test_log" || true)
+    fails=$((fails + $(sed -n 's/.*Failing: \([0-9]*\).*Crashing: \([0-9]*\).*/\1 + \2/p' <<< "$synth" | head -n 1 | grep . || echo 0)))
     if [ "$REH" = 1 ]; then
         # Without a GPU every test that needs one must skip, saying why; those that
         # need none (argument checks) pass; nothing fails or crashes; exit 0.
         if [ "$rc" -eq 0 ] && [ "$skips" -gt 0 ] && [ $((skips + passes)) -eq "$runs" ] && [ "$fails" -eq 0 ]; then
-            tests_line="skipped cleanly ($skips of $runs tests skipped, $passes passed without a GPU, exit 0): $(grep -m1 '^\[SKIP\]' "$test_log" | sed 's/^[^:]*: //')"
+            tests_line="skipped cleanly ($skips of $runs tests skipped, $passes passed without a GPU, exit 0): $(grep -m1 '^\[SKIP\]' "$test_log" | sed 's/^\[SKIP\] [^ ]*: //')"
         else
             tests_line="did NOT skip cleanly: exit $rc, $runs run, $skips skipped, $passes passed, $fails failed; $synth"
             fail "test-gpu without a GPU: exit $rc, $runs run, $skips skipped, $passes passed, $fails failed"
         fi
     elif [ "$skips" -gt 0 ]; then
         tests_line="SKIPPED ($skips of $runs): $(grep -m1 '^\[SKIP\]' "$test_log")"
-        fail "GPU tests skipped: no usable GPU ($(grep -m1 '^\[SKIP\]' "$test_log" | sed 's/^[^:]*: //'))"
+        fail "GPU tests skipped: no usable GPU ($(grep -m1 '^\[SKIP\]' "$test_log" | sed 's/^\[SKIP\] [^ ]*: //'))"
         write_summary "stopped: no usable GPU"
         die "GPU tests skipped: the GPU is not usable, so no timing would be either (see $out/summary.md)"
     else
@@ -531,7 +539,7 @@ if [ "$SKIP_TESTS" != 1 ]; then
     fi
     say "test-gpu: $tests_line"
 else
-    tests_line="skipped (QLAB_GPU_SKIP_TESTS=1 or the $PROFILE profile)"
+    tests_line="not run ($([ -n "${QLAB_GPU_SKIP_TESTS:-}" ] && echo "QLAB_GPU_SKIP_TESTS=$QLAB_GPU_SKIP_TESTS" || echo "the $PROFILE profile runs none"))"
     say "test-gpu skipped"
 fi
 write_summary "tests done"
@@ -539,8 +547,10 @@ write_summary "tests done"
 # ---------------------------------------------------------------------------------
 # The experiments, each under `timeout -k 10`: SIGTERM makes qlab stop after the current
 # point and mark the file interrupted (every finished point kept), SIGKILL 10 s later.
-sets=()
-for kv in $PSETS ${QLAB_GPU_SETS:-}; do sets+=(--set "$kv"); done
+# The profile's --sets, the rehearsal's (below), then QLAB_GPU_SETS: the last one wins.
+psets=() usets=()
+for kv in $PSETS; do psets+=(--set "$kv"); done
+for kv in ${QLAB_GPU_SETS:-}; do usets+=(--set "$kv"); done
 exps=($EXPERIMENTS)
 for i in "${!exps[@]}"; do
     exp=${exps[$i]}
@@ -563,8 +573,8 @@ for i in "${!exps[@]}"; do
     [ ! -e "$f" ] || mv -f "$f" "$out/$exp-before-$(date -u +%Y%m%dT%H%M%SZ).h5"
     say "$exp: qlab run --backend $BACKEND (at most $t s)"
     t0=$SECONDS rc=0
-    timeout -k 10 "$t" "$BIN/qlab" run "experiments/$exp.yaml" --backend "$BACKEND" "${sets[@]}" "${rsets[@]}" \
-        -o "$f" --no-progress || rc=$?
+    timeout -k 10 "$t" "$BIN/qlab" run "experiments/$exp.yaml" --backend "$BACKEND" "${psets[@]}" "${rsets[@]}" \
+        "${usets[@]}" -o "$f" --no-progress || rc=$?
     how="exit $rc"
     case $rc in
         0) how="complete" ;;
@@ -594,7 +604,6 @@ write_summary "finished"
 if [ -n "${OUT:-}" ]; then
     bad=$(check_out_limits "$OUT")
     [ -z "$bad" ] || fail "what \$OUT holds would not all come back: $(echo $bad)"
-    rm -rf "$work"
 fi
 say "wrote $out/summary.md ($(ls "$out" | wc -l) files in $out)"
 [ -z "$failed" ] || die "failed: ${failed#; } (see $out/summary.md)"
