@@ -13,9 +13,9 @@
 #                    experiments/gpu-first.yaml (the LLM.int8() paper's Table 5 shapes:
 #                    fp16, bf16, vector-wise int8, LLM.int8() with its stages),
 #                    experiments/gpu-first-schemes.yaml (one fp8 and one 4-bit scheme);
-#                    about 3 to 5 minutes.
+#                    about 3.5 to 5.5 minutes (the experiment files' headers estimate).
 #   rest             experiments/latency.yaml, gemm-shapes.yaml and gpu-schemes.yaml
-#                    (with timing.timeout_s=1 so that they fit); about 5 to 7.5 minutes.
+#                    (with timing.timeout_s=1 so that they fit); about 4 to 7.5 minutes.
 #
 # What it writes (directly under $OUT/<device>/ with $OUT set, else results/gpu/<device>/;
 # <device> is the GPU name as a slug, nvidia-h100-80gb-hbm3), 7 files at most:
