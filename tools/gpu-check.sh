@@ -248,8 +248,10 @@ echo "host: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB",
 unresolved() {   # libraries the binaries cannot load, one line each
     local b
     for b in "$BIN/qlab" "$BIN/test-gpu"; do
-        ldd "$b" 2>&1 || echo "$(basename "$b"): ldd failed"
-    done | awk '/not found/ {print $1} /ldd failed/ {print}' | sort -u || true
+        [ -x "$b" ] || die "$b is missing or not executable"
+        ldd "$b" >/dev/null 2>&1 || die "$b is no program this machine can load: $(ldd "$b" 2>&1 | head -n 1)"
+    done
+    for b in "$BIN/qlab" "$BIN/test-gpu"; do ldd "$b" 2>&1 || true; done | awk '/not found/ {print $1}' | sort -u || true
 }
 if [ -n "$PREBUILT" ]; then
     BIN=$PREBUILT
@@ -258,7 +260,13 @@ if [ -n "$PREBUILT" ]; then
     done
     libs=$work/libs
     mkdir -p "$libs" || die "cannot make $libs for the libraries"
-    tar -C "$libs" -xJf "$BIN/libs.tar.xz" || die "cannot unpack $BIN/libs.tar.xz into $libs"
+    # tar needs xz for -J; where it is missing, Python's tarfile reads xz itself.
+    if command -v xz >/dev/null 2>&1; then
+        tar -C "$libs" -xJf "$BIN/libs.tar.xz" || die "cannot unpack $BIN/libs.tar.xz into $libs"
+    else
+        python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$BIN/libs.tar.xz" "$libs" ||
+            die "cannot unpack $BIN/libs.tar.xz into $libs (no xz, and python3's tarfile failed)"
+    fi
     export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     # cuBLASLt and the CUDA runtime come from this machine's toolkit (the binaries' rpath
     # names $CUDA_HOME/lib64 of the build machine). Where they do not resolve, look in the
@@ -457,7 +465,7 @@ write_summary() {
         echo
         echo "- state: $state after $SECONDS s of a $BUDGET s budget"
         echo "- date (UTC): $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-        echo "- git commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with local changes)')"
+        echo "- git commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git rev-parse -q HEAD >/dev/null 2>&1 && ! git diff --quiet HEAD -- 2>/dev/null && echo ' (with local changes)')"
         echo "- nvidia-smi: $(nvidia-smi --query-gpu=driver_version,compute_cap,clocks.sm,clocks.max.sm,memory.total --format=csv,noheader 2>&1 | head -n 1 || true)"
         echo "- binaries: $BIN ($("$BIN/qlab" info 2>/dev/null | head -n 1 || echo 'qlab info failed'))"
         echo "- backend: $BACKEND; --set for every run: $(echo ${PSETS:-} ${QLAB_GPU_SETS:-} | sed 's/^$/none/')$([ "$REH" = 1 ] && echo ' (and the rehearsal'"'"'s reduced shapes and timing)')"
