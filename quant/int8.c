@@ -131,19 +131,31 @@ quant_status quant_quantize(const float *v, quant_matrix *q)
         return QUANT_ERR_NOMEM;
     }
     int64_t glen = q->gran == QUANT_GRAN_TENSOR ? total : q->block;
+    /* Groups are independent (threads change nothing); the first failing group wins. */
+    quant_status bad = QUANT_OK;
+    int64_t bad_g = -1;
+#pragma omp parallel for schedule(static) if (q->n_groups > 1 && total > (1 << 16))
     for (int64_t g = 0; g < q->n_groups; g++) {
         /* Groups are contiguous: row r's group b starts at r*cols + b*block = g*block. */
         quant_status st = quant_group_scale(q->scheme, v + g * glen, glen, 1, &scales[g], &zeros[g]);
         if (st != QUANT_OK) {
-            free(scales);
-            free(zeros);
-            return st;
+#pragma omp critical(quant_quantize_bad)
+            if (bad_g < 0 || g < bad_g) {
+                bad_g = g;
+                bad = st;
+            }
         }
+    }
+    if (bad != QUANT_OK) {
+        free(scales);
+        free(zeros);
+        return bad;
     }
     memcpy(q->scales, scales, (size_t)q->n_groups * sizeof *scales);
     if (q->scheme == QUANT_SCHEME_ZEROPOINT)
         memcpy(q->zeros, zeros, (size_t)q->n_groups * sizeof *zeros);
 
+#pragma omp parallel for schedule(static) if (total > (1 << 16))
     for (int64_t r = 0; r < q->rows; r++) {
         const float *vr = v + r * q->cols;
         int8_t *cr = q->codes + r * q->cols;
@@ -162,6 +174,7 @@ quant_status quant_dequantize(const quant_matrix *q, float *out)
 {
     if (!out || !quant_matrix_valid(q))
         return QUANT_ERR_ARG;
+#pragma omp parallel for schedule(static) if (q->rows * q->cols > (1 << 16))
     for (int64_t r = 0; r < q->rows; r++) {
         const int8_t *cr = q->codes + r * q->cols;
         float *o = out + r * q->cols;

@@ -21,7 +21,7 @@
 #include "store/dump.h"
 #include "report/history.h"
 #include "cli/merge.h"
-#include "cli/threads.h"
+#include "cli/startup.h"
 #include "report/plot.h"
 #include "store/results.h"
 #include "sweep/run.h"
@@ -444,7 +444,7 @@ static int cmd_dump(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    qlab_threads_init(argv);
+    qlab_startup(argv);
     if (argc < 2) { fputs(usage_main, stderr); return 2; }
     const char *cmd = argv[1];
     if (is_help(cmd) || strcmp(cmd, "help") == 0) { fputs(usage_main, stdout); return 0; }
