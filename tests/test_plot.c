@@ -628,3 +628,64 @@ Test(plot, a_failing_figure_reports_the_error_before_gnuplots_warnings, .timeout
     cr_assert_not_null(strstr(err, "(and 59 more warnings)"), "the other warnings are not counted: %s", err);
     scratch_free(&s);
 }
+
+// ----------------------------------------------------------------------------
+// An axis no figure maps is never averaged
+
+/* Chains at depths 1, 2, 4 for absmax and zeropoint, once with outlier columns at 1x
+ * and once at 20x (the chain-depth experiment's two regimes), errors 10x apart. */
+static void write_two_regimes(const char *path)
+{
+    char err[512];
+    qlab_results *r = NULL;
+    cr_assert_eq(qlab_results_create(path, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_set_attr(r, "experiment", "two-regimes", err, sizeof err), 0, "%s", err);
+    int64_t id = 0;
+    static const double scales[] = {1, 20};
+    static const char *const schemes[] = {"absmax", "zeropoint"};
+    for (int si = 0; si < 2; si++)
+        for (int sc = 0; sc < 2; sc++)
+            for (int64_t depth = 1; depth <= 4; depth *= 2) {
+                qlab_row row;
+                set_row(&row, id, schemes[sc], "row", "channel", 0, 16, 64, 64);
+                snprintf(row.p.workload, sizeof row.p.workload, "chain");
+                snprintf(row.p.mode, sizeof row.p.mode, "propagated");
+                row.p.depth = depth;
+                row.p.x.outlier_cols = 0.01;
+                row.p.x.outlier_scale = scales[si];
+                row.rel_err = (si ? 1e-2 : 1e-3) * (double)depth;
+                row.sqnr_db = -20 * log10(row.rel_err);
+                qlab_layer_row l[4];
+                for (int64_t li = 0; li < depth; li++) {
+                    memset(&l[li], 0, sizeof l[li]);
+                    l[li].point_id = id;
+                    l[li].layer_index = li;
+                    snprintf(l[li].layer_name, sizeof l[li].layer_name, "layer%lld", (long long)li);
+                    snprintf(l[li].mode, sizeof l[li].mode, "propagated");
+                    l[li].rel_err = row.rel_err * (double)(li + 1) / (double)depth;
+                }
+                cr_assert_eq(qlab_results_append_batch(r, &row, NULL, 0, l, depth, err, sizeof err), 0, "%s", err);
+                id++;
+            }
+    cr_assert_eq(qlab_results_close(r, "complete", err, sizeof err), 0, "%s", err);
+}
+
+Test(plot, an_axis_no_figure_maps_is_split_into_folders_never_averaged, .timeout = 120)
+{
+    scratch s;
+    scratch_init(&s);
+    write_two_regimes(s.h5);
+    char log[16384], err[1024];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "qlab_plot failed: %s\nlog:\n%s", err, log);
+    cr_assert_not_null(strstr(log, "x_outlier_scale varies between points and no figure maps it"), "log:\n%s", log);
+    cr_assert_not_null(strstr(log, "x_outlier_scale=1 (6 points)"), "log:\n%s", log);
+    cr_assert_not_null(strstr(log, "x_outlier_scale=20 (6 points)"), "log:\n%s", log);
+    cr_assert_not(exists(s.out, "error_vs_depth", "png"), "no figure mixes the two regimes");
+    char d1[400], d20[400];
+    snprintf(d1, sizeof d1, "%s/x_outlier_scale=1", s.out);
+    snprintf(d20, sizeof d20, "%s/x_outlier_scale=20", s.out);
+    assert_png(d1, "error_vs_depth");
+    assert_png(d20, "error_vs_depth");
+    scratch_free(&s);
+}

@@ -18,6 +18,7 @@
 #include "report/plot.h"
 #include "report/plot_internal.h"
 #include "report/gnuplot.h"
+#include "report/filter.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -125,8 +126,10 @@ static void note_nonfinite(plot_ctx *c, const qlab_results_data *d)
                  "those values left out of the timing figures", (long long)n_time, n_time == 1 ? "" : "s");
 }
 
-int qlab_plot_data(const qlab_results_data *d, const char *source, const char *out_dir, FILE *log, char *err,
-                   size_t err_len)
+/* Every figure of d into out_dir; subset (may be NULL) names the values of the axes
+ * that no figure maps when the data were split by them, and goes into every title. */
+static int plot_one(const qlab_results_data *d, const char *source, const char *subset, const char *out_dir,
+                    FILE *log, char *err, size_t err_len)
 {
     plot_ctx c = {.d = d, .out_dir = out_dir ? out_dir : "plots/out", .log = log, .err = err, .err_len = err_len};
     if (qlab_gp_find(c.gnuplot, sizeof c.gnuplot) != 0) {
@@ -153,8 +156,9 @@ int qlab_plot_data(const qlab_results_data *d, const char *source, const char *o
         dev = qlab_results_attr(d, "device_name");
     if ((!be || !*be) && d->n_points > 0)
         be = d->points[0].backend;
-    snprintf(c.title, sizeof c.title, "%s, %s backend%s%s", exp && *exp ? exp : source, be && *be ? be : "?",
-             dev && *dev ? ", " : "", dev && *dev ? dev : "");
+    snprintf(c.title, sizeof c.title, "%s%s%s, %s backend%s%s", exp && *exp ? exp : source,
+             subset ? ", " : "", subset ? subset : "", be && *be ? be : "?", dev && *dev ? ", " : "",
+             dev && *dev ? dev : "");
 
     /* point figures: a model or chain swept in both modes shows its propagated rows
      * (the end-to-end error); isolated rows are the per-layer figure's business */
@@ -241,6 +245,180 @@ int qlab_plot_data(const qlab_results_data *d, const char *source, const char *o
         return 2;
     }
     return 0;
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Axes no figure maps                                                           */
+
+/* The axes of the data that no figure kind puts on an axis, in a legend or in a
+ * selection: the data's distributions, the dump file, the model, the seed. Rows that
+ * differ only there would be merged (a median over unlike data) without a word, so
+ * when one varies, each value combination is drawn apart, in a folder of its own
+ * named after the values, and the log says so. */
+static const char *const unmapped_axes[] = {
+    "seed", "path", "model", "x_dist", "x_std", "x_df", "x_outlier_cols", "x_outlier_scale",
+    "w_dist", "w_std", "w_df", "w_outlier_cols", "w_outlier_scale",
+};
+#define N_UNMAPPED ((int)(sizeof unmapped_axes / sizeof unmapped_axes[0]))
+
+static void value_text(const qlab_row *r, const qlab_column *c, char *buf, size_t len)
+{
+    const char *p = (const char *)r + c->offset;
+    if (c->kind == QLAB_COL_F64) {
+        double v;
+        memcpy(&v, p, 8);
+        snprintf(buf, len, "%g", v == 0 ? 0.0 : v);
+    } else if (c->kind == QLAB_COL_U64) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        snprintf(buf, len, "%llu", (unsigned long long)v);
+    } else if (c->kind == QLAB_COL_I64) {
+        int64_t v;
+        memcpy(&v, p, 8);
+        snprintf(buf, len, "%lld", (long long)v);
+    } else {
+        const char *base = c->kind == QLAB_COL_STR ? strrchr(p, '/') : NULL;
+        snprintf(buf, len, "%.*s", (int)c->size, base ? base + 1 : p);
+    }
+    for (char *q = buf; *q; q++)   /* a folder name: no separators */
+        if (*q == '/' || *q == ' ')
+            *q = '_';
+}
+
+/* The key of row r over the varying unmapped axes ("x_outlier_scale=20,w_std=0.1"). */
+static void combo_key(const qlab_row *r, const qlab_column *const *cols, int n, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && o < len; i++) {
+        char v[96];
+        value_text(r, cols[i], v, sizeof v);
+        o += (size_t)snprintf(buf + o, len - o, "%s%s=%s", i ? "," : "", cols[i]->name, v);
+    }
+}
+
+int qlab_plot_data(const qlab_results_data *d, const char *source, const char *out_dir, FILE *log, char *err,
+                   size_t err_len)
+{
+    const qlab_column *vary[N_UNMAPPED];
+    int n_vary = 0;
+    for (int a = 0; a < N_UNMAPPED; a++) {
+        const qlab_column *c = qlab_axis_column(unmapped_axes[a]);
+        if (!c)
+            continue;
+        char v0[96] = "", v[96];
+        int first = 1, varies = 0;
+        for (int64_t i = 0; i < d->n_points && !varies; i++) {
+            if (d->points[i].status != QLAB_STATUS_OK)
+                continue;
+            value_text(&d->points[i], c, v, sizeof v);
+            if (first) {
+                snprintf(v0, sizeof v0, "%s", v);
+                first = 0;
+            } else {
+                varies = strcmp(v, v0) != 0;
+            }
+        }
+        if (varies)
+            vary[n_vary++] = c;
+    }
+    if (n_vary == 0)
+        return plot_one(d, source, NULL, out_dir, log, err, err_len);
+
+    const char *dir = out_dir ? out_dir : "plots/out";
+    int64_t n = d->n_points;
+    char (*keys)[512] = malloc((size_t)(n ? n : 1) * sizeof *keys);
+    char *done = calloc((size_t)(n ? n : 1), 1);
+    qlab_row *pts = malloc((size_t)(n ? n : 1) * sizeof *pts);
+    qlab_layer_row *lay = malloc((size_t)(d->n_layers ? d->n_layers : 1) * sizeof *lay);
+    qlab_sample *smp = malloc((size_t)(d->n_samples ? d->n_samples : 1) * sizeof *smp);
+    int rc = 0;
+    if (!keys || !done || !pts || !lay || !smp) {
+        snprintf(err, err_len, "plot: out of memory");
+        rc = 2;
+        goto out;
+    }
+    for (int64_t i = 0; i < n; i++)
+        combo_key(&d->points[i], vary, n_vary, keys[i], sizeof keys[i]);
+    if (log) {
+        fprintf(log, "plot: ");
+        for (int a = 0; a < n_vary; a++)
+            fprintf(log, "%s%s", a ? ", " : "", vary[a]->name);
+        fprintf(log, " var%s between points and no figure maps %s: each value drawn apart, never merged, "
+                "into a folder per value under %s\n", n_vary == 1 ? "ies" : "y", n_vary == 1 ? "it" : "them", dir);
+    }
+    /* group number of each point, and of each point id (ids are dense: 0..n-1 in a
+     * run, resume and merge keep them so) */
+    int64_t *group = malloc((size_t)(n ? n : 1) * sizeof *group), n_groups = 0, max_id = 0;
+    for (int64_t i = 0; i < n; i++)
+        max_id = d->points[i].p.id > max_id ? d->points[i].p.id : max_id;
+    int64_t *group_of_id = max_id < INT32_MAX ? malloc((size_t)(max_id + 1) * sizeof *group_of_id) : NULL;
+    if (!group || !group_of_id) {
+        free(group);
+        free(group_of_id);
+        snprintf(err, err_len, "plot: out of memory");
+        rc = 2;
+        goto out;
+    }
+    for (int64_t i = 0; i <= max_id; i++)
+        group_of_id[i] = -1;
+    for (int64_t i = 0; i < n; i++)
+        group[i] = -1;
+    for (int64_t i = 0; i < n; i++) {
+        if (done[i] || d->points[i].status != QLAB_STATUS_OK)
+            continue;
+        for (int64_t j = i; j < n; j++)
+            if (!done[j] && d->points[j].status == QLAB_STATUS_OK && !strcmp(keys[j], keys[i])) {
+                done[j] = 1;
+                group[j] = n_groups;
+            }
+        n_groups++;
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (d->points[i].p.id >= 0)
+            group_of_id[d->points[i].p.id] = group[i];
+    for (int64_t g = 0; g < n_groups; g++) {
+        qlab_results_data sub = *d;
+        sub.points = pts;
+        sub.layers = lay;
+        sub.samples = smp;
+        sub.n_points = sub.n_layers = sub.n_samples = 0;
+        const char *key = NULL;
+        for (int64_t j = 0; j < n; j++)
+            if (group[j] == g) {
+                key = keys[j];
+                pts[sub.n_points++] = d->points[j];
+            }
+        for (int64_t l = 0; l < d->n_layers; l++) {
+            int64_t id = d->layers[l].point_id;
+            if (id >= 0 && id <= max_id && group_of_id[id] == g)
+                lay[sub.n_layers++] = d->layers[l];
+        }
+        for (int64_t k = 0; k < d->n_samples; k++) {
+            int64_t id = d->samples[k].point_id;
+            if (id >= 0 && id <= max_id && group_of_id[id] == g)
+                smp[sub.n_samples++] = d->samples[k];
+        }
+        char sub_dir[PATH_MAX];
+        snprintf(sub_dir, sizeof sub_dir, "%s/%s", dir, key);
+        if (log)
+            fprintf(log, "plot: %s (%lld points) -> %s\n", key, (long long)sub.n_points, sub_dir);
+        char sub_err[1024] = "";
+        int r = plot_one(&sub, source, key, sub_dir, log, sub_err, sizeof sub_err);
+        if (r > rc) {
+            rc = r;
+            snprintf(err, err_len, "%s: %s", key, sub_err);
+        }
+    }
+    free(group);
+    free(group_of_id);
+out:
+    free(keys);
+    free(done);
+    free(pts);
+    free(lay);
+    free(smp);
+    return rc;
 }
 
 int qlab_plot(const char *results_path, const char *out_dir, FILE *log, char *err, size_t err_len)
