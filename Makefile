@@ -79,7 +79,7 @@ CUDA_TARGETS :=
 endif
 
 .PHONY: readme-figures print-flags all deps run test baseline test-cpu test-gpu bench-cpu bench-verdicts bench-store plots clean info \
-        test-asan test-kill test-slurm fuzz
+        test-asan test-kill test-slurm fuzz install python-lib
 all: $(B)/qlab $(B)/qlab-tests $(CUDA_TARGETS)
 	@echo "qlab: built $(B)/qlab (CUDA: $(if $(filter 1,$(CUDA)),yes via $(NVCC) for sm_$(subst $(eval) $(eval),/sm_,$(CUDA_ARCHS)),no: nvcc not found))"
 
@@ -100,7 +100,7 @@ SRC_HASH = $(shell cat $(sort $(wildcard quant/*.[ch] kernels/*.cu kernels/*.cuh
              $(foreach d,core store models workloads backends sweep,harness/$(d)/*.[ch]))) | sha256sum | cut -c1-16)
 # The compiler and flags, recorded by harness/core/provenance.c (qlab info, results files):
 # quoted for a C string, then for the shell.
-BUILD_FLAGS_DESC = CC=$(CC) CFLAGS=$(CFLAGS_ALL)$(if $(filter 1,$(CUDA)), NVCC=$(NVCC) NVCC_FLAGS=$(NVCC_FLAGS))
+BUILD_FLAGS_DESC = $(strip CC=$(CC) CFLAGS=$(CFLAGS_ALL)$(if $(filter 1,$(CUDA)), NVCC=$(NVCC) NVCC_FLAGS=$(NVCC_FLAGS)))
 c_quote = $(subst ",\",$(subst \,\\,$(1)))
 sh_quote = $(subst ','\'',$(1))
 $(B)/version.c: FORCE
@@ -181,6 +181,7 @@ test: deps
 	QLAB=$(B)/qlab bash tests/verdict_test.sh
 	bash tests/doc_paths_test.sh
 	QLAB=$(B)/qlab bash tools/check_baseline.sh
+	MAKE="$(MAKE)" QLAB_MAKE_ARGS="B=$(B) CUDA=$(CUDA)" bash tests/install_test.sh
 
 # The accuracy regression baseline that `make test` compares against. Regenerate it
 # only when a change is meant to move error numbers: this prints what moved against
@@ -260,6 +261,32 @@ info: $(B)/qlab
 
 clean:
 	rm -rf $(B)
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the qlab binary into PREFIX/bin, its
+# gnuplot scripts into PREFIX/share/qlab/plots (where the installed binary looks,
+# relative to its own path) and the example experiments into
+# PREFIX/share/qlab/experiments. tests/install_test.sh (make test) checks it.
+PREFIX ?= /usr/local
+install: $(B)/qlab
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/qlab/plots $(DESTDIR)$(PREFIX)/share/qlab/experiments
+	install -m 755 $(B)/qlab $(DESTDIR)$(PREFIX)/bin/qlab
+	install -m 644 plots/*.gp $(DESTDIR)$(PREFIX)/share/qlab/plots/
+	install -m 644 experiments/*.yaml $(DESTDIR)$(PREFIX)/share/qlab/experiments/
+
+# quant/ as a shared library for the Python package (python/, qlab.quant through
+# ctypes): the same sources and flags as libquant.a (-ffp-contract=off, no fast-math),
+# position-independent. `make python-lib` also puts a copy in python/qlab/, so that
+# `pip install ./python` carries it.
+$(B)/pic/%.o: %.c $(wildcard quant/*.h) $(B)/build-flags
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -fPIC -c $< -o $@
+
+$(B)/libquant.so: $(QUANT_SRC:%.c=$(B)/pic/%.o)
+	$(CC) -shared -o $@ $^ -lm -fopenmp $(EXTRA_LDFLAGS)
+
+python-lib: $(B)/libquant.so
+	cp $(B)/libquant.so python/qlab/libquant.so
+	@echo "python-lib: $(B)/libquant.so, copied to python/qlab/ (pip install ./python carries it)"
 
 # Flags for building one file by hand (helpers, editors): make -s print-flags
 print-flags:

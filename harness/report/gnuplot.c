@@ -69,21 +69,30 @@ static int dir_has(const char *dir, const char *probe)
 
 int qlab_gp_find_scripts(const char *probe, char *out, size_t len)
 {
-    const char *env = getenv("QLAB_PLOTS_DIR");
-    if (env && *env) {
-        snprintf(out, len, "%s", env);
-        return dir_has(out, probe) ? 0 : -1;
+    /* An explicit folder is the answer, whether or not it holds the script. */
+    static const char *const env_names[] = {"QLAB_PLOTS", "QLAB_PLOTS_DIR"};
+    for (size_t i = 0; i < sizeof env_names / sizeof *env_names; i++) {
+        const char *env = getenv(env_names[i]);
+        if (env && *env) {
+            snprintf(out, len, "%s", env);
+            return dir_has(out, probe) ? 0 : -1;
+        }
     }
-    char exe[PATH_MAX - 16];
+    /* Beside the executable: installed (PREFIX/bin/qlab, PREFIX/share/qlab/plots),
+     * then a build folder directly under the tree (build/qlab, plots/). */
+    char exe[PATH_MAX - 32];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = '\0';
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            snprintf(out, len, "%s/../plots", exe);
-            if (dir_has(out, probe))
-                return 0;
+            static const char *const rel[] = {"../share/qlab/plots", "../plots"};
+            for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+                snprintf(out, len, "%s/%s", exe, rel[i]);
+                if (dir_has(out, probe))
+                    return 0;
+            }
         }
     }
     snprintf(out, len, "plots");

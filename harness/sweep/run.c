@@ -31,6 +31,7 @@
 #include "workloads/network.h"
 #include "store/results.h"
 #include "sweep/run.h"
+#include "core/provenance.h"
 #include "core/version.h"
 #include "workloads/workload.h"
 
@@ -126,11 +127,7 @@ static int write_run_attrs(qlab_results *r, const qlab_experiment *e, const qlab
     set_attr_cb(&a, "description", e->description ? e->description : "");
     set_attr_cb(&a, "config", e->text);
     set_attr_cb(&a, "config_source", e->source);
-    set_attr_cb(&a, "qlab_version", QLAB_VERSION_STRING);
-    set_attr_cb(&a, "git_commit", qlab_git_commit);
-    set_attr_cb(&a, "source_hash", qlab_source_hash);
-    set_attr_cb(&a, "compiler", "gcc-compatible " __VERSION__);
-    set_attr_cb(&a, "libc", gnu_get_libc_version());
+    qlab_provenance(set_attr_cb, &a);   /* versions, commit, compiler, flags, libraries */
     set_attr_cb(&a, "host", host);
     set_attr_cb(&a, "backend", b->name);
     char load[64];
