@@ -27,8 +27,12 @@ if (has_frac) {
     }
 }
 
+if (!exists("has_err")) has_err = 0
+# With repeats (has_err), each series carries the 95 % interval of its draws as error bars.
 plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.3 \
          lc rgb s_col(i) dt s_dt(i) pt s_pt(i) title columnheader(2), \
+     for [i=1:nser*has_err] dir.'/s'.i.'.tsv' using 1:2:4:5 with yerrorbars lw 1.2 ps 0 \
+         lc rgb s_col(i) notitle, \
      for [j=1:(floor > 0)] floor with lines lw ref_lw lc rgb col_fp16 dt dt_fp16 title 'fp16 (floor)', \
      for [j=1:has_frac] dir.'/frac.tsv' using 1:2 axes x1y2 with linespoints lw 1.2 ps 0.8 \
          lc rgb '#777777' dt (6,4) pt 7 title columnheader(2)

@@ -772,3 +772,34 @@ Test(config, the_llm_int8_preset_expands_to_what_filters_match)
               r.p.w_granularity, r.p.threshold);
     qlab_experiment_free(&e);
 }
+
+/* ---------------------------------------------------------------------------- */
+/* repeat: draws of the data                                                      */
+
+Test(config, repeat_runs_each_point_once_per_seed_next_to_each_other)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_text("name: r\nseed: 40\nrepeat: 3\nworkload: {kind: synthetic, m: 4, k: 64, n: 8}\n"
+                           "quant: {scheme: [fp16, absmax]}\n", &e), 0, "%s", err);
+    cr_assert_eq(e.n_points, 6);
+    for (int64_t i = 0; i < 6; i++) {
+        cr_assert_eq(e.points[i].id, i);
+        cr_assert_eq(e.points[i].seed, 40 + (uint64_t)(i % 3));
+        cr_assert_str_eq(e.points[i].scheme, i < 3 ? "fp16" : "absmax");
+    }
+    qlab_experiment_free(&e);
+}
+
+Test(config, repeat_on_a_dump_and_a_seed_list_are_errors_that_say_why)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_text("name: r\nrepeat: 2\nworkload: {kind: dump, path: tests/data/dumps/tiny.h5}\n"
+                           "quant: {scheme: absmax}\n", &e), 2);
+    cr_assert_not_null(strstr(err, "key 'repeat': a dump workload has one draw"), "%s", err);
+    cr_assert_eq(load_text("name: r\nseed: [1, 2]\nworkload: {kind: synthetic, m: 4, k: 64, n: 8}\n"
+                           "quant: {scheme: absmax}\n", &e), 2);
+    cr_assert_not_null(strstr(err, "`repeat: N`"), "%s", err);
+    cr_assert_eq(load_text("name: r\nrepeat: 0\nworkload: {kind: synthetic, m: 4, k: 64, n: 8}\n"
+                           "quant: {scheme: absmax}\n", &e), 2);
+    cr_assert_not_null(strstr(err, "repeat"), "%s", err);
+}

@@ -689,3 +689,33 @@ Test(plot, an_axis_no_figure_maps_is_split_into_folders_never_averaged, .timeout
     assert_png(d20, "error_vs_depth");
     scratch_free(&s);
 }
+
+Test(plot, repeated_draws_are_summarised_with_error_bars_not_split, .timeout = 120)
+{
+    scratch s;
+    scratch_init(&s);
+    char err[1024];
+    qlab_results *r = NULL;
+    cr_assert_eq(qlab_results_create(s.h5, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_set_attr(r, "experiment", "draws", err, sizeof err), 0, "%s", err);
+    int64_t id = 0;
+    static const double ts[] = {0, 2, 6};
+    for (int ti = 0; ti < 3; ti++)
+        for (int draw = 0; draw < 3; draw++) {
+            qlab_row row;
+            set_row(&row, id++, "absmax", "row", "channel", ts[ti], 64, 256, 256);
+            row.p.seed = 7 + (uint64_t)draw;
+            row.rel_err = 1e-2 / (1 + ts[ti]) * (1 + 0.1 * draw);
+            row.outlier_frac = ts[ti] > 0 ? 0.01 : 0;
+            cr_assert_eq(qlab_results_append_point(r, &row, err, sizeof err), 0, "%s", err);
+        }
+    cr_assert_eq(qlab_results_close(r, "complete", err, sizeof err), 0, "%s", err);
+    char log[8192];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s\n%s", err, log);
+    cr_assert_null(strstr(log, "seed="), "draws are not split into folders:\n%s", log);
+    cr_assert_not_null(strstr(log, "error_vs_threshold: points repeated over draws: the mean with its 95% interval"),
+                       "%s", log);
+    assert_png(s.out, "error_vs_threshold");
+    scratch_free(&s);
+}

@@ -192,3 +192,36 @@ Test(show, an_empty_file_prints_its_header_only)
     cr_assert_null(strstr(s, "rel_err"), "%s", s);
     free(s);
 }
+
+Test(show, draws_of_one_point_become_one_line_with_mean_and_95pct_interval)
+{
+    /* absmax at t = 6 drawn three times (seeds 7, 8, 9): rel_err 1e-3, 2e-3, 3e-3 ->
+     * mean 2e-3, half-width t(0.975, 2) * s / sqrt(3) = 4.303 * 1e-3 / sqrt(3) = 2.5e-3.
+     * fp16 drawn three times too, all 1e-4: interval 0. */
+    qlab_row p[6];
+    for (int i = 0; i < 3; i++) {
+        p[i] = row(16, 64, 32, "absmax", 6, 1e-3 * (i + 1));
+        p[i].p.seed = 7 + (uint64_t)i;
+        p[3 + i] = row(16, 64, 32, "fp16", 0, 1e-4);
+        p[3 + i].p.seed = 7 + (uint64_t)i;
+    }
+    qlab_results_data d = data_of(p, 6);
+    char *s = show_str(&d);
+    cr_assert_not_null(strstr(s, "2.000e-03 ±2.5e-03"), "%s", s);
+    cr_assert_not_null(strstr(s, "1.000e-04 ±0.0e+00"), "%s", s);
+    cr_assert_not_null(strstr(s, "draws"), "%s", s);
+    /* one line per point: "absmax" appears once in the table */
+    const char *first = strstr(s, "absmax");
+    cr_assert_not_null(first);
+    cr_assert_null(strstr(first + 1, "absmax"), "%s", s);
+    free(s);
+}
+
+Test(show, a_file_without_repeats_has_no_draws_column)
+{
+    qlab_row p[2] = {row(16, 64, 32, "absmax", 0, 1e-3), row(16, 64, 32, "fp16", 0, 1e-4)};
+    qlab_results_data d = data_of(p, 2);
+    char *s = show_str(&d);
+    cr_assert_null(strstr(s, "draws"), "%s", s);
+    free(s);
+}

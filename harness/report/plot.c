@@ -205,6 +205,12 @@ static int plot_one(const qlab_results_data *d, const char *source, const char *
     }
     c.rep_t = plot_representative_threshold(c.d);
     note_nonfinite(&c, d);
+    for (int64_t i = 1; i < d->n_points; i++)
+        if (d->points[i].p.seed != d->points[0].p.seed) {
+            plot_log(&c, "plot: points repeated over draws (seeds differ): error_vs_threshold draws their mean with "
+                         "95%% intervals; the other figures draw their median");
+            break;
+        }
     /* each figure on its own: one that fails is reported, the others are drawn */
     char fig_err[8192], *failures = NULL;
     c.err = fig_err;
@@ -251,12 +257,13 @@ static int plot_one(const qlab_results_data *d, const char *source, const char *
 /* Axes no figure maps                                                           */
 
 /* The axes of the data that no figure kind puts on an axis, in a legend or in a
- * selection: the data's distributions, the dump file, the model, the seed. Rows that
- * differ only there would be merged (a median over unlike data) without a word, so
- * when one varies, each value combination is drawn apart, in a folder of its own
- * named after the values, and the log says so. */
+ * selection: the data's distributions, the dump file, the model. Rows that differ
+ * only there would be merged (a median over unlike data) without a word, so when one
+ * varies, each value combination is drawn apart, in a folder of its own named after
+ * the values, and the log says so. The seed is not among them: points that differ
+ * only in it are draws of one point (`repeat:`), which the figures summarise. */
 static const char *const unmapped_axes[] = {
-    "seed", "path", "model", "x_dist", "x_std", "x_df", "x_outlier_cols", "x_outlier_scale",
+    "path", "model", "x_dist", "x_std", "x_df", "x_outlier_cols", "x_outlier_scale",
     "w_dist", "w_std", "w_df", "w_outlier_cols", "w_outlier_scale",
 };
 #define N_UNMAPPED ((int)(sizeof unmapped_axes / sizeof unmapped_axes[0]))

@@ -7,6 +7,7 @@
  * here writes files or runs gnuplot.
  */
 #include "report/plot_internal.h"
+#include "report/stats.h"
 #include "quant/quant.h"
 
 #include <math.h>
@@ -337,6 +338,38 @@ double plot_median_where(const qlab_results_data *d, const series *s, row_field 
     double m = plot_dvec_median(&v);
     free(v.v);
     return m;
+}
+
+int plot_draws_where(const qlab_results_data *d, const series *s, row_field f, row_pred pred, double arg,
+                     double *mean, double *lo, double *hi)
+{
+    dvec v = {0};
+    uint64_t seed0 = 0;
+    int first = 1, seeds_differ = 0;
+    for (int64_t i = 0; i < s->n; i++) {
+        const qlab_row *r = &d->points[s->rows[i]];
+        if (pred && !pred(r, arg))
+            continue;
+        double x = f(r);
+        if (!isfinite(x))
+            continue;
+        if (first)
+            seed0 = r->p.seed;
+        seeds_differ |= !first && r->p.seed != seed0;
+        first = 0;
+        plot_dvec_push(&v, x);
+    }
+    int draws = seeds_differ && v.n > 1;
+    if (draws) {
+        double half;
+        qlab_mean_ci95(v.v, v.n, mean, &half);
+        *lo = *mean - half;
+        *hi = *mean + half;
+    } else {
+        *mean = *lo = *hi = plot_dvec_median(&v);
+    }
+    free(v.v);
+    return draws;
 }
 
 /* Subtitle naming the data a point figure holds: the shape of a synthetic matmul,

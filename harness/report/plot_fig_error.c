@@ -89,6 +89,7 @@ int plot_fig_threshold(plot_ctx *c)
 
     style_lists sk = {0};
     dvec all_t = {0};
+    int any_draws = 0;
     for (int i = 0; i < ss.n; i++) {
         char name[64];
         snprintf(name, sizeof name, "s%d.tsv", i + 1);
@@ -98,17 +99,21 @@ int plot_fig_threshold(plot_ctx *c)
             free(all_t.v);
             return 2;
         }
-        fprintf(f, "threshold\t%s\toutlier_frac\n", ss.s[i].label);
+        fprintf(f, "threshold\t%s\toutlier_frac\tlo\thi\n", ss.s[i].label);
         dvec t = {0};
         for (int64_t j = 0; j < ss.s[i].n; j++) {
             plot_dvec_push(&t, d->points[ss.s[i].rows[j]].p.threshold);
             plot_dvec_push(&all_t, d->points[ss.s[i].rows[j]].p.threshold);
         }
         plot_dvec_unique(&t);
-        for (int64_t j = 0; j < t.n; j++)
-            fprintf(f, "%g\t%.6g\t%.6g\n", t.v[j],
-                    plot_log_value(c, plot_median_where(d, &ss.s[i], plot_f_rel_err, p_threshold, t.v[j])),
-                    plot_median_where(d, &ss.s[i], f_outlier_frac, p_threshold, t.v[j]));
+        for (int64_t j = 0; j < t.n; j++) {
+            /* repeats: the mean and its 95 % interval over the draws (error bars) */
+            double mean, lo, hi;
+            any_draws |= plot_draws_where(d, &ss.s[i], plot_f_rel_err, p_threshold, t.v[j], &mean, &lo, &hi);
+            fprintf(f, "%g\t%.6g\t%.6g\t%.6g\t%.6g\n", t.v[j], plot_log_value(c, mean),
+                    plot_median_where(d, &ss.s[i], f_outlier_frac, p_threshold, t.v[j]), lo > 0 ? lo : mean,
+                    hi);
+        }
         free(t.v);
         fclose(f);
         /* the threshold axis is the series here: style as the decomposition it is */
@@ -162,15 +167,17 @@ int plot_fig_threshold(plot_ctx *c)
     char sub[256], vars[8192];
     plot_shape_desc(d, shape, n_shapes, sub, sizeof sub);
     /* a fraction spanning decades (low t sends most columns to fp16) reads on a log axis */
-    snprintf(vars, sizeof vars, "nser=%d; floor=%.6g; has_frac=%d; frac_log=%d;",
+    snprintf(vars, sizeof vars, "nser=%d; floor=%.6g; has_frac=%d; frac_log=%d; has_err=%d;",
              ss.n, isfinite(floor_v) ? floor_v : -1.0, frac_any,
-             frac_any && frac_hi > 30 * frac_lo);
+             frac_any && frac_hi > 30 * frac_lo, any_draws);
     plot_style_vars(&sk, vars, sizeof vars);
     plot_series_free(&ss);
     if (c->n_ok == 0)
         return plot_skip_unshowable(c, fig, "relative error");
     if (n_shapes > 1)
         plot_log(c, "%s: %d shapes support it; drawing the largest, %s", fig, n_shapes, sub);
+    if (any_draws)
+        plot_log(c, "%s: points repeated over draws: the mean with its 95%% interval (error bars)", fig);
     return plot_draw(c, fig, sub, vars);
 }
 

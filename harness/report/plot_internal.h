@@ -159,6 +159,11 @@ double plot_representative_threshold(const qlab_results_data *d);
 /* Median of field f over the rows of s (every point when s is NULL) that satisfy
  * pred(r, arg) (pred NULL: every row); non-finite values are left out; NaN if none. */
 double plot_median_where(const qlab_results_data *d, const series *s, row_field f, row_pred pred, double arg);
+/* The rows of s that pass pred(arg) with a finite f: when they are draws of one point
+ * (`repeat:`, their seeds differ), *mean and the 95 % interval [*lo, *hi] over them
+ * (Student's t), returning 1; otherwise their median in all three, returning 0. */
+int plot_draws_where(const qlab_results_data *d, const series *s, row_field f, row_pred pred, double arg,
+                     double *mean, double *lo, double *hi);
 
 /* Subtitle naming the data at `shape`: a synthetic matmul's shape, a dump's layers, a
  * model's sentence embeddings; n_shapes > 1 says it is the largest of several. */

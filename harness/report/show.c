@@ -5,19 +5,22 @@
  * numbers right-aligned so their digits line up.
  */
 #include "report/show.h"
+#include "report/stats.h"
+#include "sweep/config.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum {
     COL_SCHEME, COL_GRAN, COL_BLOCK, COL_THR, COL_OUTW, COL_SHAPE, COL_REL, COL_SQNR,
-    COL_OCOLS, COL_TIME, COL_SPEED, COL_WMEM, COL_WBITS, COL_WSPLIT, COL_NOTE, N_COLS
+    COL_OCOLS, COL_DRAWS, COL_TIME, COL_SPEED, COL_WMEM, COL_WBITS, COL_WSPLIT, COL_NOTE, N_COLS
 };
 
 static const struct { const char *title; int right; } cols[N_COLS] = {
     { "scheme", 0 }, { "x/w", 0 }, { "block", 1 }, { "thr", 1 }, { "outl_w", 0 },
-    { "shape", 0 }, { "rel_err", 1 }, { "sqnr_db", 1 }, { "outl_cols", 1 },
+    { "shape", 0 }, { "rel_err", 1 }, { "sqnr_db", 1 }, { "outl_cols", 1 }, { "draws", 1 },
     { "median_us", 1 }, { "vs_fp16", 1 }, { "w_mem", 1 }, { "w_bits", 1 }, { "w_split", 0 },
     { "note", 0 },
 };
@@ -149,9 +152,47 @@ static int fill_cells(const qlab_row *r, cell_row c)
     return split;
 }
 
+/* Points that differ only in their seed are draws of one point (`repeat:`). */
+static int same_but_seed(const qlab_row *a, const qlab_row *b)
+{
+    qlab_point q = b->p;
+    q.seed = a->p.seed;
+    return qlab_point_same(&a->p, &q);
+}
+
+/* The rel_err and sqnr_db cells of a group of draws: the mean and its 95 % interval
+ * ("4.171e-02 ±1.2e-03"), and the number of draws. */
+static void fill_draws(const qlab_results_data *d, const int64_t *members, int64_t n, cell_row c)
+{
+    double *v = malloc((size_t)n * sizeof *v), mean, half;
+    int64_t k = 0;
+    snprintf(c[COL_DRAWS], CELL, "%" PRId64, n);
+    if (!v)
+        return;
+    for (int64_t i = 0; i < n; i++)
+        if (d->points[members[i]].status == QLAB_STATUS_OK)
+            v[k++] = d->points[members[i]].rel_err;
+    if (k > 0) {
+        qlab_mean_ci95(v, k, &mean, &half);
+        snprintf(c[COL_REL], CELL, "%.3e ±%.1e", mean, half);
+        k = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (d->points[members[i]].status == QLAB_STATUS_OK)
+                v[k++] = d->points[members[i]].sqnr_db;
+        qlab_mean_ci95(v, k, &mean, &half);
+        snprintf(c[COL_SQNR], CELL, "%.2f ±%.2f", mean, half);
+        if (k < n)
+            snprintf(c[COL_DRAWS], CELL, "%" PRId64 " of %" PRId64, k, n);
+    }
+    free(v);
+}
+
+static int g_show_draws;   /* print the draws column (a file with repeats) */
+
 static void print_row(FILE *out, char c[N_COLS][CELL], const int *w, int last)
 {
     for (int j = 0; j <= last; j++) {
+        if (j == COL_DRAWS && !g_show_draws) continue;
         if (j) fputs("  ", out);
         if (j == last && !cols[j].right) fputs(c[j], out);   /* no trailing blanks */
         else fprintf(out, cols[j].right ? "%*s" : "%-*s", w[j], c[j]);
@@ -198,11 +239,40 @@ int qlab_show(const qlab_results_data *d, FILE *out)
     }
     qsort(keys, (size_t)n, sizeof *keys, cmp_key);
 
+    /* Draws: with repeats (seeds differ), the rows of one point become one line with
+     * the mean and 95 % interval of its draws; leader[i] is the first draw's index. */
+    int64_t *leader = malloc((size_t)n * sizeof *leader), *members = malloc((size_t)n * sizeof *members);
+    if (!leader || !members) {
+        free(keys); free(cells); free(leader); free(members);
+        return 2;
+    }
+    int repeats = 0;
+    for (int64_t i = 1; i < n && !repeats; i++)
+        repeats = d->points[i].p.seed != d->points[0].p.seed;
+    for (int64_t i = 0; i < n; i++) {
+        leader[i] = i;
+        for (int64_t j = 0; repeats && j < i; j++)
+            if (leader[j] == j && same_but_seed(&d->points[j], &d->points[i])) { leader[i] = j; break; }
+    }
+    g_show_draws = repeats;
+
     int w[N_COLS];
     int any_note = 0, any_split = 0;
     for (int j = 0; j < N_COLS; j++) w[j] = (int)strlen(cols[j].title);
     for (int64_t i = 0; i < n; i++) {
-        any_split |= fill_cells(&d->points[keys[i].index], cells[i]);
+        int64_t idx = keys[i].index;
+        if (leader[idx] != idx) {
+            cells[i][0][0] = 1;   /* a later draw: folded into its leader's line */
+            continue;
+        }
+        any_split |= fill_cells(&d->points[idx], cells[i]);
+        snprintf(cells[i][COL_DRAWS], CELL, "1");
+        if (repeats) {
+            int64_t nm = 0;
+            for (int64_t j = 0; j < n; j++)
+                if (leader[j] == idx) members[nm++] = j;
+            if (nm > 1) fill_draws(d, members, nm, cells[i]);
+        }
         for (int j = 0; j < N_COLS; j++) {
             int l = (int)strlen(cells[i][j]);
             if (l > w[j]) w[j] = l;
@@ -215,14 +285,22 @@ int qlab_show(const qlab_results_data *d, FILE *out)
     cell_row head;
     for (int j = 0; j < N_COLS; j++) snprintf(head[j], CELL, "%s", cols[j].title);
     print_row(out, head, w, last);
+    int64_t prev = -1;
     for (int64_t i = 0; i < n; i++) {
-        if (i > 0 && keys[i].shape != keys[i - 1].shape) fputc('\n', out);
+        if (cells[i][0][0] == 1) continue;
+        if (prev >= 0 && keys[i].shape != keys[prev].shape) fputc('\n', out);
         print_row(out, cells[i], w, last);
+        prev = i;
     }
+    if (repeats)
+        fprintf(out, "\ndraws: points run with `repeat:` (seeds differ); rel_err and sqnr_db are the mean"
+                     " ±95%% interval (Student's t) over the draws\n");
     if (any_split)
         fprintf(out, "\nw_split: w_bits = codes + scales (+ zero points)"
                      " [+ dq: second-level scales] [+ outl: fp16 outlier columns]\n");
     free(keys);
     free(cells);
+    free(leader);
+    free(members);
     return ferror(out) ? 2 : 0;
 }

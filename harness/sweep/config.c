@@ -265,8 +265,9 @@ static int walk_leaf(cfg_walk *w, const cfg_key *k, struct fy_node *kn, struct f
     }
 
     if (vn && fy_node_is_sequence(vn))
-        return cfg_fail(c, vn, kn, k->path,
-                        "cannot be a list (only values under workload and quant are axes)");
+        return cfg_fail(c, vn, kn, k->path, "cannot be a list (only values under workload and quant are axes%s)",
+                        k->field == F_SEED ? "; for several draws of the data, `repeat: N` runs each point with "
+                                             "seeds seed, seed+1, ..., seed+N-1" : "");
     int rc = parse_scalar(c, k, vn, kn, &v);
     if (rc) return rc;
     switch (k->field) {
@@ -280,6 +281,7 @@ static int walk_leaf(cfg_walk *w, const cfg_key *k, struct fy_node *kn, struct f
         break;
     case F_BACKEND: cfg_copy_str(e->backend, sizeof e->backend, v.s); break;
     case F_SEED: e->seed = (uint64_t)v.i; break;
+    case F_REPEAT: e->repeat = v.i; e->repeat_node = vn; break;
     case F_WARMUP: e->timing.warmup = v.i; break;
     case F_MIN_SAMPLES: e->timing.min_samples = v.i; break;
     case F_MAX_NOISE: e->timing.max_noise = v.d; break;
@@ -449,6 +451,7 @@ static int load_document(struct fy_document *fyd, cfg_ctx *c, const char *const 
     exp->description = strdup("");
     cfg_copy_str(exp->backend, sizeof exp->backend, "auto");
     exp->measure_error = exp->measure_latency = exp->measure_memory = 1;
+    exp->repeat = 1;
     exp->timing = (qlab_timing_opts){.warmup = 10, .min_samples = 10, .max_noise = 0.005,
                                      .min_time_s = 0.2, .timeout_s = 10.0};
     if (!exp->source || !exp->text || !exp->description)

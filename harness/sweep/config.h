@@ -69,6 +69,9 @@ typedef struct {
     char *text;               /* the config as run: the YAML document after --set overrides, emitted */
     char backend[QLAB_NAME_LEN];   /* "auto" | "cpu" | "cuda" */
     uint64_t seed;
+    int64_t repeat;           /* `repeat:` draws of the data per point (default 1): point i's
+                                 draw r has seed `seed` + r; synthetic and chain workloads */
+    void *repeat_node;        /* where `repeat` was written (for messages), or NULL */
     int measure_error, measure_latency, measure_memory;
     qlab_timing_opts timing;
 

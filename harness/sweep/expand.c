@@ -708,6 +708,39 @@ int cfg_expand(cfg_walk *w)
     free(table);
     if (rc) { free(pts); return rc; }
 
+    /* 3. repeats: each point once per draw of its data, seeds seed .. seed+N-1, the
+     * draws of a point next to each other (ids renumbered in that order) */
+    if (e->repeat > 1) {
+        if (strcmp(kind, "synthetic") && !is_chain) {
+            free(pts);
+            return cfg_fail(c, e->repeat_node, w->root, "repeat",
+                            "a %s workload has one draw of its data (the captured inputs); repeat needs a "
+                            "synthetic or chain workload, whose data come from the seed", kind);
+        }
+        if (n_kept > CFG_MAX_PRODUCT / e->repeat) {
+            free(pts);
+            return cfg_fail(c, e->repeat_node, w->root, "repeat", "%lld points x %lld draws is more than %lld",
+                            (long long)n_kept, (long long)e->repeat, (long long)CFG_MAX_PRODUCT);
+        }
+        qlab_point *rp = calloc((size_t)(n_kept * e->repeat) + 1, sizeof *rp);
+        if (!rp) {
+            free(pts);
+            return cfg_fail(c, w->root, NULL, "", "out of memory expanding %lld draws",
+                            (long long)(n_kept * e->repeat));
+        }
+        for (int64_t i = 0; i < n_kept; i++)
+            for (int64_t r = 0; r < e->repeat; r++) {
+                qlab_point *q = &rp[i * e->repeat + r];
+                *q = pts[i];
+                q->seed = e->seed + (uint64_t)r;
+                q->id = i * e->repeat + r;
+            }
+        free(pts);
+        pts = rp;
+        n_kept *= e->repeat;
+        n_cand = n_kept + (n_cand - n_kept / e->repeat);   /* the skipped count stays the product's */
+    }
+
     e->points = pts;
     e->n_points = n_kept;
     e->n_skipped = n_cand - n_kept;

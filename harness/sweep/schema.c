@@ -38,6 +38,7 @@ const cfg_key cfg_keys[] = {
     {"description", T_TEXT, F_DESC, 0, NULL, NULL, NB, NB, 0, 0},
     {"backend", T_ENUM, F_BACKEND, 0, names_backend, "backend", NB, NB, 0, 0},
     {"seed", T_UINT, F_SEED, 0, NULL, NULL, NB, NB, 0, 0},
+    {"repeat", T_INT, F_REPEAT, 0, NULL, NULL, 1, 1000, 0, 0},
     {"workload", T_MAP, F_NONE, 0, NULL, NULL, NB, NB, 0, 0},
     {"workload.kind", T_ENUM, F_KIND, 1, names_kind, "workload kind", NB, NB, 0, 0},
     {"workload.path", T_TEXT, F_PATH, 1, NULL, NULL, NB, NB, 0, 0},
