@@ -181,6 +181,7 @@ test: deps
 	QLAB=$(B)/qlab bash tests/verdict_test.sh
 	bash tests/doc_paths_test.sh
 	QLAB=$(B)/qlab bash tools/check_baseline.sh
+	@$(MAKE) --no-print-directory $(B)/libquant.so && QLAB=$(B)/qlab QLAB_LIBQUANT=$(B)/libquant.so bash python/tests/run.sh
 	MAKE="$(MAKE)" QLAB_MAKE_ARGS="B=$(B) CUDA=$(CUDA)" bash tests/install_test.sh
 
 # The accuracy regression baseline that `make test` compares against. Regenerate it

@@ -10,7 +10,8 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config libhdf5-dev hdf5-tools libfyaml-dev libopenblas-dev
       libcriterion-dev gnuplot-nox python3-pip zlib1g-dev libpng-dev libjpeg-dev
-      python3-skimage)   # libpng/libjpeg: the ViT's image decoding; python3-skimage: its photos
+      python3-skimage    # libpng/libjpeg: the ViT's image decoding; python3-skimage: its photos
+      python3-numpy python3-h5py python3-pandas python3-pytest)   # python/ (the qlab package) and its tests
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
