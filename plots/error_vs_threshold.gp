@@ -4,10 +4,15 @@
 # rel_err, outlier_frac; header = legend text), frac.tsv (threshold, outlier columns
 # in % of k). Variables: nser, sch/grn/dec (style keys), floor (fp16 rel_err, <= 0
 # when absent), has_frac (1 when any outlier column was found), frac_log (1 when the
-# fraction spans decades: log right axis).
+# fraction spans decades: log right axis), has_err (1: repeated draws, s<i>.tsv columns 4
+# and 5 hold the 95 % interval, drawn as error bars). A blank line after t = 0 keeps
+# "no decomposition" apart from the thresholds.
 load scripts.'/style.gp'
 
 set title title_of('Relative error vs LLM.int8() outlier threshold')
+# The legend below the plot, in columns: the plot keeps the figure's whole width
+# (a legend column at the right took a third of it).
+set key below horizontal maxrows 3 width 2
 set xlabel 'outlier threshold t  (columns with |x| >= t take the fp16 path; t = 0: no decomposition)'
 set ylabel 'relative error  ||Y - Y_ref||_F / ||Y_ref||_F'
 set logscale y

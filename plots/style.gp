@@ -19,16 +19,16 @@ if (!exists("out")) out = 'figure.'.term
 if (!exists("ttl")) ttl = ''
 if (!exists("sub")) sub = ''
 
-# The PDF is the PNG at 100 px per inch, with the font scaled to match, so both have
-# the same proportions (pngcairo sizes fonts in points at 72 dpi).
-# Every font size below goes through fnt(), and line widths through the terminal's
-# linewidth, so that a figure scales as a whole.
-fscale = (term eq 'pdf') ? 1.39 : 1.0
+# The PDF is sized for a paper: the full width of a two-column page (7 in) at the
+# PNG's proportions, with 9 pt text (titles 11 pt, legends 8 pt), so it goes into a
+# figure* unscaled. Every font size below goes through fnt(), and line widths through
+# the terminal's linewidth, so that a figure scales as a whole.
+fscale = (term eq 'pdf') ? 0.9 : 1.0
 fnt(size) = sprintf(",%g", size * fscale)
 f8 = fnt(8); f9 = fnt(9); f11 = fnt(11)
 if (term eq 'pdf') {
-    set terminal pdfcairo noenhanced color size 9.6in,6in font "Sans,13.9" linewidth 1.2 rounded dashlength 2.2
-    set pointsize 0.65
+    set terminal pdfcairo noenhanced color size 7in,4.375in font "Sans,9" linewidth 0.9 rounded dashlength 1.6
+    set pointsize 0.5
 } else {
     set terminal pngcairo noenhanced color size 960,600 font "Sans,10" linewidth 1.4 rounded dashlength 1.2
 }

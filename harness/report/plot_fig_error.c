@@ -113,6 +113,10 @@ int plot_fig_threshold(plot_ctx *c)
             fprintf(f, "%g\t%.6g\t%.6g\t%.6g\t%.6g\n", t.v[j], plot_log_value(c, mean),
                     plot_median_where(d, &ss.s[i], f_outlier_frac, p_threshold, t.v[j]), lo > 0 ? lo : mean,
                     hi);
+            /* t = 0 is no decomposition, not a small threshold: a blank line ends the
+             * line there, so no segment joins it to the first threshold */
+            if (t.v[j] == 0 && j + 1 < t.n)
+                fprintf(f, "\n");
         }
         free(t.v);
         fclose(f);
