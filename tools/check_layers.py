@@ -10,6 +10,7 @@ Reads the symbols each object file of a build defines and uses (nm), makes the g
 Usage (from the repository root): check_layers.py BUILD_DIR (default build). Exit 0 clean, 1 a violation, 2 usage.
 """
 import os
+import shutil
 import subprocess
 import sys
 
@@ -34,6 +35,9 @@ def symbols(path):
 
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
+    if shutil.which("nm") is None:
+        print("check_layers: needs nm (binutils): apt-get install binutils", file=sys.stderr)
+        return 2
     if not os.path.isdir(build):
         print(f"check_layers: {build} is not a build directory (make first)", file=sys.stderr)
         return 2

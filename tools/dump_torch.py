@@ -15,7 +15,8 @@ compute_dtype, the precision its output was computed in (the module's or autocas
 dtype; tf32 for float32 matmuls on a GPU that allows TF32), so that the check's
 tolerance fits a float32 dump of a model that ran in float16, bfloat16 or TF32.
 
-Usage (needs torch, h5py and numpy; transformers for --model):
+Usage (needs torch, h5py and numpy; transformers for --model; a missing one is named,
+with how to install it, and the script exits 2):
 
   # a Hugging Face model on your own texts (one text per line)
   python3 tools/dump_torch.py --model bert-base-uncased --text texts.txt -o bert.h5
@@ -35,9 +36,19 @@ texts with an attention mask.
 """
 import argparse
 import fnmatch
+import os
 import sys
 
-import numpy as np
+try:
+    from pydeps import require
+except ImportError:   # imported from elsewhere: pydeps.py lies beside this file
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from pydeps import require
+
+if __name__ == "__main__":
+    # every package the command needs, checked at once: one message, exit 2
+    require("dump_torch.py", ["numpy", "torch", "h5py", "transformers"])
+np, = require("dump_torch.py", ["numpy"], library=True)
 
 FORMAT = "qlab-dump"
 FORMAT_VERSION = 1
@@ -105,9 +116,9 @@ def dump_model(model, run, path, model_name="", source="tools/dump_torch.py", dt
     run: a function calling the model (e.g. lambda m: m(**batch)).
     token_mask: optional bool tensor [batch, seq]; where given, only the tokens it marks
     (e.g. the attention mask) are kept from inputs shaped [batch, seq, k].
-    Returns the number of layers written."""
-    import h5py
-    import torch
+    Returns the number of layers written. Raises ImportError naming torch or h5py
+    (and how to install them) when one is missing."""
+    h5py, torch = require("dump_torch.py", ["h5py", "torch"], library=True)
 
     captured = []   # (module name, weight [out,in], bias, input [tokens,k], output [tokens,n], compute dtype)
     flat_mask = token_mask.reshape(-1).bool().cpu() if token_mask is not None else None

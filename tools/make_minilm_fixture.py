@@ -7,7 +7,8 @@ Usage: python3 tools/make_minilm_fixture.py MODEL_DIR OUT_DIR
   MODEL_DIR  the directory tools/setup.sh installs (config.json, model.safetensors,
              vocab.txt, modules.json, 1_Pooling/ ...)
   OUT_DIR    tests/data/minilm
-Needs torch, transformers and sentence-transformers; runs on the CPU in float32.
+Needs torch, transformers and sentence-transformers (a missing one is named, with how
+to install it, and the script exits 2); runs on the CPU in float32.
 Writes sentences.txt (one per line), ids.txt (one line of space-separated ids per
 sentence, [CLS] ... [SEP]) and embeddings.txt (one line of 384 values per sentence,
 printed with 9 significant digits, enough to round-trip float32).
@@ -15,8 +16,11 @@ printed with 9 significant digits, enough to round-trip float32).
 import os
 import sys
 
-import torch
-from sentence_transformers import SentenceTransformer
+from pydeps import require   # tools/pydeps.py: a missing package is named, exit 2
+
+torch, _, sentence_transformers = require("make_minilm_fixture.py",
+                                          ["torch", "transformers", "sentence_transformers"])
+SentenceTransformer = sentence_transformers.SentenceTransformer
 
 SENTENCES = [
     "This is an example sentence.",
@@ -53,7 +57,7 @@ def main():
         for row in emb:
             f.write(" ".join("%.9g" % float(v) for v in row) + "\n")
     print("torch %s, sentence-transformers %s, %d sentences -> %s" % (
-        torch.__version__, __import__("sentence_transformers").__version__, len(SENTENCES),
+        torch.__version__, sentence_transformers.__version__, len(SENTENCES),
         out_dir))
 
 
