@@ -42,13 +42,19 @@ class QuantError(ValueError):
 
 # ------------------------------------------------------------------------------------
 # The library and its structs (quant/quant.h)
+#
+# Each struct mirrors the leading members of quant.h's and ends in a zeroed reserve,
+# so a library whose struct has grown members at its end (as structs here do) writes
+# into the reserve, not past the buffer; a member read back is checked where it can
+# be (shapes and group counts), so a layout that changed elsewhere is reported.
+_RESERVE = ("_reserve", ctypes.c_uint8 * 1024)
 
 class _QuantMatrix(ctypes.Structure):
     _fields_ = [("scheme", ctypes.c_int), ("gran", ctypes.c_int),
                 ("rows", ctypes.c_int64), ("cols", ctypes.c_int64), ("block", ctypes.c_int64),
                 ("groups_per_row", ctypes.c_int64), ("n_groups", ctypes.c_int64),
                 ("codes", ctypes.POINTER(ctypes.c_int8)), ("scales", ctypes.POINTER(ctypes.c_float)),
-                ("zeros", ctypes.POINTER(ctypes.c_int32))]
+                ("zeros", ctypes.POINTER(ctypes.c_int32)), _RESERVE]
 
 
 class _Quant4bit(ctypes.Structure):
@@ -56,20 +62,20 @@ class _Quant4bit(ctypes.Structure):
                 ("block", ctypes.c_int64), ("n_blocks", ctypes.c_int64), ("n_dq_blocks", ctypes.c_int64),
                 ("codes", ctypes.POINTER(ctypes.c_uint8)), ("absmax", ctypes.POINTER(ctypes.c_float)),
                 ("qabsmax", ctypes.POINTER(ctypes.c_int8)), ("dq_scales", ctypes.POINTER(ctypes.c_float)),
-                ("dq_mean", ctypes.c_float)]
+                ("dq_mean", ctypes.c_float), _RESERVE]
 
 
 class _MatmulOpts(ctypes.Structure):
     _fields_ = [("scheme", ctypes.c_int), ("x_gran", ctypes.c_int), ("w_gran", ctypes.c_int),
                 ("block", ctypes.c_int64), ("threshold", ctypes.c_float),
-                ("outlier_weights", ctypes.c_int), ("smooth_alpha", ctypes.c_float)]
+                ("outlier_weights", ctypes.c_int), ("smooth_alpha", ctypes.c_float), _RESERVE]
 
 
 class _MatmulInfo(ctypes.Structure):
     _fields_ = [("outlier_cols", ctypes.c_int64), ("x_rel_err", ctypes.c_double),
                 ("w_rel_err", ctypes.c_double), ("w_bytes", ctypes.c_int64), ("x_bytes", ctypes.c_int64),
                 ("w_code_bytes", ctypes.c_int64), ("w_scale_bytes", ctypes.c_int64),
-                ("w_scale2_bytes", ctypes.c_int64), ("w_outlier_bytes", ctypes.c_int64)]
+                ("w_scale2_bytes", ctypes.c_int64), ("w_outlier_bytes", ctypes.c_int64), _RESERVE]
 
 
 _F32P = ctypes.POINTER(ctypes.c_float)
@@ -140,6 +146,17 @@ def _load():
         fn.argtypes = argtypes
     _lib = lib
     return lib
+
+
+def _check_layout(ok, struct):
+    if not ok:
+        raise OSError("%s: its %s does not have the layout this package expects (quant/quant.h "
+                      "changed): use the qlab package from the same tree as the library" % (library_path(), struct))
+
+
+def _group_count(g, rows, cols, block):
+    st = ctypes.c_int(0)
+    return _load().quant_group_count(g, rows, cols, block, ctypes.byref(st))
 
 
 def _status_message(st):
@@ -296,6 +313,8 @@ def quantize(x, scheme, granularity="tensor", block=None):
         m = _QuantMatrix()
         _check(lib.quant_matrix_init(ctypes.byref(m), sid, g, rows, cols, blk), what)
         try:
+            _check_layout(m.rows == rows and m.cols == cols and m.n_groups == _group_count(g, rows, cols, blk),
+                          "quant_matrix")
             _check(lib.quant_quantize(_p(x, _F32P), ctypes.byref(m)), what)
             ng = m.n_groups
             codes = np.ctypeslib.as_array(m.codes, shape=(rows * cols,)).copy().reshape(rows, cols)
@@ -321,6 +340,8 @@ def quantize(x, scheme, granularity="tensor", block=None):
     q = _Quant4bit()
     _check(lib.quant_4bit_init(ctypes.byref(q), sid, rows, cols, blk4), what)
     try:
+        _check_layout(q.rows == rows and q.cols == cols and q.block == blk4 and
+                      q.n_blocks == rows * cols // blk4, "quant_4bit")
         _check(lib.quant_4bit_quantize(_p(x, _F32P), ctypes.byref(q)), what)
         codes = np.ctypeslib.as_array(q.codes, shape=((rows * cols + 1) // 2,)).copy()
         absmax = np.ctypeslib.as_array(q.absmax, shape=(q.n_blocks,)).copy()
@@ -439,5 +460,5 @@ def matmul(x, w, scheme, x_granularity="tensor", w_granularity="tensor", block=6
     _check(lib.quant_matmul_scheme(_p(x, _F32P), _p(w, _F32P), m, k, n, ctypes.byref(opts),
                                    _p(y, _F32P), ctypes.byref(inf)), what)
     if info:
-        return y, {name: getattr(inf, name) for name, _ in _MatmulInfo._fields_}
+        return y, {name: getattr(inf, name) for name, _ in _MatmulInfo._fields_ if name != "_reserve"}
     return y
