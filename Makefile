@@ -38,7 +38,7 @@ CUDA ?= $(if $(NVCC),1,0)
 B ?= build$(if $(filter 0,$(CUDA)),/cpu-only)
 
 # pkg-config is read lazily (=) so that a make after tools/setup.sh sees the packages.
-PKGS := hdf5 libfyaml openblas zlib
+PKGS := hdf5 libfyaml openblas zlib libpng libjpeg
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRIT_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)

@@ -10,6 +10,7 @@
 
 #include "quant/quant.h"
 #include "models/bert.h"
+#include "models/nn.h"
 #include "models/safetensors.h"
 
 /* ---------------------------------------------------------------------------- */
@@ -185,73 +186,7 @@ int qlab_minilm_dir(char *dir, size_t cap, char *err, size_t err_len)
 int qlab_bert_linear_ref(void *ctx, const char *name, int index, const float *x, int64_t m,
                          int64_t k, const float *w, const float *b, int64_t n, float *y)
 {
-    double *acc = malloc((size_t)(m * n) * sizeof *acc);
-    quant_status st = acc ? quant_matmul_ref_f64(x, w, m, k, n, acc) : QUANT_ERR_NOMEM;
-    if (st != QUANT_OK) {
-        if (ctx)
-            snprintf((char *)ctx, 256, "%s: reference matmul: %s", name, quant_status_str(st));
-        free(acc);
-        return 1;
-    }
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++)
-            y[i * n + j] = (float)(acc[i * n + j] + (b ? (double)b[j] : 0.0));
-    free(acc);
-    return 0;
-}
-
-/* In place: each row of x [rows, cols] normalised, scaled by g, shifted by b. */
-static void layer_norm(float *x, int64_t rows, int64_t cols, const float *g, const float *b,
-                       double eps)
-{
-    for (int64_t i = 0; i < rows; i++) {
-        float *r = x + i * cols;
-        double mean = 0, var = 0;
-        for (int64_t j = 0; j < cols; j++)
-            mean += r[j];
-        mean /= (double)cols;
-        for (int64_t j = 0; j < cols; j++)
-            var += ((double)r[j] - mean) * ((double)r[j] - mean);
-        var /= (double)cols;
-        double inv = 1.0 / sqrt(var + eps);
-        for (int64_t j = 0; j < cols; j++)
-            r[j] = (float)(((double)r[j] - mean) * inv * g[j] + b[j]);
-    }
-}
-
-/* Self-attention of one sentence: ctx [len, H] from q, k, v [len, H] (rows of the
- * packed matrices), heads of H / heads dims each. */
-static void attention(const float *q, const float *k, const float *v, int64_t len, int64_t H,
-                      int64_t heads, float *ctx, double *scores)
-{
-    int64_t d = H / heads;
-    double scale = 1.0 / sqrt((double)d);
-    for (int64_t h = 0; h < heads; h++) {
-        for (int64_t i = 0; i < len; i++) {
-            const float *qi = q + i * H + h * d;
-            double mx = -INFINITY;
-            for (int64_t j = 0; j < len; j++) {
-                const float *kj = k + j * H + h * d;
-                double s = 0;
-                for (int64_t t = 0; t < d; t++)
-                    s += (double)qi[t] * kj[t];
-                scores[j] = s * scale;
-                if (scores[j] > mx)
-                    mx = scores[j];
-            }
-            double sum = 0;
-            for (int64_t j = 0; j < len; j++) {
-                scores[j] = exp(scores[j] - mx);
-                sum += scores[j];
-            }
-            for (int64_t t = 0; t < d; t++) {
-                double a = 0;
-                for (int64_t j = 0; j < len; j++)
-                    a += scores[j] * v[j * H + h * d + t];
-                ctx[i * H + h * d + t] = (float)(a / sum);
-            }
-        }
-    }
+    return qlab_nn_linear_ref(ctx, name, index, x, m, k, w, b, n, y);
 }
 
 int qlab_bert_forward(const qlab_bert *m, const int32_t *ids, const int64_t *seq_start,
@@ -305,7 +240,7 @@ int qlab_bert_forward(const qlab_bert *m, const int32_t *ids, const int64_t *seq
                 h[t * H + j] = (float)((double)m->word[(int64_t)ids[t] * H + j] +
                                        (double)m->pos[pos * H + j] + (double)m->type[j]);
         }
-    layer_norm(h, T, H, m->emb_ln_g, m->emb_ln_b, c->ln_eps);
+    qlab_nn_layer_norm(h, T, H, m->emb_ln_g, m->emb_ln_b, c->ln_eps);
 
     for (int64_t l = 0; l < c->layers; l++) {
         const qlab_bert_layer *L = &m->layer[l];
@@ -324,25 +259,22 @@ int qlab_bert_forward(const qlab_bert *m, const int32_t *ids, const int64_t *seq
             goto done;
         for (int64_t s = 0; s < n_seq; s++) {
             int64_t o = seq_start[s] * H;
-            attention(q + o, k + o, v + o, seq_start[s + 1] - seq_start[s], H, c->heads,
-                      cx + o, scores);
+            qlab_nn_attention(q + o, k + o, v + o, seq_start[s + 1] - seq_start[s], H,
+                              c->heads, cx + o, scores);
         }
         if ((rc = linear(ctx, nm[3], base + 3, cx, T, H, L->ao_w, L->ao_b, H, a)))
             goto done;
         for (int64_t i = 0; i < T * H; i++)
             a[i] = (float)((double)a[i] + h[i]);
-        layer_norm(a, T, H, L->ln1_g, L->ln1_b, c->ln_eps);
+        qlab_nn_layer_norm(a, T, H, L->ln1_g, L->ln1_b, c->ln_eps);
         if ((rc = linear(ctx, nm[4], base + 4, a, T, H, L->i_w, L->i_b, I, mid)))
             goto done;
-        for (int64_t i = 0; i < T * I; i++) {
-            double x = mid[i];
-            mid[i] = (float)(0.5 * x * (1.0 + erf(x / sqrt(2.0))));
-        }
+        qlab_nn_gelu_erf(mid, T * I);
         if ((rc = linear(ctx, nm[5], base + 5, mid, T, I, L->o_w, L->o_b, H, h)))
             goto done;
         for (int64_t i = 0; i < T * H; i++)
             h[i] = (float)((double)h[i] + a[i]);
-        layer_norm(h, T, H, L->ln2_g, L->ln2_b, c->ln_eps);
+        qlab_nn_layer_norm(h, T, H, L->ln2_g, L->ln2_b, c->ln_eps);
         if (layer_out)
             memcpy(layer_out[l], h, (size_t)(T * H) * sizeof *h);
     }

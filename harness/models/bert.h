@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "models/nn.h"
 #include "models/tokenizer.h"
 
 #define QLAB_BERT_MAX_LAYERS 48
@@ -42,13 +43,9 @@ typedef struct {
     qlab_bert_layer layer[QLAB_BERT_MAX_LAYERS];
 } qlab_bert;
 
-/* y [m,n] = x [m,k] w^T + b, w [n,k] as nn.Linear stores it. `name` is the linear's
- * weight prefix ("encoder.layer.0.attention.self.query"), `index` its 0-based position
- * in execution order. Returns 0, or non-zero to abort the forward (the callback writes
- * its own message into its context). */
-typedef int (*qlab_bert_linear_fn)(void *ctx, const char *name, int index, const float *x,
-                                   int64_t m, int64_t k, const float *w, const float *b,
-                                   int64_t n, float *y);
+/* Every linear layer goes through one of these (models/nn.h: y = x w^T + b; name is the
+ * linear's weight prefix, "encoder.layer.0.attention.self.query"). */
+typedef qlab_linear_fn qlab_bert_linear_fn;
 
 /* Loads config.json and model.safetensors from dir (F32, F16 or BF16 weights, all
  * read as float32). Every tensor's shape is checked against the config. Returns 0, or
@@ -56,8 +53,8 @@ typedef int (*qlab_bert_linear_fn)(void *ctx, const char *name, int index, const
 int qlab_bert_load(qlab_bert *m, const char *dir, char *err, size_t err_len);
 void qlab_bert_free(qlab_bert *m);
 
-/* The float64-accumulated reference linear: y = x w^T + b through
- * quant_matmul_ref_f64, rounded once to float32. ctx: a char[256] for messages or NULL. */
+/* The float64-accumulated reference linear (qlab_nn_linear_ref). ctx: a char[256] for
+ * messages or NULL. */
 int qlab_bert_linear_ref(void *ctx, const char *name, int index, const float *x, int64_t m,
                          int64_t k, const float *w, const float *b, int64_t n, float *y);
 
