@@ -147,6 +147,16 @@ quant_status quant_quantize(const float *v, quant_matrix *q)
         }
     }
     if (bad != QUANT_OK) {
+        /* name the group and its value for the message (quant_matrix's contract) */
+        float amax = 0.0f, lo = 0.0f, hi = 0.0f;
+        for (int64_t i = 0; i < glen; i++) {
+            float x = v[bad_g * glen + i];
+            amax = fabsf(x) > amax ? fabsf(x) : amax;
+            lo = x < lo ? x : lo;
+            hi = x > hi ? x : hi;
+        }
+        q->failed_group = bad_g;
+        q->failed_value = q->scheme == QUANT_SCHEME_ABSMAX ? amax : hi - lo;
         free(scales);
         free(zeros);
         return bad;

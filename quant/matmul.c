@@ -7,6 +7,7 @@
  * GPU kernels are checked against them.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "quant.h"
@@ -350,15 +351,16 @@ quant_status quant_matmul_float(const quant_scheme_traits *t, const float *x, co
 /* The low-precision part of an int8 or fp8 pipeline: y = the scheme's product of
  * xq (X with any outlier columns zeroed) and W. When asked, xdq and wdq receive the
  * dequantized operands. *xb receives the bytes stored for X (codes + scales), *wcb
- * and *wsb those of W's codes and of its scales (+ zero points). */
+ * and *wsb those of W's codes and of its scales (+ zero points). detail (may be
+ * NULL, QUANT_DETAIL_LEN bytes) receives what a failure's status cannot say. */
 typedef quant_status (*lowp_product_fn)(const float *xq, const float *w, int64_t m, int64_t k,
                                         int64_t n, const quant_matmul_opts *opts, float *y,
                                         float *xdq, float *wdq, int64_t *xb, int64_t *wcb,
-                                        int64_t *wsb);
+                                        int64_t *wsb, char *detail);
 
 static quant_status lowp_int8(const float *xq, const float *w, int64_t m, int64_t k, int64_t n,
                               const quant_matmul_opts *opts, float *y, float *xdq, float *wdq,
-                              int64_t *xb, int64_t *wcb, int64_t *wsb)
+                              int64_t *xb, int64_t *wcb, int64_t *wsb, char *detail)
 {
     /* Per-column scales of X cannot be taken out of the k-sum of an integer GEMM. */
     if (opts->x_gran == QUANT_GRAN_CHANNEL)
@@ -371,10 +373,27 @@ static quant_status lowp_int8(const float *xq, const float *w, int64_t m, int64_
     quant_status st = quant_matrix_init(&qx, opts->scheme, opts->x_gran, m, k, opts->block);
     if (st == QUANT_OK)
         st = quant_matrix_init(&qw, opts->scheme, opts->w_gran, n, k, opts->block);
-    if (st == QUANT_OK)
-        st = quant_quantize(xq, &qx);
-    if (st == QUANT_OK)
-        st = quant_quantize(w, &qw);
+    const quant_matrix *failed = NULL;
+    if (st == QUANT_OK && (st = quant_quantize(xq, &qx)) == QUANT_ERR_RANGE)
+        failed = &qx;
+    if (st == QUANT_OK && (st = quant_quantize(w, &qw)) == QUANT_ERR_RANGE)
+        failed = &qw;
+    if (failed && detail) {
+        /* e.g. "W channel 17: max |v| = 2.1e-40, so 127 / max |v| overflows float32" */
+        int is_x = failed == &qx;
+        const char *g = failed->gran == QUANT_GRAN_TENSOR ? "tensor"
+                        : failed->gran == QUANT_GRAN_BLOCK ? "block"
+                        : is_x ? "row" : "channel";
+        int zp = opts->scheme == QUANT_SCHEME_ZEROPOINT;
+        if (failed->gran == QUANT_GRAN_TENSOR)
+            snprintf(detail, QUANT_DETAIL_LEN, "%s per tensor: %s = %.3g, so %s overflows float32", is_x ? "X" : "W",
+                     zp ? "max v - min v" : "max |v|", (double)failed->failed_value,
+                     zp ? "255 / (max v - min v)" : "127 / max |v|");
+        else
+            snprintf(detail, QUANT_DETAIL_LEN, "%s %s %lld: %s = %.3g, so %s overflows float32", is_x ? "X" : "W", g,
+                     (long long)failed->failed_group, zp ? "max v - min v" : "max |v|",
+                     (double)failed->failed_value, zp ? "255 / (max v - min v)" : "127 / max |v|");
+    }
     if (st == QUANT_OK)
         st = quant_matmul_q(&qx, &qw, y);
     if (st == QUANT_OK && xdq)
@@ -395,7 +414,7 @@ static quant_status lowp_int8(const float *xq, const float *w, int64_t m, int64_
  * (what an fp8 tensor-core GEMM does), then descaled by sx_i * sw_j. */
 static quant_status lowp_fp8(const float *xq, const float *w, int64_t m, int64_t k, int64_t n,
                              const quant_matmul_opts *opts, float *y, float *xdq, float *wdq,
-                             int64_t *xb, int64_t *wcb, int64_t *wsb)
+                             int64_t *xb, int64_t *wcb, int64_t *wsb, char *detail)
 {
     if ((opts->x_gran != QUANT_GRAN_TENSOR && opts->x_gran != QUANT_GRAN_ROW) ||
         (opts->w_gran != QUANT_GRAN_TENSOR && opts->w_gran != QUANT_GRAN_ROW &&
@@ -504,7 +523,7 @@ static quant_status matmul_decomposed(const float *x, const float *w, int64_t m,
         st = QUANT_ERR_NOMEM;
         goto done;
     }
-    st = lowp(xq, w, m, k, n, opts, y, xe, wdq, &xb, &wcb, &wsb);
+    st = lowp(xq, w, m, k, n, opts, y, xe, wdq, &xb, &wcb, &wsb, info ? info->detail : NULL);
     if (st != QUANT_OK)
         goto done;
 

@@ -157,6 +157,10 @@ typedef struct {
     int8_t *codes;             /* rows * cols */
     float *scales;             /* n_groups: v' = q / s (absmax), (q - z) / s (zeropoint) */
     int32_t *zeros;            /* n_groups, zeropoint only (NULL for absmax); always in [-128, 127] */
+    /* After quant_quantize returned QUANT_ERR_RANGE: the first group whose scale
+     * overflows float32, and its max |v| (absmax) or range max v - min v (zeropoint). */
+    int64_t failed_group;
+    float failed_value;
 } quant_matrix;
 
 /* Number of groups for a [rows, cols] matrix at granularity g with block size
@@ -387,6 +391,9 @@ typedef struct quant_matmul_info {
     int64_t w_scale_bytes;                /* first-level scales (+ int32 zero points) */
     int64_t w_scale2_bytes;               /* second-level scales + mean of double quantization */
     int64_t w_outlier_bytes;              /* fp16 outlier columns of W (LLM.int8(), outlier_weights fp16) */
+#define QUANT_DETAIL_LEN 192
+    char detail[QUANT_DETAIL_LEN];        /* on failure, what the status alone cannot say (which
+                                             operand and group, the value), else "" */
 } quant_matmul_info;
 /* Byte counts, with g the number of scale groups of W at w_gran (1 tensor, n row or
  * channel, n k / block block) and o = outlier_cols:

@@ -142,6 +142,8 @@ quant_status quant_matmul_scheme(const float *x, const float *w, int64_t m, int6
                                  quant_matmul_info *info)
 {
     int64_t mk, nk, mn;
+    if (info)
+        memset(info, 0, sizeof *info);
     if (!x || !w || !y || !opts || !quant_size_mul(m, k, &mk) || !quant_size_mul(n, k, &nk) ||
         !quant_size_mul(m, n, &mn))
         return QUANT_ERR_ARG;

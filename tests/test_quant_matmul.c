@@ -409,3 +409,28 @@ Test(quant_matmul, scheme_errors_are_reported)
     o.scheme = QUANT_SCHEME_ABSMAX;
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, NULL), QUANT_OK);
 }
+
+Test(quant_matmul, a_scale_that_overflows_names_its_operand_group_and_value)
+{
+    /* W's channel 5 holds only a subnormal value: 127 / max|w| is inf in float32. */
+    const int64_t m = 4, k = 32, n = 8;
+    float x[4 * 32], w[8 * 32], y[4 * 8];
+    tq_fill_normal(x, m * k, 5, 1.0);
+    tq_fill_normal(w, n * k, 6, 0.05);
+    for (int64_t p = 0; p < k; p++)
+        w[5 * k + p] = p == 3 ? 1e-40f : 0.0f;
+    quant_matmul_opts o = {.scheme = QUANT_SCHEME_ABSMAX, .x_gran = QUANT_GRAN_ROW, .w_gran = QUANT_GRAN_ROW};
+    quant_matmul_info info;
+    cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, &info), QUANT_ERR_RANGE);
+    cr_assert_not_null(strstr(info.detail, "W channel 5: max |v| = 1e-40"), "%s", info.detail);
+    /* the same value in X's row 2 */
+    tq_fill_normal(w, n * k, 6, 0.05);
+    for (int64_t p = 0; p < k; p++)
+        x[2 * k + p] = p == 0 ? -1e-40f : 0.0f;
+    cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, &info), QUANT_ERR_RANGE);
+    cr_assert_not_null(strstr(info.detail, "X row 2: max |v| = 1e-40"), "%s", info.detail);
+    /* a successful call leaves no detail */
+    x[2 * k] = 1.0f;
+    cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, &info), QUANT_OK);
+    cr_assert_eq(info.detail[0], '\0');
+}
