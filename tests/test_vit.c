@@ -3,7 +3,7 @@
  * (fixture in tests/data/vit, made by tools/make_vit_fixture.py; see its NOTE.md): the
  * preprocessed input (INTER_AREA resize, padding, normalisation) and the backbone output,
  * per-token cosine >= 0.99999; packed images equal to images run alone; images refused
- * with messages. The model tests need the weights and the photos (tools/setup.sh
+ * with messages; the layer dump (72 linears, /model_input). The model tests need the weights and the photos (tools/setup.sh
  * provides both): without them they skip, saying so, except where CI=true. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -11,10 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <hdf5.h>
 
 #include "models/image.h"
 #include "models/nn.h"
 #include "models/vit.h"
+#include "models/vit_dump.h"
+#include "store/dump.h"
 
 #define FIX "tests/data/vit/"
 #define MAX_PHOTOS 8
@@ -250,4 +255,49 @@ Test(vit, resize_area_averages_cells)
     cr_assert_eq(dst[0], 30);    /* (0 * 1 + 90 * 0.5) / 1.5 */
     cr_assert_eq(dst[3], 150);   /* (90 * 0.5 + 180 * 1) / 1.5 */
     cr_assert_eq(qlab_image_resize_area(&i3, 4, 1, dst), 2, "an upscale is refused");
+}
+
+Test(vit, dump_holds_the_72_linears_and_the_model_input, .timeout = 120)
+{
+    if (!need_model())
+        return;
+    char img[1300], out[] = "/tmp/qlab-vit-dump-XXXXXX", err[1024];
+    snprintf(img, sizeof img, "%s/chelsea.png", photo_dir);
+    int fd = mkstemp(out);
+    cr_assert(fd >= 0);
+    close(fd);
+    const char *images[1] = {img};
+    cr_assert_eq(qlab_vit_write_dump(images, 1, out, QLAB_DUMP_F16, err, sizeof err), 0, "%s",
+                 err);
+    qlab_dump_info info;
+    cr_assert_eq(qlab_dump_inspect(out, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(info.n_layers, 72);
+    cr_assert_str_eq(info.layers[4].name, "encoder.layer.0.mlp.fc1");
+    cr_assert(info.layers[4].n == 1536 && info.layers[4].k == 384 &&
+              info.layers[4].tokens == QLAB_VIT_TOKENS);
+    for (int64_t i = 0; i < info.n_layers; i++)
+        cr_assert_str_eq(info.layers[i].problem, "", "%s", info.layers[i].problem);
+    qlab_dump_info_free(&info);
+    /* /model_input: the preprocessed photo, float32, as qlab_vit_preprocess gives it */
+    static float want[QLAB_VIT_PIXELS], got[QLAB_VIT_PIXELS];
+    cr_assert_eq(qlab_vit_preprocess(img, want, err, sizeof err), 0, "%s", err);
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, "model_input", H5P_DEFAULT);
+    cr_assert(f >= 0 && ds >= 0, "/model_input in %s", out);
+    hid_t sp = H5Dget_space(ds);
+    hsize_t dims[4] = {0};
+    cr_assert_eq(H5Sget_simple_extent_ndims(sp), 4);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    cr_assert(dims[0] == 1 && dims[1] == 3 && dims[2] == 224 && dims[3] == 224);
+    cr_assert_geq(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, got), 0);
+    cr_assert_eq(memcmp(got, want, sizeof got), 0, "/model_input equals the preprocessed photo");
+    H5Sclose(sp);
+    H5Dclose(ds);
+    H5Fclose(f);
+    remove(out);
+    /* a bad image fails before anything is written */
+    const char *bad[2] = {img, "/nonexistent/x.jpg"};
+    cr_assert_eq(qlab_vit_write_dump(bad, 2, out, QLAB_DUMP_F32, err, sizeof err), 2);
+    cr_assert(strstr(err, "/nonexistent/x.jpg"), "%s", err);
+    cr_assert(access(out, F_OK) != 0, "no file left behind");
 }

