@@ -84,6 +84,45 @@ static inline int64_t qk_round_up(int64_t v, int64_t a) { return (v + a - 1) / a
 static inline int64_t qk_ceil_div(int64_t v, int64_t a) { return (v + a - 1) / a; }
 
 // ------------------------------------------------------------------------------
+// Row x column launches: element-wise kernels over a [rows, cols] matrix take rows
+// from the grid's y dimension and columns from x, both grid-stride, so no kernel
+// divides a flat element index by a row length (a 64-bit division is a subroutine
+// of some 70 instructions on the GPU). Columns are 32-bit: a launch first checks on
+// the host that cols <= QK_COLS_MAX, so a column plus one grid stride (at most
+// 1024 x 256) never overflows an int.
+
+#define QK_COLS_MAX ((int64_t)1 << 30)
+
+struct qk_rows_launch {
+    dim3 grid, block;
+};
+
+// 256 threads per block: 32..256 of them along the columns (the row length rounded
+// up to a warp, so short rows do not idle whole warps), the rest along the rows.
+static inline qk_rows_launch qk_rows_grid(int64_t rows, int64_t cols)
+{
+    int bx = 32;
+    while (bx < 256 && bx < cols)
+        bx *= 2;
+    const int by = 256 / bx;
+    int64_t gx = qk_ceil_div(cols > 0 ? cols : 1, bx), gy = qk_ceil_div(rows > 0 ? rows : 1, by);
+    gx = gx > 1024 ? 1024 : gx;
+    gy = gy > 65535 ? 65535 : gy;
+    qk_rows_launch l;
+    l.block = dim3((unsigned)bx, (unsigned)by, 1);
+    l.grid = dim3((unsigned)gx, (unsigned)gy, 1);
+    return l;
+}
+
+// First row / column of this thread and the grid strides, for loops of the form
+//   for (int64_t r = qk_row0(); r < rows; r += qk_row_step())
+//       for (int j = qk_col0(); j < cols; j += qk_col_step())
+__device__ __forceinline__ int64_t qk_row0() { return (int64_t)blockIdx.y * blockDim.y + threadIdx.y; }
+__device__ __forceinline__ int64_t qk_row_step() { return (int64_t)gridDim.y * blockDim.y; }
+__device__ __forceinline__ int qk_col0() { return (int)(blockIdx.x * blockDim.x + threadIdx.x); }
+__device__ __forceinline__ int qk_col_step() { return (int)(gridDim.x * blockDim.x); }
+
+// ------------------------------------------------------------------------------
 // Element loads: T -> float, exact (fp16 and bf16 widen without rounding)
 
 __device__ __forceinline__ float qk_to_float(float v) { return v; }

@@ -91,24 +91,26 @@ __global__ void fp8_scales_kernel(const float *__restrict__ rowmax, int64_t rows
 
 // codes[r, j] = fp8(src[r, j] * s) for j < cols, 0 for cols <= j < ld_codes; with
 // wide16, also each code's fp16 value at the same place (the widened GEMM's operand,
-// written here so that path needs no second pass over the codes).
+// written here so that path needs no second pass over the codes). Rows and columns
+// from the grid (qk_rows_grid): no per-element division.
 template <typename T>
-__global__ void fp8_codes_kernel(const T *__restrict__ src, int64_t ld_src, int64_t rows, int64_t cols,
+__global__ void fp8_codes_kernel(const T *__restrict__ src, int64_t ld_src, int64_t rows, int cols,
                                  const uint8_t *__restrict__ flags, const float *__restrict__ scales, int tensor,
-                                 __nv_fp8_interpretation_t fmt, uint8_t *__restrict__ codes, int64_t ld_codes,
+                                 __nv_fp8_interpretation_t fmt, uint8_t *__restrict__ codes, int ld_codes,
                                  __half *__restrict__ wide16)
 {
-    const int64_t total = rows * ld_codes;
-    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t r = e / ld_codes, j = e % ld_codes;
-        uint8_t q = 0;
-        if (j < cols && !(flags && flags[j])) {
-            const float v = qk_to_float(src[r * ld_src + j]);
-            q = (uint8_t)__nv_cvt_float_to_fp8(__fmul_rn(v, scales[tensor ? 0 : r]), __NV_SATFINITE, fmt);
+    for (int64_t r = qk_row0(); r < rows; r += qk_row_step()) {
+        const float s = scales[tensor ? 0 : r];
+        const T *row = src + r * ld_src;
+        const int64_t e0 = r * ld_codes;
+        for (int j = qk_col0(); j < ld_codes; j += qk_col_step()) {
+            uint8_t q = 0;
+            if (j < cols && !(flags && flags[j]))
+                q = (uint8_t)__nv_cvt_float_to_fp8(__fmul_rn(qk_to_float(row[j]), s), __NV_SATFINITE, fmt);
+            codes[e0 + j] = q;
+            if (wide16)
+                wide16[e0 + j] = fp8_to_half(q, fmt);
         }
-        codes[e] = q;
-        if (wide16)
-            wide16[e] = fp8_to_half(q, fmt);
     }
 }
 
@@ -124,9 +126,9 @@ static qk_status quantize_typed(qk_ctx *c, const T *src, int64_t ld_src, int64_t
     else
         fp8_scales_kernel<<<grid_for(rows, 256), 256, 0, c->stream>>>(scratch, rows, 0, max_finite, scales);
     QK_LAUNCH_CHECK(c);
-    fp8_codes_kernel<T><<<grid_for(rows * ld_codes, 256), 256, 0, c->stream>>>(src, ld_src, rows, cols, flags, scales,
-                                                                               tensor, fmt, codes, ld_codes,
-                                                                               wide16);
+    const qk_rows_launch g = qk_rows_grid(rows, ld_codes);
+    fp8_codes_kernel<T><<<g.grid, g.block, 0, c->stream>>>(src, ld_src, rows, (int)cols, flags, scales, tensor, fmt,
+                                                           codes, (int)ld_codes, wide16);
     QK_LAUNCH_CHECK(c);
     return QK_OK;
 }
@@ -142,8 +144,10 @@ extern "C" qk_status qk_fp8_quantize(qk_ctx *c, quant_scheme scheme, quant_gran 
     float max_finite;
     if (!fp8_format(scheme, &fmt, &max_finite))
         return qk_fail(c, QK_ERR_ARG, __FILE__, __LINE__, "scheme %d is not an fp8 scheme", (int)scheme);
-    if (rows > 2147483647)
-        return qk_fail(c, QK_ERR_ARG, __FILE__, __LINE__, "fp8 quantize: %lld rows exceed one grid", (long long)rows);
+    if (rows > 2147483647 || ld_codes > QK_COLS_MAX)
+        return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__,
+                       "fp8 quantize: %lld rows or a row of %lld codes is beyond the kernels' 32-bit indices",
+                       (long long)rows, (long long)ld_codes);
     int tensor;
     if (gran == QUANT_GRAN_TENSOR)
         tensor = 1;
@@ -193,21 +197,22 @@ extern "C" qk_status qk_fp8_widen_f16(qk_ctx *c, quant_scheme scheme, const uint
 // Epilogue: y = (float)((double)acc / ((double)sx_i * (double)sw_j)) + yo + b
 
 template <typename D>
-__global__ void fp8_epilogue_kernel(const float *__restrict__ acc, int64_t ldacc, int64_t m, int64_t n,
+__global__ void fp8_epilogue_kernel(const float *__restrict__ acc, int64_t ldacc, int64_t m, int n,
                                     const float *__restrict__ sx, int x_rows, const float *__restrict__ sw, int w_rows,
                                     const float *__restrict__ yo, int64_t ldyo, const float *__restrict__ bias,
                                     D *__restrict__ y, int64_t ldy)
 {
-    const int64_t total = m * n;
-    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t i = e / n, j = e % n;
-        const double s = __dmul_rn((double)sx[x_rows ? i : 0], (double)sw[w_rows ? j : 0]);
-        float v = (float)__ddiv_rn((double)acc[i * ldacc + j], s);
-        if (yo)
-            v = __fadd_rn(v, yo[i * ldyo + j]);
-        if (bias)
-            v = __fadd_rn(v, bias[j]);
-        y[i * ldy + j] = qk_from_float<D>(v);
+    for (int64_t i = qk_row0(); i < m; i += qk_row_step()) {
+        const double sxi = (double)sx[x_rows ? i : 0];
+        for (int j = qk_col0(); j < n; j += qk_col_step()) {
+            const double s = __dmul_rn(sxi, (double)sw[w_rows ? j : 0]);
+            float v = (float)__ddiv_rn((double)acc[i * ldacc + j], s);
+            if (yo)
+                v = __fadd_rn(v, yo[i * ldyo + j]);
+            if (bias)
+                v = __fadd_rn(v, bias[j]);
+            y[i * ldy + j] = qk_from_float<D>(v);
+        }
     }
 }
 
@@ -217,13 +222,17 @@ extern "C" qk_status qk_fp8_epilogue(qk_ctx *c, const float *d_acc, int64_t ldac
                                      int64_t ldy)
 {
     QK_ARG_CHECK(c, d_acc && d_sx && d_sw && d_y && m > 0 && n > 0 && ldacc >= n && ldy >= n && (!d_yo || ldyo >= n));
-    const unsigned g = grid_for(m * n, 256);
+    if (n > QK_COLS_MAX)
+        return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__,
+                       "fp8 epilogue: n = %lld is beyond the kernels' 32-bit column index", (long long)n);
+    const qk_rows_launch g = qk_rows_grid(m, n);
     if (ydt == QK_DTYPE_F32)
-        fp8_epilogue_kernel<float><<<g, 256, 0, c->stream>>>(d_acc, ldacc, m, n, d_sx, x_per_row, d_sw, w_per_row,
-                                                              d_yo, ldyo, d_bias, (float *)d_y, ldy);
+        fp8_epilogue_kernel<float><<<g.grid, g.block, 0, c->stream>>>(d_acc, ldacc, m, (int)n, d_sx, x_per_row, d_sw,
+                                                                      w_per_row, d_yo, ldyo, d_bias, (float *)d_y, ldy);
     else if (ydt == QK_DTYPE_F16)
-        fp8_epilogue_kernel<__half><<<g, 256, 0, c->stream>>>(d_acc, ldacc, m, n, d_sx, x_per_row, d_sw, w_per_row,
-                                                               d_yo, ldyo, d_bias, (__half *)d_y, ldy);
+        fp8_epilogue_kernel<__half><<<g.grid, g.block, 0, c->stream>>>(d_acc, ldacc, m, (int)n, d_sx, x_per_row, d_sw,
+                                                                       w_per_row, d_yo, ldyo, d_bias, (__half *)d_y,
+                                                                       ldy);
     else
         return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__, "fp8 epilogue writes fp32 or fp16, not %s",
                        qk_dtype_name(ydt));
@@ -237,17 +246,17 @@ extern "C" qk_status qk_fp8_epilogue(qk_ctx *c, const float *d_acc, int64_t ldac
 __global__ void fp8_gather_dequant_kernel(const uint8_t *__restrict__ codes, int64_t ld_codes, int64_t rows,
                                           const float *__restrict__ scales, int per_row,
                                           __nv_fp8_interpretation_t fmt, const int32_t *__restrict__ idx,
-                                          int64_t n_idx, __half *__restrict__ dst, int64_t ld_dst)
+                                          int n_idx, int ld_dst, __half *__restrict__ dst)
 {
-    const int64_t total = rows * ld_dst;
-    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t r = e / ld_dst, o = e % ld_dst;
-        float v = 0.0f;
-        if (o < n_idx) {
-            const float dec = __half2float(fp8_to_half(codes[r * ld_codes + idx[o]], fmt));
-            v = __fdiv_rn(dec, scales[per_row ? r : 0]);
+    for (int64_t r = qk_row0(); r < rows; r += qk_row_step()) {
+        const float s = scales[per_row ? r : 0];
+        const uint8_t *row = codes + r * ld_codes;
+        for (int o = qk_col0(); o < ld_dst; o += qk_col_step()) {
+            float v = 0.0f;
+            if (o < n_idx)
+                v = __fdiv_rn(__half2float(fp8_to_half(row[idx[o]], fmt)), s);
+            dst[r * ld_dst + o] = __float2half_rn(v);
         }
-        dst[e] = __float2half_rn(v);
     }
 }
 
@@ -260,8 +269,12 @@ extern "C" qk_status qk_fp8_gather_dequant_f16(qk_ctx *c, quant_scheme scheme, c
     float max_finite;
     if (!fp8_format(scheme, &fmt, &max_finite))
         return qk_fail(c, QK_ERR_ARG, __FILE__, __LINE__, "scheme %d is not an fp8 scheme", (int)scheme);
-    fp8_gather_dequant_kernel<<<grid_for(rows * ld_dst, 256), 256, 0, c->stream>>>(
-        d_codes, ld_codes, rows, d_scales, per_row, fmt, d_idx, n_idx, (__half *)d_dst, ld_dst);
+    if (ld_dst > QK_COLS_MAX)
+        return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__,
+                       "fp8 gather: %lld columns are beyond the kernels' 32-bit column index", (long long)ld_dst);
+    const qk_rows_launch g = qk_rows_grid(rows, ld_dst);
+    fp8_gather_dequant_kernel<<<g.grid, g.block, 0, c->stream>>>(d_codes, ld_codes, rows, d_scales, per_row, fmt, d_idx,
+                                                                 (int)n_idx, (int)ld_dst, (__half *)d_dst);
     QK_LAUNCH_CHECK(c);
     return QK_OK;
 }

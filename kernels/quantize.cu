@@ -478,32 +478,33 @@ extern "C" qk_status qk_dequantize(qk_ctx *c, const qk_qmatrix *q, float *d_out,
 }
 
 template <typename D>
-__global__ void convert_kernel(const float *__restrict__ src, int64_t rows, int64_t cols, int64_t ld_src,
-                               D *__restrict__ dst, int64_t ld_dst)
+__global__ void convert_kernel(const float *__restrict__ src, int64_t rows, int cols, int64_t ld_src,
+                               D *__restrict__ dst, int ld_dst)
 {
-    const int64_t n = rows * ld_dst;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t r = i / ld_dst, j = i % ld_dst;
-        dst[i] = qk_from_float<D>(j < cols ? src[r * ld_src + j] : 0.0f);
-    }
+    for (int64_t r = qk_row0(); r < rows; r += qk_row_step())
+        for (int j = qk_col0(); j < ld_dst; j += qk_col_step())
+            dst[r * ld_dst + j] = qk_from_float<D>(j < cols ? src[r * ld_src + j] : 0.0f);
 }
 
 extern "C" qk_status qk_convert(qk_ctx *c, const float *d_src, int64_t rows, int64_t cols, int64_t ld_src,
                                 void *d_dst, qk_dtype dt, int64_t ld_dst)
 {
     QK_ARG_CHECK(c, d_src && d_dst && rows > 0 && cols > 0 && ld_src >= cols && ld_dst >= cols);
-    const unsigned g = grid_for(rows * ld_dst, 256);
+    if (ld_dst > QK_COLS_MAX)
+        return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__,
+                       "convert: rows of %lld elements are beyond the kernels' 32-bit column index", (long long)ld_dst);
+    const qk_rows_launch g = qk_rows_grid(rows, ld_dst);
+    const int cl = (int)cols, ld = (int)ld_dst;
     switch (dt) {
     case QK_DTYPE_F32:
-        convert_kernel<float><<<g, 256, 0, c->stream>>>(d_src, rows, cols, ld_src, (float *)d_dst, ld_dst);
+        convert_kernel<float><<<g.grid, g.block, 0, c->stream>>>(d_src, rows, cl, ld_src, (float *)d_dst, ld);
         break;
     case QK_DTYPE_F16:
-        convert_kernel<__half><<<g, 256, 0, c->stream>>>(d_src, rows, cols, ld_src, (__half *)d_dst, ld_dst);
+        convert_kernel<__half><<<g.grid, g.block, 0, c->stream>>>(d_src, rows, cl, ld_src, (__half *)d_dst, ld);
         break;
     case QK_DTYPE_BF16:
         convert_kernel<__nv_bfloat16>
-            <<<g, 256, 0, c->stream>>>(d_src, rows, cols, ld_src, (__nv_bfloat16 *)d_dst, ld_dst);
+            <<<g.grid, g.block, 0, c->stream>>>(d_src, rows, cl, ld_src, (__nv_bfloat16 *)d_dst, ld);
         break;
     default: return qk_fail(c, QK_ERR_ARG, __FILE__, __LINE__, "unknown dtype %d", (int)dt);
     }
@@ -513,16 +514,12 @@ extern "C" qk_status qk_convert(qk_ctx *c, const float *d_src, int64_t rows, int
 
 template <typename T>
 __global__ void gather_kernel(const T *__restrict__ src, int64_t rows, int64_t ld_src,
-                              const int32_t *__restrict__ idx, int64_t n_idx, __half *__restrict__ dst,
-                              int64_t ld_dst)
+                              const int32_t *__restrict__ idx, int n_idx, __half *__restrict__ dst, int ld_dst)
 {
-    const int64_t n = rows * ld_dst;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t r = i / ld_dst, j = i % ld_dst;
-        // fp16 -> float -> fp16 is exact, so one rule serves every input type.
-        dst[i] = __float2half_rn(j < n_idx ? qk_to_float(src[r * ld_src + idx[j]]) : 0.0f);
-    }
+    for (int64_t r = qk_row0(); r < rows; r += qk_row_step())
+        for (int j = qk_col0(); j < ld_dst; j += qk_col_step())
+            // fp16 -> float -> fp16 is exact, so one rule serves every input type.
+            dst[r * ld_dst + j] = __float2half_rn(j < n_idx ? qk_to_float(src[r * ld_src + idx[j]]) : 0.0f);
 }
 
 extern "C" qk_status qk_gather_cols_f16(qk_ctx *c, const void *d_src, qk_dtype dt, int64_t rows,
@@ -530,19 +527,23 @@ extern "C" qk_status qk_gather_cols_f16(qk_ctx *c, const void *d_src, qk_dtype d
                                         int64_t ld_dst)
 {
     QK_ARG_CHECK(c, d_src && d_idx && d_dst && rows > 0 && n_idx >= 0 && ld_dst >= n_idx && ld_dst > 0);
-    const unsigned g = grid_for(rows * ld_dst, 256);
+    if (ld_dst > QK_COLS_MAX)
+        return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__,
+                       "gather: %lld columns are beyond the kernels' 32-bit column index", (long long)ld_dst);
+    const qk_rows_launch g = qk_rows_grid(rows, ld_dst);
+    const int ni = (int)n_idx, ld = (int)ld_dst;
     switch (dt) {
     case QK_DTYPE_F32:
-        gather_kernel<float><<<g, 256, 0, c->stream>>>((const float *)d_src, rows, ld_src, d_idx, n_idx,
-                                                       (__half *)d_dst, ld_dst);
+        gather_kernel<float><<<g.grid, g.block, 0, c->stream>>>((const float *)d_src, rows, ld_src, d_idx, ni,
+                                                                (__half *)d_dst, ld);
         break;
     case QK_DTYPE_F16:
-        gather_kernel<__half><<<g, 256, 0, c->stream>>>((const __half *)d_src, rows, ld_src, d_idx, n_idx,
-                                                        (__half *)d_dst, ld_dst);
+        gather_kernel<__half><<<g.grid, g.block, 0, c->stream>>>((const __half *)d_src, rows, ld_src, d_idx, ni,
+                                                                 (__half *)d_dst, ld);
         break;
     case QK_DTYPE_BF16:
-        gather_kernel<__nv_bfloat16><<<g, 256, 0, c->stream>>>((const __nv_bfloat16 *)d_src, rows, ld_src,
-                                                               d_idx, n_idx, (__half *)d_dst, ld_dst);
+        gather_kernel<__nv_bfloat16><<<g.grid, g.block, 0, c->stream>>>((const __nv_bfloat16 *)d_src, rows, ld_src,
+                                                                        d_idx, ni, (__half *)d_dst, ld);
         break;
     default: return qk_fail(c, QK_ERR_ARG, __FILE__, __LINE__, "unknown dtype %d", (int)dt);
     }
@@ -552,25 +553,27 @@ extern "C" qk_status qk_gather_cols_f16(qk_ctx *c, const void *d_src, qk_dtype d
 
 __global__ void gather_dequant_kernel(const int8_t *__restrict__ codes, int64_t ld, const float *scales,
                                       const int32_t *zeros, int gran, int64_t gpr, int64_t block,
-                                      int64_t rows, const int32_t *__restrict__ idx, int64_t n_idx,
-                                      __half *__restrict__ dst, int64_t ld_dst)
+                                      int64_t rows, const int32_t *__restrict__ idx, int n_idx,
+                                      __half *__restrict__ dst, int ld_dst)
 {
-    const int64_t n = rows * ld_dst;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t r = i / ld_dst, j = i % ld_dst;
-        const float v = j < n_idx ? dequant_one(codes, ld, scales, zeros, gran, gpr, block, r, idx[j]) : 0.0f;
-        dst[i] = __float2half_rn(v);
-    }
+    for (int64_t r = qk_row0(); r < rows; r += qk_row_step())
+        for (int j = qk_col0(); j < ld_dst; j += qk_col_step()) {
+            const float v = j < n_idx ? dequant_one(codes, ld, scales, zeros, gran, gpr, block, r, idx[j]) : 0.0f;
+            dst[r * ld_dst + j] = __float2half_rn(v);
+        }
 }
 
 extern "C" qk_status qk_gather_cols_dequant_f16(qk_ctx *c, const qk_qmatrix *q, const int32_t *d_idx,
                                                 int64_t n_idx, void *d_dst, int64_t ld_dst)
 {
     QK_ARG_CHECK(c, q && q->d_codes && d_idx && d_dst && n_idx >= 0 && ld_dst >= n_idx && ld_dst > 0);
-    gather_dequant_kernel<<<grid_for(q->rows * ld_dst, 256), 256, 0, c->stream>>>(
-        q->d_codes, q->ld, q->d_scales, q->d_zeros, (int)q->gran, q->groups_per_row, q->block, q->rows, d_idx,
-        n_idx, (__half *)d_dst, ld_dst);
+    if (ld_dst > QK_COLS_MAX)
+        return qk_fail(c, QK_ERR_UNSUPPORTED, __FILE__, __LINE__,
+                       "gather: %lld columns are beyond the kernels' 32-bit column index", (long long)ld_dst);
+    const qk_rows_launch g = qk_rows_grid(q->rows, ld_dst);
+    gather_dequant_kernel<<<g.grid, g.block, 0, c->stream>>>(q->d_codes, q->ld, q->d_scales, q->d_zeros, (int)q->gran,
+                                                             q->groups_per_row, q->block, q->rows, d_idx, (int)n_idx,
+                                                             (__half *)d_dst, (int)ld_dst);
     QK_LAUNCH_CHECK(c);
     return QK_OK;
 }
