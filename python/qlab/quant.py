@@ -12,7 +12,8 @@ checked against them exactly. The rules are README "Semantics" and quant/quant.h
 Arrays are converted to C-contiguous float32 (pass float32 data for exact
 comparisons). X is [m, k] (rows are tokens), W is [n, k] (rows are output channels,
 as nn.Linear stores them). Bad arguments raise QuantError, a ValueError carrying
-qlab's own message (quant_status_str) and its status code.
+qlab's own message (quant_status_str, with the library's detail where it gives one:
+the operand, group and value of a scale that overflows) and its status code.
 
 The library is looked for, in order, at $QLAB_LIBQUANT, next to this package
 (qlab/libquant.so, put there by `make python-lib` before `pip install ./python`), and
@@ -30,6 +31,7 @@ __all__ = ["QuantError", "Quantized", "schemes", "quantize", "dequantize", "roun
 GRANULARITIES = ("tensor", "row", "channel", "block")
 OUTLIER_WEIGHTS = ("fp16", "dequant")
 QUANT_DQ_BLOCK = 256   # block scales per second-level scale under double quantization
+QUANT_ERR_RANGE = 4    # quant_status: a scale overflows float32
 
 
 class QuantError(ValueError):
@@ -54,7 +56,8 @@ class _QuantMatrix(ctypes.Structure):
                 ("rows", ctypes.c_int64), ("cols", ctypes.c_int64), ("block", ctypes.c_int64),
                 ("groups_per_row", ctypes.c_int64), ("n_groups", ctypes.c_int64),
                 ("codes", ctypes.POINTER(ctypes.c_int8)), ("scales", ctypes.POINTER(ctypes.c_float)),
-                ("zeros", ctypes.POINTER(ctypes.c_int32)), _RESERVE]
+                ("zeros", ctypes.POINTER(ctypes.c_int32)),
+                ("failed_group", ctypes.c_int64), ("failed_value", ctypes.c_float), _RESERVE]
 
 
 class _Quant4bit(ctypes.Structure):
@@ -75,7 +78,8 @@ class _MatmulInfo(ctypes.Structure):
     _fields_ = [("outlier_cols", ctypes.c_int64), ("x_rel_err", ctypes.c_double),
                 ("w_rel_err", ctypes.c_double), ("w_bytes", ctypes.c_int64), ("x_bytes", ctypes.c_int64),
                 ("w_code_bytes", ctypes.c_int64), ("w_scale_bytes", ctypes.c_int64),
-                ("w_scale2_bytes", ctypes.c_int64), ("w_outlier_bytes", ctypes.c_int64), _RESERVE]
+                ("w_scale2_bytes", ctypes.c_int64), ("w_outlier_bytes", ctypes.c_int64),
+                ("detail", ctypes.c_char * 192), _RESERVE]
 
 
 _F32P = ctypes.POINTER(ctypes.c_float)
@@ -164,9 +168,9 @@ def _status_message(st):
     return msg.decode() if msg else "status %d" % st
 
 
-def _check(st, what):
+def _check(st, what, detail=""):
     if st != 0:
-        raise QuantError("%s: %s" % (what, _status_message(st)), st)
+        raise QuantError("%s: %s%s" % (what, _status_message(st), " (%s)" % detail if detail else ""), st)
 
 
 def _schemes():
@@ -315,7 +319,9 @@ def quantize(x, scheme, granularity="tensor", block=None):
         try:
             _check_layout(m.rows == rows and m.cols == cols and m.n_groups == _group_count(g, rows, cols, blk),
                           "quant_matrix")
-            _check(lib.quant_quantize(_p(x, _F32P), ctypes.byref(m)), what)
+            st = lib.quant_quantize(_p(x, _F32P), ctypes.byref(m))
+            _check(st, what, "group %d, value %g" % (m.failed_group, m.failed_value)
+                   if st == QUANT_ERR_RANGE else "")
             ng = m.n_groups
             codes = np.ctypeslib.as_array(m.codes, shape=(rows * cols,)).copy().reshape(rows, cols)
             scales = np.ctypeslib.as_array(m.scales, shape=(ng,)).copy()
@@ -458,7 +464,9 @@ def matmul(x, w, scheme, x_granularity="tensor", w_granularity="tensor", block=6
     y = np.empty((m, n), dtype=np.float32)
     inf = _MatmulInfo()
     _check(lib.quant_matmul_scheme(_p(x, _F32P), _p(w, _F32P), m, k, n, ctypes.byref(opts),
-                                   _p(y, _F32P), ctypes.byref(inf)), what)
+                                   _p(y, _F32P), ctypes.byref(inf)), what,
+           inf.detail.decode("utf-8", "replace"))
     if info:
-        return y, {name: getattr(inf, name) for name, _ in _MatmulInfo._fields_ if name != "_reserve"}
+        return y, {name: getattr(inf, name) for name, _ in _MatmulInfo._fields_
+                   if name not in ("_reserve", "detail")}
     return y

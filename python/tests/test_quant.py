@@ -417,6 +417,11 @@ def test_bad_arguments_raise_valueerror_with_qlabs_message():
         quant.matmul(x, x[:, :32], "absmax")
     with pytest.raises(ValueError, match="needs block="):
         quant.quantize(x, "absmax", "block")
+    tiny = np.full((2, 8), 1e-40, dtype=F32)     # a subnormal max: 127 / max overflows
+    with pytest.raises(ValueError, match=r"scale overflows float32.*\(group 0, value"):
+        quant.quantize(tiny, "absmax", "row")
+    with pytest.raises(ValueError, match=r"scale overflows float32.*\) \(.+\)$"):
+        quant.matmul(tiny, np.ones((3, 8), dtype=F32), "absmax", "row", "channel")
     try:
         quant.quantize(x, "nf4", "block", block=7)
     except quant.QuantError as e:

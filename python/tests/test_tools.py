@@ -23,6 +23,7 @@ CASES = [
     ("make_minilm_fixture.py", "sentence_transformers", ["model", "out"]),
     ("numpy_peer.py", "numpy", []),
     ("convert_vit.py", "numpy", ["in.onnx", "out.safetensors"]),
+    ("make_vit_fixture.py", "numpy", ["pkg", "photos", "out"]),
 ]
 
 
