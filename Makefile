@@ -309,4 +309,4 @@ readme-figures: deps
 	./$(B)/qlab run experiments/schemes-minilm.yaml --backend cpu -o $$t/model.h5 --no-progress; \
 	./$(B)/qlab plot $$t/layers.h5 -o $$t/layers; ./$(B)/qlab plot $$t/model.h5 -o $$t/model; \
 	cp $$t/layers/error_vs_bits.png docs/img/schemes-minilm-dump-error-vs-bits.png; \
-	cp $$t/model/error_vs_layer.png docs/img/schemes-minilm-propagation.png
+	cp $$t/model/error_vs_layer-int8.png docs/img/schemes-minilm-propagation.png

@@ -52,6 +52,8 @@ static void rm_tmpdir(const char *dir)
 
 /* Every figure kind, in the order they are drawn. Each returns 0 drawn, 1 skipped,
  * 2 failed; each starts from an empty temp dir and zeroed value counters. */
+static int fig_layers_in_families(plot_ctx *c);
+
 static const struct {
     const char *name;
     int (*draw)(plot_ctx *);
@@ -59,7 +61,7 @@ static const struct {
     {"error_vs_threshold", plot_fig_threshold}, {"error_by_granularity", plot_fig_granularity},
     {"speedup_vs_k", plot_fig_speedup},         {"stage_breakdown", plot_fig_stages},
     {"memory", plot_fig_memory},                {"error_vs_bits", plot_fig_bits},
-    {"throughput", plot_fig_throughput},        {"error_vs_layer", plot_fig_layers},
+    {"throughput", plot_fig_throughput},        {"error_vs_layer", fig_layers_in_families},
     {"error_vs_depth", plot_fig_depth},
 };
 
@@ -124,6 +126,117 @@ static void note_nonfinite(plot_ctx *c, const qlab_results_data *d)
     if (n_time)
         plot_log(c, "plot: %lld point%s with a NaN or infinite timing (median_us, speedup_vs_fp16, tops or gbps): "
                  "those values left out of the timing figures", (long long)n_time, n_time == 1 ? "" : "s");
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Per-layer figures in families                                                 */
+
+/* More series than a reader can tell apart in one panel: the per-layer figure is then
+ * drawn once per scheme family, each with the float baselines for reference. */
+#define MAX_SERIES 8
+
+static const char *family_of(const char *scheme)
+{
+    if (!strcmp(scheme, "fp32") || !strcmp(scheme, "fp16") || !strcmp(scheme, "bf16"))
+        return "float";
+    if (!strncmp(scheme, "fp8", 3))
+        return "fp8";
+    if (!strcmp(scheme, "absmax") || !strcmp(scheme, "zeropoint"))
+        return "int8";
+    return "4bit";
+}
+
+/* Number of distinct legend series among the points with /layers rows. */
+static int layer_series(const qlab_results_data *d, int lbl)
+{
+    int n = 0;
+    char (*seen)[256] = calloc(64, sizeof *seen);
+    if (!seen)
+        return 0;
+    for (int64_t i = 0; i < d->n_points && n < 64; i++) {
+        const qlab_row *r = &d->points[i];
+        if (r->status != QLAB_STATUS_OK || (!r->p.depth && strcmp(r->p.workload, "model")))
+            continue;
+        char lab[256];
+        plot_series_label(r, LBL_T | lbl, lab, sizeof lab);
+        int k = 0;
+        while (k < n && strcmp(seen[k], lab))
+            k++;
+        if (k == n)
+            snprintf(seen[n++], sizeof seen[0], "%s", lab);
+    }
+    free(seen);
+    return n;
+}
+
+/* The points of d of `family` and the float baselines, with their layers and samples,
+ * into *sub (arrays owned by the caller: sized for all of d). */
+static void family_subset(const qlab_results_data *d, const char *family, qlab_results_data *sub, qlab_row *pts,
+                          qlab_layer_row *lay)
+{
+    *sub = *d;
+    sub->points = pts;
+    sub->layers = lay;
+    sub->n_points = sub->n_layers = 0;
+    sub->n_samples = 0;
+    for (int64_t i = 0; i < d->n_points; i++) {
+        const char *f = family_of(d->points[i].p.scheme);
+        if (!strcmp(f, family) || !strcmp(f, "float"))
+            pts[sub->n_points++] = d->points[i];
+    }
+    for (int64_t l = 0; l < d->n_layers; l++)
+        for (int64_t j = 0; j < sub->n_points; j++)
+            if (d->layers[l].point_id == pts[j].p.id) {
+                lay[sub->n_layers++] = d->layers[l];
+                break;
+            }
+}
+
+/* error_vs_layer, split by scheme family when it would hold more than MAX_SERIES
+ * series: error_vs_layer-int8, -fp8, -4bit. Returns what a figure function returns. */
+static int fig_layers_in_families(plot_ctx *c)
+{
+    const qlab_results_data *full = c->full;
+    if (full->n_layers == 0 || layer_series(full, c->lbl) <= MAX_SERIES)
+        return plot_fig_layers(c);
+    qlab_row *pts = malloc((size_t)full->n_points * sizeof *pts);
+    qlab_layer_row *lay = malloc((size_t)full->n_layers * sizeof *lay);
+    if (!pts || !lay) {
+        free(pts);
+        free(lay);
+        snprintf(c->err, c->err_len, "plot: out of memory");
+        return 2;
+    }
+    static const char *const families[] = {"int8", "fp8", "4bit"};
+    static const char *const suffixes[] = {"-int8", "-fp8", "-4bit"};
+    plot_log(c, "error_vs_layer: more than %d series; one figure per scheme family (int8, fp8, 4-bit), each with "
+                "the float baselines",
+             MAX_SERIES);
+    int rc = 1;
+    for (int f = 0; f < 3; f++) {
+        qlab_results_data sub;
+        family_subset(full, families[f], &sub, pts, lay);
+        int has = 0;
+        for (int64_t i = 0; i < sub.n_points && !has; i++)
+            has = !strcmp(family_of(sub.points[i].p.scheme), families[f]);
+        if (!has)
+            continue;
+        const qlab_results_data *keep = c->full;
+        c->full = &sub;
+        c->suffix = suffixes[f];
+        int r = plot_fig_layers(c);
+        c->full = keep;
+        c->suffix = NULL;
+        if (r == 2) {
+            rc = 2;
+            break;
+        }
+        if (r == 0)
+            rc = rc == 2 ? 2 : 0;
+    }
+    free(pts);
+    free(lay);
+    return rc;
 }
 
 /* Every figure of d into out_dir; subset (may be NULL) names the values of the axes

@@ -76,7 +76,7 @@ int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *va
     char outs[2][PATH_MAX + 64];
     for (int t = 0; t < 2; t++) {
         char *out = outs[t];
-        snprintf(out, sizeof outs[t], "%s/%s.%s", c->out_dir, fig, terms[t]);
+        snprintf(out, sizeof outs[t], "%s/%s%s.%s", c->out_dir, fig, c->suffix ? c->suffix : "", terms[t]);
         char q_dir[PATH_MAX * 2 + 3], q_out[PATH_MAX * 2 + 3], q_scr[PATH_MAX * 2 + 3];
         char q_ttl[1100], q_sub[1800];
         qlab_gp_quote(c->tmp, q_dir, sizeof q_dir);

@@ -68,6 +68,7 @@ typedef struct {
                                        rows left out where propagated ones exist) */
     const qlab_results_data *full;  /* every point, for the per-layer and depth figures */
     const char *out_dir;
+    const char *suffix;        /* appended to figure file names ("-int8"), or NULL */
     char tmp[PATH_MAX];
     char scripts[PATH_MAX];
     char gnuplot[PATH_MAX];
