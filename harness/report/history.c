@@ -5,7 +5,7 @@
  * is half the interquartile range of the total-stage samples, scaled to the metric's
  * value; error and memory columns are exact, their noise is 0, so any change of them
  * is a step. The figure is drawn by plots/history.gp, found like the other figure
- * scripts ($QLAB_PLOTS_DIR, <qlab>/../plots, ./plots).
+ * scripts ($QLAB_PLOTS, <qlab>/../share/qlab/plots, <qlab>/../plots, ./plots).
  */
 #define _GNU_SOURCE
 #include "report/history.h"
@@ -263,7 +263,7 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
 
     char scripts[4096], title[1024];
     if (qlab_gp_find_scripts("history.gp", scripts, sizeof scripts)) {
-        qlab_set_err(err, err_len, "history: plots/history.gp not found ($QLAB_PLOTS_DIR, <qlab>/../plots, ./plots); "
+        qlab_set_err(err, err_len, "history: plots/history.gp not found ($QLAB_PLOTS, <qlab>/../share/qlab/plots, <qlab>/../plots, ./plots); "
                               "the TSV is written");
         rc = 2;
         goto done;

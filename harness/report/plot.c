@@ -255,7 +255,7 @@ static int plot_one(const qlab_results_data *d, const char *source, const char *
     }
     if (qlab_gp_find_scripts("style.gp", c.scripts, sizeof c.scripts) != 0) {
         snprintf(err, err_len,
-                 "plot: gnuplot scripts not found (looked for style.gp in $QLAB_PLOTS_DIR, <qlab>/../plots, ./plots)");
+                 "plot: gnuplot scripts not found (looked for style.gp in $QLAB_PLOTS, <qlab>/../share/qlab/plots, <qlab>/../plots, ./plots)");
         return 2;
     }
     if (qlab_mkdir_p(c.out_dir) != 0) {

@@ -8,7 +8,7 @@
  * whose values a log axis cannot show (all 0, NaN or inf), and values it cannot show
  * among others are left out with a note in the figure's subtitle.
  *
- * Scripts are looked up in $QLAB_PLOTS_DIR, then <dir of the executable>/../plots,
+ * Scripts are looked up in $QLAB_PLOTS, then <dir of the executable>/../share/qlab/plots and /../plots,
  * then ./plots. gnuplot is taken from $QLAB_GNUPLOT or from PATH.
  */
 #ifndef QLAB_PLOT_H
