@@ -15,16 +15,7 @@ read -r -a make_args <<<"${QLAB_MAKE_ARGS:-}"
 unset QLAB_PLOTS QLAB_PLOTS_DIR
 T=$(mktemp -d /tmp/qlab-install.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/     /' <<<"$2"; }
-# expect NAME STATUS CMD...: runs CMD, checks its exit status, keeps output in $OUT.
-expect() {
-    local name=$1 want=$2; shift 2
-    OUT=$("$@" 2>&1); local got=$?
-    if [ "$got" = "$want" ]; then ok "$name"; else bad "$name (exit $got, wanted $want)" "$OUT"; fi
-}
-contains() { if grep -qF -- "$2" <<<"$OUT"; then ok "$1"; else bad "$1 (no '$2')" "$OUT"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
 
 P=$T/q
 expect "make install PREFIX=$P" 0 "$MAKE" --no-print-directory "${make_args[@]}" install PREFIX="$P"

@@ -20,6 +20,8 @@
 #include "models/vit.h"
 #include "models/vit_dump.h"
 #include "store/dump.h"
+#include "sweep/config.h"
+#include "workloads/network.h"
 
 #define FIX "tests/data/vit/"
 #define MAX_PHOTOS 8
@@ -27,7 +29,7 @@
 #define N_SAMPLES 256
 #define OUT_COS_MIN 0.99999
 
-static char photo_dir[1024];
+static char photo_dir[400];
 
 /* 1 when the weights and the photos are here; skips the test otherwise (fails in CI). */
 static int need_model(void)
@@ -300,4 +302,122 @@ Test(vit, dump_holds_the_72_linears_and_the_model_input, .timeout = 120)
     cr_assert_eq(qlab_vit_write_dump(bad, 2, out, QLAB_DUMP_F32, err, sizeof err), 2);
     cr_assert(strstr(err, "/nonexistent/x.jpg"), "%s", err);
     cr_assert(access(out, F_OK) != 0, "no file left behind");
+}
+
+/* ---------------------------------------------------------------------------- */
+/* The model workload's config: images is one value (the point's photos), not an axis */
+
+Test(vit, model_workload_takes_a_list_of_images_as_one_point)
+{
+    qlab_experiment e;
+    char err[1024] = "";
+    int rc = qlab_experiment_load_string(
+        "name: v\nworkload: {kind: model, model: vit-s14, images: [a.png, b dir/c.jpg],\n"
+        "  mode: [propagated, isolated]}\nquant: {scheme: [fp16, absmax]}\n", "v.yaml", NULL, 0,
+        &e, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_eq(e.n_points, 4, "2 modes x 2 schemes; the images are not an axis");
+    for (int64_t i = 0; i < e.n_points; i++) {
+        cr_assert_str_eq(e.points[i].model, "vit-s14");
+        cr_assert_str_eq(e.points[i].path, "a.png;b dir/c.jpg");
+    }
+    qlab_experiment_free(&e);
+    rc = qlab_experiment_load_string("name: v\nworkload: {kind: model, model: vit-s14, images: "
+                                     "one.png}\nquant: {scheme: fp16}\n", "v.yaml", NULL, 0, &e,
+                                     err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_str_eq(e.points[0].path, "one.png");
+    qlab_experiment_free(&e);
+}
+
+Test(vit, model_workload_refuses_missing_or_foreign_inputs)
+{
+    static const struct { const char *yaml, *needle; } bad[] = {
+        {"name: v\nworkload: {kind: model, model: vit-s14}\nquant: {scheme: fp16}\n",
+         "key 'workload.images': missing"},
+        {"name: v\nworkload: {kind: model, model: vit-s14, images: [a.png], text: t.txt}\n"
+         "quant: {scheme: fp16}\n", "key 'workload.text': not used by this model"},
+        {"name: v\nworkload: {kind: model, model: minilm, images: [a.png]}\nquant: {scheme: fp16}\n",
+         "key 'workload.images': not used by this model (model minilm reads text"},
+        {"name: v\nworkload: {kind: model, model: vit-s14, images: []}\nquant: {scheme: fp16}\n",
+         "empty list"},
+        {"name: v\nworkload: {kind: model, model: vit-s14, images: [\"a;b.png\"]}\n"
+         "quant: {scheme: fp16}\n", "without ';'"},
+        {"name: v\nworkload: {kind: synthetic, m: 4, k: 4, n: 4, images: [a.png]}\n"
+         "quant: {scheme: fp16}\n", "not used by workload kind 'synthetic'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        qlab_experiment e;
+        char err[1024] = "";
+        cr_assert_eq(qlab_experiment_load_string(bad[i].yaml, "v.yaml", NULL, 0, &e, err,
+                                                 sizeof err), 2, "accepted: %s", bad[i].yaml);
+        cr_assert(strstr(err, bad[i].needle) && strstr(err, "v.yaml"), "'%s' lacks '%s'", err,
+                  bad[i].needle);
+    }
+}
+
+/* ---------------------------------------------------------------------------- */
+/* Model points: the quantized forward on one photo                              */
+
+static int run_vit_point(const char *scheme, const char *xg, const char *wg, double threshold,
+                         const char *mode, qlab_row *row, qlab_layers *layers)
+{
+    qlab_point p;
+    memset(&p, 0, sizeof p);
+    strcpy(p.workload, "model");
+    strcpy(p.model, "vit-s14");
+    strcpy(p.mode, mode);
+    snprintf(p.path, sizeof p.path, "%s/chelsea.png", photo_dir);
+    strcpy(p.scheme, scheme);
+    strcpy(p.x_granularity, xg);
+    strcpy(p.w_granularity, wg);
+    p.threshold = threshold;
+    if (threshold > 0)
+        strcpy(p.outlier_weights, "fp16");
+    qlab_timing_opts t = {0};
+    qlab_network_job job = {.p = &p, .backend = &qlab_backend_cpu, .measure_memory = 1,
+                            .timing = &t};
+    qlab_samples s = {0};
+    memset(row, 0, sizeof *row);
+    row->p = p;
+    int rc = qlab_model_run(&job, row, layers, &s, row->message, sizeof row->message);
+    qlab_samples_free(&s);
+    return rc;
+}
+
+Test(vit_points, rows_per_linear_and_isolated_error_is_each_linears_own, .timeout = 300)
+{
+    if (!need_model())
+        return;
+    qlab_row f32, prop, iso;
+    qlab_layers l32 = {0}, lp = {0}, li = {0};
+    cr_assert_eq(run_vit_point("fp32", "tensor", "tensor", 0, "propagated", &f32, &l32), 0, "%s",
+                 f32.message);
+    cr_assert_eq(l32.n, 74, "72 linears, output, output.cls");
+    cr_assert_str_eq(l32.v[4].layer_name, "encoder.layer.0.mlp.fc1");
+    cr_assert_str_eq(l32.v[72].layer_name, "output");
+    cr_assert_str_eq(l32.v[73].layer_name, "output.cls");
+    for (int64_t i = 0; i < l32.n; i++)
+        cr_assert_lt(l32.v[i].rel_err, 1e-5, "fp32 reproduces the reference: %s rel_err %g",
+                     l32.v[i].layer_name, l32.v[i].rel_err);
+    cr_assert_gt(f32.cosine, 0.999999);
+    cr_assert_eq(run_vit_point("absmax", "row", "channel", 6.0, "propagated", &prop, &lp), 0,
+                 "%s", prop.message);
+    cr_assert_eq(run_vit_point("absmax", "row", "channel", 6.0, "isolated", &iso, &li), 0, "%s",
+                 iso.message);
+    /* q, k, v of block 0 see the exact input in both modes */
+    for (int i = 0; i < 3; i++)
+        cr_assert_float_eq(lp.v[i].rel_err, li.v[i].rel_err, 1e-12, "linear %d", i);
+    cr_assert_leq(li.v[71].rel_err, lp.v[71].rel_err, "last fc2: isolated %g, propagated %g",
+                  li.v[71].rel_err, lp.v[71].rel_err);
+    cr_assert(prop.cosine > 0.9 && prop.cosine < 1.0, "output cosine %g", prop.cosine);
+    int64_t sum = 0;
+    for (int i = 0; i < 72; i++)
+        sum += lp.v[i].outlier_cols;
+    cr_assert_eq(sum, prop.outlier_cols, "per-linear outlier columns add up to the point's");
+    cr_assert_gt(prop.outlier_cols, 0, "the ViT has activations beyond 6");
+    cr_assert(strstr(prop.message, "CLS cosine"), "%s", prop.message);
+    qlab_layers_free(&l32);
+    qlab_layers_free(&lp);
+    qlab_layers_free(&li);
 }

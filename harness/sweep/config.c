@@ -73,6 +73,11 @@ static int parse_scalar(cfg_ctx *c, const cfg_key *k, struct fy_node *n, struct 
         return 0;
     case T_TEXT:
         return 0;
+    case T_FILES:
+        if (!text[0] || strchr(text, ';'))
+            return cfg_fail(c, n, key_node, k->path, "a file name, not empty and without ';' "
+                            "(value '%s')", text);
+        return 0;
     case T_ENUM:
     case T_ENUM_LIST:
         for (int i = 0; k->names[i]; i++)
@@ -193,6 +198,35 @@ static int walk_leaf(cfg_walk *w, const cfg_key *k, struct fy_node *kn, struct f
     qlab_experiment *e = w->exp;
     cfg_val v;
     w->seen[k->field] = 1;
+
+    if (k->type == T_FILES) {   /* the files of one point: a list here is not an axis */
+        cfg_axis *a = &w->axes[w->n_axes];
+        a->key = k;
+        a->node = vn;
+        a->key_node = kn;
+        a->v = calloc(1, sizeof *a->v);
+        if (!a->v) return cfg_fail(c, vn, kn, k->path, "out of memory");
+        a->n = 1;
+        w->n_axes++;
+        if (!vn || !fy_node_is_sequence(vn))
+            return parse_scalar(c, k, vn, kn, &a->v[0]);
+        void *it = NULL;
+        struct fy_node *item;
+        int n = 0;
+        while ((item = fy_node_sequence_iterate(vn, &it))) {
+            cfg_val one;
+            int rc = parse_scalar(c, k, item, kn, &one);
+            if (rc) return rc;
+            if (strlen(a->v[0].s) + strlen(one.s) + 2 > sizeof a->v[0].s)
+                return cfg_fail(c, item, kn, k->path, "the file names exceed %d characters in all",
+                                (int)sizeof a->v[0].s - 1);
+            if (n++) strcat(a->v[0].s, ";");
+            strcat(a->v[0].s, one.s);
+        }
+        a->v[0].node = vn;
+        if (n == 0) return cfg_fail(c, vn, kn, k->path, "empty list (name at least one file)");
+        return 0;
+    }
 
     if (k->axis) {
         cfg_axis *a = &w->axes[w->n_axes];

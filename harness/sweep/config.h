@@ -47,9 +47,11 @@
  *              propagated (default) | isolated; x (its outlier_cols/outlier_scale are
  *              the hidden state's persistent outlier dims), w (std defaults to
  *              1/sqrt(width) instead of 0.02). See chain.c.
- *   model      model (minilm) and text (a text file, one input per line; stored in the
- *              point's path) required; mode propagated (default) | isolated. See
- *              network.h.
+ *   model      model (minilm | vit-s14) required; minilm: text (a text file, one input
+ *              per line; stored in the point's path) required; vit-s14: images (a
+ *              photo or a list of photos, PNG or JPEG: one value, not an axis, all of
+ *              them one batch; stored in the point's path joined by ';') required;
+ *              mode propagated (default) | isolated. See network.h.
  *
  * zip names an axis by its dotted path (workload.x.outlier_scale) or by any unique
  * suffix of it (m, x.std); zipped lists must have equal lengths.

@@ -25,7 +25,8 @@ typedef enum {
     T_UINT,       /* unsigned 64-bit integer */
     T_REAL,       /* finite real within bounds */
     T_ENUM_LIST,  /* a list (or one) of `names` */
-    T_ZIP         /* list of lists of axis names */
+    T_ZIP,        /* list of lists of axis names */
+    T_FILES       /* one file or a list of files: one value (joined by ';'), never an axis */
 } cfg_type;
 
 typedef enum {
@@ -33,7 +34,7 @@ typedef enum {
     F_NAME, F_DESC, F_BACKEND, F_SEED, F_REPEAT, F_ZIP, F_MEASURE,
     F_WARMUP, F_MIN_SAMPLES, F_MAX_NOISE, F_MIN_TIME, F_TIMEOUT,
     /* axes */
-    F_KIND, F_PATH, F_LAYERS, F_MODEL, F_TEXT, F_DEPTH, F_WIDTH, F_TOKENS, F_MODE, F_M, F_K, F_N,
+    F_KIND, F_PATH, F_LAYERS, F_MODEL, F_TEXT, F_IMAGES, F_DEPTH, F_WIDTH, F_TOKENS, F_MODE, F_M, F_K, F_N,
     F_X_DIST, F_X_STD, F_X_DF, F_X_OCOLS, F_X_OSCALE,
     F_W_DIST, F_W_STD, F_W_DF,
     F_SCHEME, F_XGRAN, F_WGRAN, F_BLOCK, F_THRESHOLD, F_OW, F_SMOOTH,

@@ -181,6 +181,7 @@ static void point_apply(qlab_point *p, cfg_field f, const cfg_val *v)
     case F_PATH: cfg_copy_str(p->path, sizeof p->path, v->s); break;
     case F_MODEL: cfg_copy_str(p->model, sizeof p->model, v->s); break;
     case F_TEXT: cfg_copy_str(p->path, sizeof p->path, v->s); break;
+    case F_IMAGES: cfg_copy_str(p->path, sizeof p->path, v->s); break;   /* "a.png;b.jpg" */
     case F_DEPTH: p->depth = v->i; break;
     case F_WIDTH: p->k = p->n = v->i; break;
     case F_TOKENS: p->m = v->i; break;
@@ -360,7 +361,7 @@ static int field_used_by(const char *kind, cfg_field f)
     if (!strcmp(kind, "dump")) return f == F_PATH || f == F_LAYERS;
     if (!strcmp(kind, "chain"))
         return f == F_DEPTH || f == F_WIDTH || f == F_TOKENS || f == F_MODE || dists;
-    if (!strcmp(kind, "model")) return f == F_MODEL || f == F_TEXT || f == F_MODE;
+    if (!strcmp(kind, "model")) return f == F_MODEL || f == F_TEXT || f == F_IMAGES || f == F_MODE;
     return 1;
 }
 
@@ -567,12 +568,13 @@ int cfg_expand(cfg_walk *w)
     static const cfg_field req_synthetic[] = {F_M, F_K, F_N, F_SCHEME};
     static const cfg_field req_dump[] = {F_PATH, F_SCHEME};
     static const cfg_field req_chain[] = {F_DEPTH, F_WIDTH, F_TOKENS, F_SCHEME};
-    static const cfg_field req_model[] = {F_MODEL, F_TEXT, F_SCHEME};
+    static const cfg_field req_model[] = {F_MODEL, F_SCHEME};   /* + text or images, below */
     int is_model = !strcmp(kind, "model");
     const cfg_field *req = is_dump ? req_dump : is_chain ? req_chain : is_model ? req_model : req_synthetic;
-    int n_req = is_dump ? 2 : is_model ? 3 : 4;
+    int n_req = is_dump ? 2 : is_model ? 2 : 4;
     const char *needs = is_dump ? "a dump workload needs path; quant needs a scheme"
-                      : is_model ? "a model workload needs model and text; quant needs a scheme"
+                      : is_model ? "a model workload needs model and text (minilm) or images "
+                                   "(vit-s14); quant needs a scheme"
                       : is_chain ? "a chain workload needs depth, width and tokens; quant needs a scheme"
                       : "a synthetic workload needs m, k, n; quant needs a scheme";
     for (int i = 0; i < n_req; i++) {
@@ -609,6 +611,18 @@ int cfg_expand(cfg_walk *w)
             point_apply(p, w->axes[a].key->field, &w->axes[a].v[idx[w->axes[a].dim]]);
         if ((is_chain || is_model) && !p->mode[0])
             cfg_copy_str(p->mode, sizeof p->mode, "propagated");
+        if (is_model) {
+            /* minilm reads a text file, vit-s14 photos; both go to the point's path */
+            int vit = !strcmp(p->model, "vit-s14");
+            cfg_field need = vit ? F_IMAGES : F_TEXT, other = vit ? F_TEXT : F_IMAGES;
+            if (!w->seen[need] || w->seen[other]) {
+                const cfg_key *k = cfg_key_of_field(w->seen[other] ? other : need);
+                rc = cfg_fail(c, w->map_node[0], w->root, k->path, "%s (model %s reads %s)",
+                              w->seen[other] ? "not used by this model" : "missing", p->model,
+                              vit ? "images: a photo or a list of photos" : "text: a text file");
+                break;
+            }
+        }
         if (is_chain) {
             /* unit-variance outputs from unit-variance inputs, as in a trained network */
             if (!w->seen[F_W_STD]) p->w.std = 1.0 / sqrt((double)p->k);

@@ -20,7 +20,7 @@
 
 static const char *const names_backend[] = {"auto", "cpu", "cuda", NULL};
 static const char *const names_kind[] = {"synthetic", "dump", "chain", "model", NULL};
-static const char *const names_model[] = {"minilm", NULL};
+static const char *const names_model[] = {"minilm", "vit-s14", NULL};
 static const char *const names_mode[] = {"propagated", "isolated", NULL};
 static const char *const names_dist[] = {"normal", "uniform", "student_t", NULL};
 /* Consistent with quant.h's traits table; llm_int8 is a preset expanded here. */
@@ -45,6 +45,7 @@ const cfg_key cfg_keys[] = {
     {"workload.layers", T_TEXT, F_LAYERS, 1, NULL, NULL, NB, NB, 0, 0},
     {"workload.model", T_ENUM, F_MODEL, 1, names_model, "model", NB, NB, 0, 0},
     {"workload.text", T_TEXT, F_TEXT, 1, NULL, NULL, NB, NB, 0, 0},
+    {"workload.images", T_FILES, F_IMAGES, 1, NULL, NULL, NB, NB, 0, 0},
     {"workload.depth", T_INT, F_DEPTH, 1, NULL, NULL, 1, 48, 0, 0},
     {"workload.width", T_INT, F_WIDTH, 1, NULL, NULL, 0, NB, 1, 0},
     {"workload.tokens", T_INT, F_TOKENS, 1, NULL, NULL, 0, NB, 1, 0},
