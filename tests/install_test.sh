@@ -15,7 +15,7 @@ read -r -a make_args <<<"${QLAB_MAKE_ARGS:-}"
 unset QLAB_PLOTS QLAB_PLOTS_DIR
 T=$(mktemp -d /tmp/qlab-install.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-. "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
+. tests/check_lib.sh   # the repository root is the working directory here
 
 P=$T/q
 expect "make install PREFIX=$P" 0 "$MAKE" --no-print-directory "${make_args[@]}" install PREFIX="$P"
