@@ -129,9 +129,10 @@ static qk_status plan_build(qk_ctx *c, qk_plan *p)
                        (long long)p->m, (long long)p->k, (long long)p->n, cublasLtGetStatusString(s));
     if (found == 0)
         return qk_fail(c, QK_ERR_CUBLAS, __FILE__, __LINE__,
-                       "cuBLASLt has no algorithm for this %s GEMM (m=%lld k=%lld n=%lld, ld %lld/%lld/%lld)",
+                       "cuBLASLt has no algorithm for this %s GEMM (m=%lld k=%lld n=%lld, ld %lld/%lld/%lld; "
+                       "heuristic status %s, 0 algorithms)",
                        kind_name(p->kind), (long long)p->m, (long long)p->k, (long long)p->n, (long long)p->ldx,
-                       (long long)p->ldw, (long long)p->ldy);
+                       (long long)p->ldw, (long long)p->ldy, cublasLtGetStatusString(s));
     p->algo = res.algo;
     return QK_OK;
 }

@@ -5,7 +5,8 @@
 //   quantize_x    outlier flags of X (threshold t), sorted outlier index list and its
 //                 count, X quantized with the outlier columns read as 0 (+ row sums);
 //                 the count is copied to pinned host memory behind an event
-//   gemm_i8       cuBLASLt int8 GEMM of the padded codes -> int32 [m, n]
+//   gemm_i8       cuBLASLt int8 GEMM of the padded codes -> int32 [m, n] (m padded with zero
+//                 rows when cuBLASLt refuses few rows: int8_gemm_rows)
 //   outlier_gemm  the host waits for the count only (the int8 GEMM keeps the GPU
 //                 busy meanwhile), gathers X[:,O] and W[:,O] into compact fp16
 //                 buffers and multiplies them in fp16 with float32 accumulation
@@ -35,8 +36,10 @@ struct qk_linear {
     qk_linear_opts o;
     int64_t m, k, n;
     qk_qmatrix qw, qx;
-    int32_t *d_acc;          // [m, ldacc], ldacc = qw.rows_alloc (multiple of 4)
+    int32_t *d_acc;          // [gemm_m, ldacc], ldacc = qw.rows_alloc (multiple of 4)
     int64_t ldacc;
+    int64_t gemm_m;          // rows the int8 GEMM multiplies: m, or m padded with zero rows (int8_gemm_rows)
+    char note[QK_ERR_LEN];   // why the GEMM is not the plain one (padding, fp8 widened), else ""
     uint8_t *d_flags;        // [k]
     int32_t *d_idx;          // [k]
     int32_t *d_count;        // 1
@@ -99,7 +102,12 @@ static qk_status fp8_init(qk_ctx *c, qk_linear *l, const float *d_w)
     l->ldk = qk_round_up(k, 16);
     l->n_alloc = qk_round_up(n, 16);
     l->ldacc = l->n_alloc;
-    l->native = l->o.scheme == QUANT_SCHEME_FP8_E4M3 && qk_fp8_gemm_supported(c, NULL, 0);
+    char why[200] = "";
+    l->native = l->o.scheme == QUANT_SCHEME_FP8_E4M3 && qk_fp8_gemm_supported(c, why, sizeof why);
+    if (l->o.scheme == QUANT_SCHEME_FP8_E5M2)
+        snprintf(l->note, sizeof l->note, "fp8 GEMM widened to fp16: cuBLASLt has no e5m2 x e5m2 GEMM");
+    else if (!l->native)
+        snprintf(l->note, sizeof l->note, "fp8 GEMM widened to fp16: %s", why);
     qk_status st = qk_malloc(c, (void **)&l->d_cx, (size_t)(m * l->ldk));
     if (st == QK_OK)
         st = qk_malloc(c, (void **)&l->d_cw, (size_t)(l->n_alloc * l->ldk));
@@ -119,8 +127,10 @@ static qk_status fp8_init(qk_ctx *c, qk_linear *l, const float *d_w)
     // output at all, in some versions): one untimed call on zero codes finds out and
     // builds the plan; without one the layer takes the widened path, and says so
     // through qk_linear_fp8_native.
-    if (l->native && qk_gemm_fp8(c, l->d_cx, l->ldk, l->d_cw, l->ldk, l->d_accf, l->ldacc, m, l->ldk, l->n_alloc) != QK_OK)
+    if (l->native && qk_gemm_fp8(c, l->d_cx, l->ldk, l->d_cw, l->ldk, l->d_accf, l->ldacc, m, l->ldk, l->n_alloc) != QK_OK) {
         l->native = false;
+        snprintf(l->note, sizeof l->note, "fp8 GEMM widened to fp16: cuBLASLt refused e4m3 (%s)", qk_ctx_error(c));
+    }
     st = qk_fp8_quantize(c, l->o.scheme, l->o.w_gran, d_w, QK_DTYPE_F32, k, n, k, NULL, l->d_scratch, l->d_cw,
                          l->ldk, l->d_sw, NULL);
     if (st == QK_OK && !l->native) {
@@ -131,6 +141,55 @@ static qk_status fp8_init(qk_ctx *c, qk_linear *l, const float *d_w)
             st = qk_fp8_widen_f16(c, l->o.scheme, l->d_cw, l->n_alloc * l->ldk, l->d_w16w);
     }
     return st;
+}
+
+// cuBLASLt's int8 GEMM may have no algorithm for a few rows (PyTorch's int8 matmul
+// refuses m <= 16 and pads to 32). One untimed call on X's zero codes finds out; on a
+// refusal X's codes and the accumulator get zero rows up to the first row count
+// cuBLASLt runs (m rounded up to 8, 16, 32, then 64 and 128). A zero row of codes
+// adds nothing and the epilogue reads the first m rows only, so Y is exact as before;
+// the note says what happened, with cuBLASLt's message.
+static qk_status int8_gemm_rows(qk_ctx *c, qk_linear *l)
+{
+    const int64_t m = l->m, k = l->qx.ld, n = l->qw.rows_alloc;
+    l->gemm_m = m;
+    qk_status st = qk_gemm_i8(c, l->qx.d_codes, l->qx.ld, l->qw.d_codes, l->qw.ld, l->d_acc, l->ldacc, m, k, n);
+    if (st != QK_ERR_CUBLAS)
+        return st;
+    char first[QK_ERR_LEN / 2];   // the note and the failure message both hold it
+    snprintf(first, sizeof first, "%s", qk_ctx_error(c));
+    const int64_t tries[] = { qk_round_up(m, 8), qk_round_up(m, 16), qk_round_up(m, 32), qk_round_up(m, 64),
+                              qk_round_up(m, 128) };
+    int64_t last = m;
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+        const int64_t p = tries[i];
+        if (p <= last)
+            continue;
+        last = p;
+        qk_free(c, l->qx.d_codes);
+        qk_free(c, l->d_acc);
+        l->qx.d_codes = NULL;
+        l->d_acc = NULL;
+        st = qk_malloc(c, (void **)&l->qx.d_codes, (size_t)(p * l->qx.ld));
+        if (st == QK_OK)
+            st = qk_malloc(c, (void **)&l->d_acc, (size_t)(p * l->ldacc) * sizeof(int32_t));
+        if (st != QK_OK)
+            return st;
+        QK_CUDA_CHECK(c, cudaMemsetAsync(l->qx.d_codes, 0, (size_t)(p * l->qx.ld), c->stream));
+        l->qx.rows_alloc = p;
+        st = qk_gemm_i8(c, l->qx.d_codes, l->qx.ld, l->qw.d_codes, l->qw.ld, l->d_acc, l->ldacc, p, k, n);
+        if (st == QK_OK) {
+            l->gemm_m = p;
+            snprintf(l->note, sizeof l->note, "int8 GEMM padded to m=%lld with zero rows: cuBLASLt refused m=%lld (%s)",
+                     (long long)p, (long long)m, first);
+            return QK_OK;
+        }
+        if (st != QK_ERR_CUBLAS)
+            return st;
+    }
+    return qk_fail(c, QK_ERR_CUBLAS, __FILE__, __LINE__,
+                   "int8 GEMM: cuBLASLt refused m=%lld (%s) and every padded row count up to %lld",
+                   (long long)m, first, (long long)last);
 }
 
 static qk_status linear_init(qk_ctx *c, qk_linear *l, const float *d_w)
@@ -148,6 +207,8 @@ static qk_status linear_init(qk_ctx *c, qk_linear *l, const float *d_w)
         l->ldacc = l->qw.rows_alloc;
         if (st == QK_OK)
             st = qk_malloc(c, (void **)&l->d_acc, (size_t)(l->m * l->ldacc) * sizeof(int32_t));
+        if (st == QK_OK)
+            st = int8_gemm_rows(c, l);
     }
     if (st == QK_OK)
         st = qk_malloc(c, (void **)&l->d_flags, (size_t)l->k);
@@ -281,7 +342,7 @@ extern "C" qk_status qk_linear_forward(qk_ctx *c, qk_linear *l, const void *d_x,
 
     // gemm_i8 over the padded codes: k = ld (multiple of 16), n = rows_alloc (of 4)
     if (!l->fp8)
-        TRY(qk_gemm_i8(c, l->qx.d_codes, l->qx.ld, l->qw.d_codes, l->qw.ld, l->d_acc, l->ldacc, l->m, l->qx.ld,
+        TRY(qk_gemm_i8(c, l->qx.d_codes, l->qx.ld, l->qw.d_codes, l->qw.ld, l->d_acc, l->ldacc, l->gemm_m, l->qx.ld,
                        l->qw.rows_alloc));
     else if (l->native)
         TRY(qk_gemm_fp8(c, l->d_cx, l->ldk, l->d_cw, l->ldk, l->d_accf, l->ldacc, l->m, l->ldk, l->n_alloc));
@@ -342,6 +403,32 @@ extern "C" qk_status qk_linear_forward(qk_ctx *c, qk_linear *l, const void *d_x,
 extern "C" const qk_qmatrix *qk_linear_weights(const qk_linear *l) { return l && !l->fp8 ? &l->qw : NULL; }
 extern "C" const qk_qmatrix *qk_linear_last_x(const qk_linear *l) { return l && !l->fp8 ? &l->qx : NULL; }
 extern "C" int qk_linear_fp8_native(const qk_linear *l) { return l && l->fp8 && l->native; }
+extern "C" int64_t qk_linear_gemm_rows(const qk_linear *l) { return !l ? 0 : l->fp8 ? l->m : l->gemm_m; }
+extern "C" const char *qk_linear_note(const qk_linear *l) { return l ? l->note : ""; }
+
+extern "C" qk_status qk_linear_outliers_of(qk_ctx *c, qk_linear *l, const void *d_x, qk_dtype xdt, int64_t ldx,
+                                          int64_t *count)
+{
+    QK_ARG_CHECK(c, l && d_x && count && ldx >= l->k);
+    *count = 0;
+    if (!decomposes(l))
+        return QK_OK;
+    TRY(qk_outlier_cols(c, d_x, xdt, l->m, l->k, ldx, l->o.threshold, l->d_flags, l->d_idx, l->d_count));
+    int32_t h = 0;
+    TRY(qk_download(c, &h, l->d_count, sizeof h));
+    if (h < 0 || h > l->k)
+        return qk_fail(c, QK_ERR_CUDA, __FILE__, __LINE__, "outlier count %d out of range", (int)h);
+    *count = h;
+    return QK_OK;
+}
+
+extern "C" qk_status qk_linear_acc_download(qk_ctx *c, const qk_linear *l, int32_t *acc)
+{
+    QK_ARG_CHECK(c, l && !l->fp8 && acc);
+    QK_CUDA_CHECK(c, cudaMemcpy2DAsync(acc, (size_t)l->n * sizeof(int32_t), l->d_acc, (size_t)l->ldacc * sizeof(int32_t),
+                                       (size_t)l->n * sizeof(int32_t), (size_t)l->m, cudaMemcpyDeviceToHost, c->stream));
+    return qk_ctx_sync(c);
+}
 
 extern "C" qk_status qk_linear_fp8_download(qk_ctx *c, const qk_linear *l, uint8_t *cx, float *sx, uint8_t *cw,
                                             float *sw)

@@ -119,10 +119,14 @@ qk_status qk_download(qk_ctx *c, void *dst, const void *d_src, size_t bytes);
 /* ---------------------------------------------------------------------------- */
 /* Timing helpers                                                               */
 
-/* Evicts the L2 cache by writing a device buffer of twice the L2 size (allocated on
- * first use through the tracking allocator). Enqueued on the stream; call it before
- * the start event of a sample, never inside the timed window. */
+/* Evicts the L2 cache by reading a device buffer of max(2 x L2, 64 MiB) (allocated
+ * and zeroed by qk_ctx_create) and writing nothing, so the lines it leaves are clean:
+ * no write-back of the flush lands in the next timed window (a flush by writes would
+ * leave up to one L2 of dirty lines). Enqueued on the stream; call it before the
+ * start event of a sample, never inside the timed window. */
 qk_status qk_l2_flush(qk_ctx *c);
+/* Bytes one qk_l2_flush reads (0 for NULL). */
+size_t qk_l2_flush_bytes(const qk_ctx *c);
 
 /* Device-to-device copy bandwidth in GB/s (1e9 bytes/s, counting the bytes read and
  * the bytes written, as a kernel's "bytes that must move" are counted): median of
@@ -316,6 +320,25 @@ int64_t qk_linear_weight_bytes(const qk_linear *l);
  * codes widened to fp16 (e5m2, a device without fp8 tensor cores, or no cuBLASLt fp8
  * algorithm for the shape). */
 int qk_linear_fp8_native(const qk_linear *l);
+/* Rows the layer's low-precision GEMM multiplies: m, or (int8) more when cuBLASLt
+ * refused m rows at qk_linear_create and X's codes and the int32 accumulator were
+ * padded with zero rows (exact: a zero row of codes adds nothing, and the epilogue
+ * reads the first m rows). */
+int64_t qk_linear_gemm_rows(const qk_linear *l);
+/* Why the layer's GEMM is not the plain one, for the point's message: the int8
+ * padding above with cuBLASLt's message, or why an fp8 layer runs the widened fp16
+ * GEMM (e5m2, the device's compute capability, or cuBLASLt's message when its e4m3
+ * GEMM refused the shape). "" when there is nothing to say; never NULL. */
+const char *qk_linear_note(const qk_linear *l);
+/* The number of LLM.int8() outlier columns of d_x [m, k] (type xdt, stride ldx) at
+ * the layer's threshold (0 without one), counted as a forward counts them, without
+ * the forward: for callers that need the count but not Y. Leaves the layer's flags
+ * as a forward on d_x would. Synchronizes. */
+qk_status qk_linear_outliers_of(qk_ctx *c, qk_linear *l, const void *d_x, qk_dtype xdt, int64_t ldx,
+                                int64_t *count);
+/* Copies the int32 accumulator of the last forward ([m, n], the real rows only) of an
+ * int8 layer to host memory (QK_ERR_ARG for fp8 layers). Synchronizes. */
+qk_status qk_linear_acc_download(qk_ctx *c, const qk_linear *l, int32_t *acc);
 /* Copies the codes of the last X ([m, k]) and of W ([n, k]), unpadded, and their
  * scales (1 or m, 1 or n) to host memory. Synchronizes. */
 qk_status qk_linear_fp8_download(qk_ctx *c, const qk_linear *l, uint8_t *cx, float *sx, uint8_t *cw, float *sw);

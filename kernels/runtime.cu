@@ -173,6 +173,11 @@ extern "C" qk_status qk_ctx_create(int index, qk_ctx **out, char *err, size_t er
     if (st == QK_OK) {
         c->flush_bytes = (size_t)std::max<int64_t>(2 * c->l2_bytes, (int64_t)64 << 20);
         st = qk_malloc(c, &c->d_flush, c->flush_bytes);
+        // zero, once: the flush only reads it (see flush_kernel)
+        if (st == QK_OK && cudaMemsetAsync(c->d_flush, 0, c->flush_bytes, c->stream) != cudaSuccess)
+            st = qk_fail(c, QK_ERR_CUDA, __FILE__, __LINE__, "clearing the L2 flush buffer failed");
+        if (st == QK_OK && cudaStreamSynchronize(c->stream) != cudaSuccess)
+            st = qk_fail(c, QK_ERR_CUDA, __FILE__, __LINE__, "clearing the L2 flush buffer failed");
     }
     if (st != QK_OK) {
         snprintf(err, err_len, "%s", c->err);
@@ -300,13 +305,23 @@ extern "C" qk_status qk_download(qk_ctx *c, void *dst, const void *d_src, size_t
 // ------------------------------------------------------------------------------
 // Timing helpers
 
-// Writes every 16-byte word of the buffer. A memset could in principle be served by
-// a compression or fill path that bypasses L2 lines; a plain store kernel cannot.
-static __global__ void flush_kernel(uint4 *p, size_t n, unsigned int tag)
+// Reads every 16-byte word of the buffer (twice the L2 size) through L2, so the lines
+// a sample touched are evicted while the flush runs, and writes nothing: the buffer
+// is zero (cleared once at context creation) and the XOR of what a thread read is
+// stored only when it equals `never`, which is non-zero, so the store never happens
+// but the compiler cannot drop the loads. Reads leave only clean lines behind; a
+// flush by writes left up to one L2 of dirty lines, written back to memory inside the
+// next timed window.
+static __global__ void flush_kernel(const uint4 *__restrict__ p, size_t n, unsigned int never,
+                                    unsigned int *sink)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
-        p[i] = make_uint4(tag, (unsigned int)i, tag, (unsigned int)(i >> 32));
+    unsigned int x = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const uint4 v = __ldcg(p + i);
+        x ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+    if (x == never)
+        *sink = x;
 }
 
 extern "C" qk_status qk_l2_flush(qk_ctx *c)
@@ -315,12 +330,17 @@ extern "C" qk_status qk_l2_flush(qk_ctx *c)
         return QK_ERR_ARG;
     if (!c->d_flush)
         return QK_ERR_ARG;   // allocated by qk_ctx_create
-    static unsigned int tag = 0;   // varies the data so no store can be elided
-    size_t n = c->flush_bytes / sizeof(uint4);
-    flush_kernel<<<1024, 256, 0, c->stream>>>((uint4 *)c->d_flush, n, ++tag);
+    const size_t n = c->flush_bytes / sizeof(uint4);
+    // 4 blocks of 256 threads per SM: enough loads in flight to stream the buffer at
+    // about the memory bandwidth
+    const unsigned grid = (unsigned)std::max(1, 4 * c->sm_count);
+    // the sink is never written; any device word would do
+    flush_kernel<<<grid, 256, 0, c->stream>>>((const uint4 *)c->d_flush, n, 1u, (unsigned int *)c->d_workspace);
     QK_LAUNCH_CHECK(c);
     return QK_OK;
 }
+
+extern "C" size_t qk_l2_flush_bytes(const qk_ctx *c) { return c ? c->flush_bytes : 0; }
 
 extern "C" qk_status qk_copy_bandwidth(qk_ctx *c, size_t bytes, int reps, double *gbps)
 {

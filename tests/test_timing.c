@@ -1,6 +1,8 @@
-/* test_timing.c: timing summaries and the stopping rule of DESIGN section 5. */
+/* test_timing.c: timing summaries and the stopping rule of DESIGN section 5, the latter
+ * also on synthetic sample streams (jitter, plateau, max_samples, timeout). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -113,4 +115,125 @@ Test(timing, time_stages_warms_up_then_pushes_every_stage_of_every_sample)
     cr_assert_neq(qlab_time_stages(&job, fake, &g, stages, 3, &smp, &t, err, sizeof err), 0);
     cr_assert_str_eq(err, "run 4 failed");
     qlab_samples_free(&smp);
+}
+
+/* ------------------------------------------------------------------------------ */
+/* The stopping rule on synthetic sample streams (DESIGN section 5)                */
+
+/* A stream of `mean` us with relative jitter `rel` (normal, Box-Muller on a 64-bit
+ * LCG, the same on every machine). */
+static void jitter_stream(double *us, int64_t n, double mean, double rel, uint64_t seed)
+{
+    uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+    for (int64_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        double u1 = ((s >> 11) + 1.0) / 9007199254740993.0;
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        double u2 = (s >> 11) / 9007199254740992.0;
+        us[i] = mean * (1.0 + rel * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+    }
+}
+
+/* Runs the rule over the stream as the loop would, one sample every sample_s seconds;
+ * returns the sample count it stopped at (or cap + 1 when it never did). */
+static int64_t stop_at(const double *us, int64_t cap, double sample_s, const qlab_timing_opts *o)
+{
+    for (int64_t n = 1; n <= cap; n++)
+        if (qlab_timing_should_stop(us, n, (double)n * sample_s, o))
+            return n;
+    return cap + 1;
+}
+
+Test(timing, steady_stream_with_3_percent_jitter_stops_by_the_median_interval)
+{
+    enum { CAP = 20000 };
+    static double us[CAP];
+    /* 20 us samples, 3% jitter: the relative stdev (3%) never meets 0.5%, so before
+     * the interval and plateau rules this sampled until the 10 s timeout */
+    qlab_timing_opts o = { .warmup = 0, .min_samples = 10, .max_noise = 0.005, .min_time_s = 0, .timeout_s = 10 };
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        jitter_stream(us, CAP, 20.0, 0.03, seed);
+        const int64_t n = stop_at(us, CAP, 20e-6, &o);
+        cr_assert_leq(n, 2000, "seed %llu: stopped at %lld samples", (unsigned long long)seed, (long long)n);
+        cr_assert_leq((double)n * 20e-6, o.timeout_s / 100, "long before the timeout");
+        qlab_timing_noise z;
+        qlab_timing_noise_of(us, n, &z);
+        cr_assert_gt(z.rel_stdev, o.max_noise, "the relative stdev rule cannot be what stopped it");
+        cr_assert(z.median_rel_halfwidth <= o.max_noise || z.plateau,
+                  "seed %llu: stopped at %lld with half-width %g and no plateau", (unsigned long long)seed,
+                  (long long)n, z.median_rel_halfwidth);
+        /* the median it stopped with is within the interval's promise of the truth */
+        qlab_timing t;
+        qlab_timing_summarize(us, n, &t);
+        cr_assert_leq(fabs(t.median_us - 20.0), 0.02 * 20.0, "median %g", t.median_us);
+    }
+}
+
+Test(timing, plateau_stops_a_noisy_stream_the_interval_rule_cannot)
+{
+    enum { CAP = 20000 };
+    static double us[CAP];
+    /* max_noise so small that neither the stdev nor the interval rule can hold: only
+     * the plateau of the noise estimate stops before the timeout */
+    qlab_timing_opts o = { .warmup = 0, .min_samples = 10, .max_noise = 1e-9, .min_time_s = 0, .timeout_s = 10 };
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        jitter_stream(us, CAP, 20.0, 0.03, seed);
+        const int64_t n = stop_at(us, CAP, 20e-6, &o);
+        cr_assert_geq(n, 64, "the plateau needs 64 samples");
+        cr_assert_leq(n, CAP, "seed %llu: never stopped", (unsigned long long)seed);
+        qlab_timing_noise z;
+        qlab_timing_noise_of(us, n, &z);
+        cr_assert(z.plateau, "seed %llu: stopped at %lld without a plateau", (unsigned long long)seed, (long long)n);
+    }
+    /* a stream whose noise keeps growing (a clock ramping down) has no plateau */
+    for (int64_t i = 0; i < CAP; i++)
+        us[i] = 20.0 * (1.0 + 0.01 * (double)i * (i % 2 ? 1 : -1) / 64.0);
+    cr_assert_eq(stop_at(us, 4096, 20e-6, &o), 4097, "a growing noise must not count as a plateau");
+}
+
+Test(timing, max_samples_caps_the_loop)
+{
+    enum { CAP = 1000 };
+    static double us[CAP];
+    jitter_stream(us, CAP, 20.0, 0.3, 9);
+    qlab_timing_opts o = { .warmup = 0, .min_samples = 10, .max_noise = 1e-9, .min_time_s = 0, .timeout_s = 10,
+                           .max_samples = 50 };
+    cr_assert_eq(stop_at(us, CAP, 20e-6, &o), 50);
+    /* the cap wins over min_samples too */
+    o.min_samples = 200;
+    cr_assert_eq(stop_at(us, CAP, 20e-6, &o), 50);
+    /* 0: no cap */
+    o.max_samples = 0;
+    o.min_samples = 10;
+    cr_assert_gt(stop_at(us, 60, 20e-6, &o), 60);
+}
+
+Test(timing, timeout_still_wins)
+{
+    enum { CAP = 1000 };
+    static double us[CAP];
+    jitter_stream(us, CAP, 1000.0, 0.3, 4);
+    /* 1 ms samples, a 0.05 s timeout: stops at the 50th sample whatever else holds */
+    qlab_timing_opts o = { .warmup = 0, .min_samples = 500, .max_noise = 1e-9, .min_time_s = 0, .timeout_s = 0.05,
+                           .max_samples = 800 };
+    cr_assert_eq(stop_at(us, CAP, 1e-3, &o), 50);
+    /* and before min_time_s */
+    o.min_samples = 1;
+    o.min_time_s = 1.0;
+    o.max_noise = 1.0;
+    cr_assert_eq(stop_at(us, CAP, 1e-3, &o), 50);
+}
+
+Test(timing, median_interval_uses_the_order_statistics_around_the_median)
+{
+    /* n = 100, values 1..100: ranks 40 and 61 bound the median (50.5) */
+    double us[100];
+    for (int i = 0; i < 100; i++)
+        us[99 - i] = (double)(i + 1);
+    qlab_timing_noise z;
+    qlab_timing_noise_of(us, 100, &z);
+    cr_assert_float_eq(z.median_rel_halfwidth, (61.0 - 40.0) / (2.0 * 50.5), 1e-12);
+    /* n < 2: nothing known */
+    qlab_timing_noise_of(us, 1, &z);
+    cr_assert(isinf(z.median_rel_halfwidth) && isinf(z.rel_stdev) && !z.plateau);
 }

@@ -17,9 +17,11 @@
 typedef struct {
     int64_t warmup;        /* untimed runs first */
     int64_t min_samples;   /* at least this many timed samples */
-    double max_noise;      /* stop once rel. stdev of samples <= this (after min_time_s) */
+    double max_noise;      /* noise bound of the stopping rule (after min_time_s): see
+                              qlab_timing_should_stop */
     double min_time_s;     /* time spent sampling before the noise rule may stop */
     double timeout_s;      /* stop sampling a stage after this long, whatever the noise */
+    int64_t max_samples;   /* stop at this many samples, whatever the noise (0: no cap) */
 } qlab_timing_opts;
 
 /* A growable list of timing samples; the runner appends them to /samples. */
@@ -41,11 +43,33 @@ double qlab_quantile_sorted(const double *v, int64_t n, double q);
 
 void qlab_timing_summarize(const double *us, int64_t n, qlab_timing *out);
 
-/* 1 when the sampling loop may stop: elapsed_s >= timeout_s with at least one sample
- * (the timeout bounds a slow point even before min_samples), or n >= min_samples,
- * elapsed_s >= min_time_s and rel. stdev of us[0..n) <= max_noise. */
+/* 1 when the sampling loop may stop, 0 to take another sample. Stops when
+ *   - elapsed_s >= timeout_s with at least one sample (the timeout bounds a slow point
+ *     even before min_samples), or max_samples > 0 and n >= max_samples;
+ *   - otherwise, with n >= min_samples and elapsed_s >= min_time_s, when one noise
+ *     rule holds on us[0..n):
+ *       (a) the relative standard deviation is <= max_noise;
+ *       (b) the distribution-free 95% interval of the median (the order statistics
+ *           n/2 -+ 0.98 sqrt(n), clamped to the sample) has a half-width <= max_noise
+ *           times the median: the median is known to max_noise even when single
+ *           samples are noisier (microsecond kernels);
+ *       (c) the noise has plateaued: n >= 64 and the relative standard deviations of
+ *           the first n/2, 3n/4 and all n samples lie within 5% of the last (more
+ *           samples would only measure the same noise again).
+ *     (b) and (c) sort or rescan the samples, so they are evaluated when n <= 64 or n
+ *     is a multiple of max(1, n / 32) rounded down to a power of two; the cost of
+ *     the whole loop stays O(n log^2 n). */
 int qlab_timing_should_stop(const double *us, int64_t n, double elapsed_s,
                             const qlab_timing_opts *o);
+
+/* The stopping rule's statistics of us[0..n): relative standard deviation (INFINITY
+ * for n < 2), the 95% median interval's half-width over the median (INFINITY for
+ * n < 2 or median <= 0), and whether the noise has plateaued (rule (c)). */
+typedef struct {
+    double rel_stdev, median_rel_halfwidth;
+    int plateau;
+} qlab_timing_noise;
+void qlab_timing_noise_of(const double *us, int64_t n, qlab_timing_noise *out);
 
 /* Monotonic clock in seconds (clock_gettime CLOCK_MONOTONIC). */
 double qlab_now_s(void);
@@ -59,6 +83,10 @@ typedef struct {
     int measure_latency;       /* time the point (and the fp16 baseline) */
     int measure_memory;
     const qlab_timing_opts *timing;
+    int skip_error;            /* 1: the experiment measures no error, so y is not read;
+                                  a backend may skip the checked run and the operand-error
+                                  passes (cuda does: DESIGN 5). 0 (the default): Y and
+                                  every error column as usual */
 } qlab_backend_job;
 
 /* One timed run: writes each stage's time in microseconds into us[0..n_stages),

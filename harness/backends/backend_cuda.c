@@ -5,7 +5,11 @@
  *   1. X, W and the bias are uploaded as float32; W is quantized once, untimed
  *      (weights are quantized offline), inside qk_linear_create.
  *   2. The checked run: X float32 in, Y float32 out. Its int8 codes are those of
- *      quant/ bit for bit, and Y is what the runner's metrics see.
+ *      quant/ bit for bit, and Y is what the runner's metrics see. When the
+ *      experiment measures no error (job->skip_error), the checked run, Y's read-back
+ *      and the operand-error passes (host-side dequantization of W: seconds on large
+ *      layers) are skipped; the memory columns come from the formats' formulas and
+ *      the outlier count from X's outlier detection alone.
  *   3. The timed runs: X in fp16 (what a model's activations are) and Y out in fp16
  *      (what the next layer reads, and what the fp16 baseline writes), so the int8
  *      pipeline and the fp16 GEMM move the same kind of bytes. Warm-up first; before
@@ -15,6 +19,9 @@
  *   4. The fp16 and bf16 cuBLASLt GEMMs of the same shape are timed the same way in
  *      the same run (stages "fp16_gemm", "bf16_gemm"); speedup_vs_fp16 is the ratio of
  *      medians.
+ * The point's message says when the GEMM is not the plain one: int8 padded to more
+ * rows because cuBLASLt refused few, or fp8 widened to fp16, each with the reason
+ * (cuBLASLt's message where it refused).
  * Float schemes (fp32, fp16, bf16) are one cuBLASLt GEMM of the rounded operands
  * (float32 accumulation; fp32 never uses TF32); the timed fp16/bf16 GEMM writes its
  * operand type, the checked one float32.
@@ -250,6 +257,29 @@ done:
     return rc;
 }
 
+/* The stored bytes of the int8 / fp8 operands as quant/ counts them, from the shapes
+ * alone (what lowp_operand_errors reads back): X's codes and scales (*xb), W's codes
+ * (*wcb) and scales (*wsb). */
+static void lowp_bytes(const quant_matmul_opts *o, int64_t m, int64_t k, int64_t n, int64_t *xb, int64_t *wcb,
+                       int64_t *wsb)
+{
+    if (quant_scheme_get(o->scheme)->kind == QUANT_KIND_FP8) {
+        const int64_t nsx = o->x_gran == QUANT_GRAN_TENSOR ? 1 : m, nsw = o->w_gran == QUANT_GRAN_TENSOR ? 1 : n;
+        *xb = m * k + 4 * nsx;
+        *wcb = n * k;
+        *wsb = 4 * nsw;
+        return;
+    }
+    quant_status st;
+    quant_matrix hx = { .scheme = o->scheme, .gran = o->x_gran, .rows = m, .cols = k };
+    quant_matrix hw = { .scheme = o->scheme, .gran = o->w_gran, .rows = n, .cols = k };
+    hx.n_groups = quant_group_count(o->x_gran, m, k, o->block, &st);
+    hw.n_groups = quant_group_count(o->w_gran, n, k, o->block, &st);
+    *xb = quant_matrix_code_bytes(&hx) + quant_matrix_scale_bytes(&hx);
+    *wcb = quant_matrix_code_bytes(&hw);
+    *wsb = quant_matrix_scale_bytes(&hw);
+}
+
 /* ------------------------------------------------------------------------------ */
 /* The three kinds of scheme                                                       */
 
@@ -289,16 +319,32 @@ static int run_lowp(point_run *pr, float *y, qlab_row *row, qlab_samples *sample
         fail_kernel(c, "cuda backend", err, err_len);
         goto done;
     }
-    /* The checked run: float32 in and out, codes identical to quant/. */
-    if (qk_linear_forward(c, lin, pr->d_x, QK_DTYPE_F32, k, pr->d_b, pr->d_y, QK_DTYPE_F32, n, NULL) != QK_OK ||
-        qk_download(c, y, pr->d_y, (size_t)(m * n) * 4) != QK_OK) {
-        fail_kernel(c, fp8 ? "fp8 forward" : "int8 forward", err, err_len);
-        goto done;
-    }
+    /* int8 padded to more rows, or fp8 widened to fp16: the point says so and why */
+    if (qk_linear_note(lin)[0])
+        snprintf(row->message, sizeof row->message, "%s", qk_linear_note(lin));
     int64_t no = 0, xb = 0;
-    if (lowp_operand_errors(c, lin, o, pr->x, pr->w, m, k, n, row, &no, &xb, &row->w_code_bytes,
-                            &row->w_scale_bytes, err, err_len))
-        goto done;
+    if (!pr->job->skip_error) {
+        /* The checked run: float32 in and out, codes identical to quant/. */
+        if (qk_linear_forward(c, lin, pr->d_x, QK_DTYPE_F32, k, pr->d_b, pr->d_y, QK_DTYPE_F32, n, NULL) != QK_OK ||
+            qk_download(c, y, pr->d_y, (size_t)(m * n) * 4) != QK_OK) {
+            fail_kernel(c, fp8 ? "fp8 forward" : "int8 forward", err, err_len);
+            goto done;
+        }
+        if (lowp_operand_errors(c, lin, o, pr->x, pr->w, m, k, n, row, &no, &xb, &row->w_code_bytes,
+                                &row->w_scale_bytes, err, err_len))
+            goto done;
+    } else {
+        /* No error measured: the outlier count of float32 X (as the checked run would
+         * count it) and the formats' byte counts; a forward without read-back when
+         * nothing is timed either, so peak_bytes still sees the outlier buffers. */
+        lowp_bytes(o, m, k, n, &xb, &row->w_code_bytes, &row->w_scale_bytes);
+        if (qk_linear_outliers_of(c, lin, pr->d_x, QK_DTYPE_F32, k, &no) != QK_OK ||
+            (!pr->job->measure_latency &&
+             qk_linear_forward(c, lin, pr->d_x, QK_DTYPE_F32, k, pr->d_b, pr->d_y, QK_DTYPE_F32, n, NULL) != QK_OK)) {
+            fail_kernel(c, fp8 ? "fp8 forward" : "int8 forward", err, err_len);
+            goto done;
+        }
+    }
     row->outlier_cols = no;
     row->outlier_frac = (double)no / (double)k;
     row->w_outlier_bytes = o->threshold > 0 && o->outlier_weights == QUANT_OUTLIER_FP16 ? 2 * n * no : 0;
@@ -351,17 +397,19 @@ static int run_float(point_run *pr, float *y, qlab_row *row, qlab_samples *sampl
         xa = d_xa;
         wa = d_wa;
     }
-    if (qk_gemm_float(c, dt, xa, ld, wa, ld, pr->d_y, QK_DTYPE_F32, n, m, ld, n, 1.0f, 0.0f) != QK_OK ||
-        qk_download(c, y, pr->d_y, (size_t)(m * n) * 4) != QK_OK) {
+    /* The checked run and the operand errors, unless no error is measured. */
+    if (!job->skip_error &&
+        (qk_gemm_float(c, dt, xa, ld, wa, ld, pr->d_y, QK_DTYPE_F32, n, m, ld, n, 1.0f, 0.0f) != QK_OK ||
+         qk_download(c, y, pr->d_y, (size_t)(m * n) * 4) != QK_OK)) {
         fail_kernel(c, "float GEMM", err, err_len);
         goto done;
     }
-    if (job->bias)
+    if (job->bias && !job->skip_error)
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++)
                 y[i * n + j] += job->bias[j];
     /* Operand round-trip errors: the rounding of X and W to the scheme's type. */
-    if (dt != QK_DTYPE_F32) {
+    if (dt != QK_DTYPE_F32 && !job->skip_error) {
         float *r = malloc((size_t)((m > n ? m : n) * k) * sizeof *r);
         if (!r) {
             snprintf(err, err_len, "out of host memory");
@@ -509,27 +557,29 @@ static int run_4bit(point_run *pr, float *y, qlab_row *row, qlab_samples *sample
                        .qabsmax = d_qabs, .dq_scales = d_s2, .dq_mean = q.dq_mean, .n_blocks = q.n_blocks,
                        .absmax = d_absmax, .wscratch = d_wscr, .y = pr->d_y, .m = m, .k = k, .n = n,
                        .block = o->block };
-    /* The checked run. */
-    if (fourbit_forward(c, &fa, NULL) != QK_OK || qk_download(c, y, pr->d_y, (size_t)(m * n) * 4) != QK_OK) {
-        fail_kernel(c, "4-bit forward", err, err_len);
-        goto done;
+    if (!pr->job->skip_error) {
+        /* The checked run. */
+        if (fourbit_forward(c, &fa, NULL) != QK_OK || qk_download(c, y, pr->d_y, (size_t)(m * n) * 4) != QK_OK) {
+            fail_kernel(c, "4-bit forward", err, err_len);
+            goto done;
+        }
+        if (pr->job->bias)
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++)
+                    y[i * n + j] += pr->job->bias[j];
+        /* Operand errors as quant/ measures them: X rounded to fp16, W dequantized then
+         * rounded to fp16. */
+        h = malloc((size_t)((m > n ? m : n) * k) * sizeof *h);
+        if (!h) {
+            snprintf(err, err_len, "out of host memory");
+            goto done;
+        }
+        quant_round_f16(pr->x, h, (size_t)(m * k));
+        row->x_rel_err = quant_rel_err_f32(h, pr->x, (size_t)(m * k));
+        quant_4bit_dequantize(&q, h);
+        quant_round_f16(h, h, (size_t)(n * k));
+        row->w_rel_err = quant_rel_err_f32(h, pr->w, (size_t)(n * k));
     }
-    if (pr->job->bias)
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++)
-                y[i * n + j] += pr->job->bias[j];
-    /* Operand errors as quant/ measures them: X rounded to fp16, W dequantized then
-     * rounded to fp16. */
-    h = malloc((size_t)((m > n ? m : n) * k) * sizeof *h);
-    if (!h) {
-        snprintf(err, err_len, "out of host memory");
-        goto done;
-    }
-    quant_round_f16(pr->x, h, (size_t)(m * k));
-    row->x_rel_err = quant_rel_err_f32(h, pr->x, (size_t)(m * k));
-    quant_4bit_dequantize(&q, h);
-    quant_round_f16(h, h, (size_t)(n * k));
-    row->w_rel_err = quant_rel_err_f32(h, pr->w, (size_t)(n * k));
     row->w_code_bytes = quant_4bit_code_bytes(&q);
     row->w_scale_bytes = quant_4bit_scale_bytes(&q);
     row->w_scale2_bytes = quant_4bit_scale2_bytes(&q);

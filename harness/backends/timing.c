@@ -1,10 +1,11 @@
 /* timing.c: sample lists, the stopping rule and summaries shared by every backend.
  *
  * DESIGN section 5: warm-up first, then samples until at least min_samples are taken
- * and either the relative noise is under max_noise after min_time_s, or timeout_s has
- * passed. Every sample is kept (the runner writes them to /samples); the summary is
- * median, quartiles (linear interpolation between order statistics), min and the
- * relative standard deviation.
+ * and, after min_time_s, a noise rule holds (relative stdev, the median's 95%
+ * interval, or a plateau of the noise: qlab_timing_should_stop), or timeout_s has
+ * passed, or max_samples are in. Every sample is kept (the runner writes them to
+ * /samples); the summary is median, quartiles (linear interpolation between order
+ * statistics), min and the relative standard deviation.
  */
 #include <math.h>
 #include <stdio.h>
@@ -91,14 +92,64 @@ void qlab_timing_summarize(const double *us, int64_t n, qlab_timing *out)
     free(v);
 }
 
+/* Samples before the plateau rule may hold, and how far the noise of the first n/2
+ * and 3n/4 samples may lie from that of all n (relative to the latter). */
+#define PLATEAU_MIN_N 64
+#define PLATEAU_TOL 0.05
+
+void qlab_timing_noise_of(const double *us, int64_t n, qlab_timing_noise *out)
+{
+    out->rel_stdev = rel_stdev(us, n);
+    out->median_rel_halfwidth = INFINITY;
+    out->plateau = 0;
+    if (n < 2)
+        return;
+    double *v = malloc((size_t)n * sizeof *v);
+    if (v) {
+        memcpy(v, us, (size_t)n * sizeof *v);
+        qsort(v, (size_t)n, sizeof *v, cmp_double);
+        /* Ranks (1-based) n/2 -+ 1.96 sqrt(n)/2 of the sorted sample bound the median
+         * with 95% confidence whatever the distribution (normal approximation of the
+         * binomial count of samples below it); clamped to the sample. */
+        const double h = 0.98 * sqrt((double)n);
+        int64_t lo = (int64_t)floor((double)n / 2.0 - h) - 1, hi = (int64_t)ceil((double)n / 2.0 + 1.0 + h) - 1;
+        lo = lo < 0 ? 0 : lo;
+        hi = hi > n - 1 ? n - 1 : hi;
+        const double med = qlab_quantile_sorted(v, n, 0.5);
+        if (med > 0)
+            out->median_rel_halfwidth = (v[hi] - v[lo]) / (2.0 * med);
+        free(v);
+    }
+    if (n >= PLATEAU_MIN_N && isfinite(out->rel_stdev)) {
+        const double s = out->rel_stdev, s2 = rel_stdev(us, n / 2), s3 = rel_stdev(us, 3 * n / 4);
+        out->plateau = fabs(s2 - s) <= PLATEAU_TOL * s && fabs(s3 - s) <= PLATEAU_TOL * s;
+    }
+}
+
+/* The noise rules rescan or sort the samples: every sample up to 64, then every
+ * step-th, step = max(1, n / 32) rounded down to a power of two. */
+static int noise_checkpoint(int64_t n)
+{
+    if (n <= PLATEAU_MIN_N)
+        return 1;
+    int64_t step = 1;
+    while (step * 2 <= n / 32)
+        step *= 2;
+    return n % step == 0;
+}
+
 int qlab_timing_should_stop(const double *us, int64_t n, double elapsed_s,
                             const qlab_timing_opts *o)
 {
-    if (n < o->min_samples)
-        return elapsed_s >= o->timeout_s && n > 0 ? 1 : 0;
-    if (elapsed_s >= o->timeout_s)
+    if (n > 0 && elapsed_s >= o->timeout_s)
+        return 1;   /* the timeout wins, even before min_samples */
+    if (o->max_samples > 0 && n >= o->max_samples)
         return 1;
-    return elapsed_s >= o->min_time_s && rel_stdev(us, n) <= o->max_noise;
+    if (n < o->min_samples || elapsed_s < o->min_time_s || !noise_checkpoint(n))
+        return 0;
+    qlab_timing_noise z;
+    qlab_timing_noise_of(us, n, &z);
+    return z.rel_stdev <= o->max_noise || z.median_rel_halfwidth <= o->max_noise || z.plateau;
 }
 
 double qlab_now_s(void)

@@ -318,6 +318,7 @@ static int walk_leaf(cfg_walk *w, const cfg_key *k, struct fy_node *kn, struct f
     case F_REPEAT: e->repeat = v.i; e->repeat_node = vn; break;
     case F_WARMUP: e->timing.warmup = v.i; break;
     case F_MIN_SAMPLES: e->timing.min_samples = v.i; break;
+    case F_MAX_SAMPLES: e->timing.max_samples = v.i; break;
     case F_MAX_NOISE: e->timing.max_noise = v.d; break;
     case F_MIN_TIME: e->timing.min_time_s = v.d; break;
     case F_TIMEOUT: e->timing.timeout_s = v.d; break;

@@ -76,6 +76,7 @@ const cfg_key cfg_keys[] = {
     {"timing", T_MAP, F_NONE, 0, NULL, NULL, NB, NB, 0, 0},
     {"timing.warmup", T_INT, F_WARMUP, 0, NULL, NULL, 0, NB, 0, 0},
     {"timing.min_samples", T_INT, F_MIN_SAMPLES, 0, NULL, NULL, 1, NB, 0, 0},
+    {"timing.max_samples", T_INT, F_MAX_SAMPLES, 0, NULL, NULL, 0, NB, 0, 0},
     {"timing.max_noise", T_REAL, F_MAX_NOISE, 0, NULL, NULL, 0, NB, 0, 0},
     {"timing.min_time_s", T_REAL, F_MIN_TIME, 0, NULL, NULL, 0, NB, 0, 0},
     {"timing.timeout_s", T_REAL, F_TIMEOUT, 0, NULL, NULL, 0, NB, 1, 0},
