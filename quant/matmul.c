@@ -506,6 +506,7 @@ static quant_status matmul_decomposed(const float *x, const float *w, int64_t m,
             if (cols[j])
                 oidx[o++] = j;
         memcpy(xz, x, (size_t)mk * sizeof *xz);
+#pragma omp parallel for schedule(static) if (m * no > (1 << 15))
         for (int64_t i = 0; i < m; i++)
             for (int64_t o = 0; o < no; o++)
                 xz[i * k + oidx[o]] = 0.0f;
@@ -535,9 +536,12 @@ static quant_status matmul_decomposed(const float *x, const float *w, int64_t m,
             goto done;
         }
         const float *wsrc = opts->outlier_weights == QUANT_OUTLIER_DEQUANT ? wdq : w;
+        /* element-wise: threads change nothing */
+#pragma omp parallel for schedule(static) if (m * no > (1 << 15))
         for (int64_t i = 0; i < m; i++)
             for (int64_t o = 0; o < no; o++)
                 xo[i * no + o] = quant_f16_to_f32(quant_f32_to_f16(x[i * k + oidx[o]]));
+#pragma omp parallel for schedule(static) if (n * no > (1 << 15))
         for (int64_t j = 0; j < n; j++)
             for (int64_t o = 0; o < no; o++)
                 wo[j * no + o] = quant_f16_to_f32(quant_f32_to_f16(wsrc[j * k + oidx[o]]));
@@ -549,9 +553,11 @@ static quant_status matmul_decomposed(const float *x, const float *w, int64_t m,
         info->outlier_cols = no;
         /* The operands as the product saw them: dequantized codes with the outlier
          * columns replaced by the fp16 values that took their place. */
+#pragma omp parallel for schedule(static) if (m * no > (1 << 15))
         for (int64_t i = 0; i < m; i++)
             for (int64_t o = 0; o < no; o++)
                 xe[i * k + oidx[o]] = xo[i * no + o];
+#pragma omp parallel for schedule(static) if (n * no > (1 << 15))
         for (int64_t j = 0; j < n; j++)
             for (int64_t o = 0; o < no; o++)
                 wdq[j * k + oidx[o]] = wo[j * no + o];
