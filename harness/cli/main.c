@@ -7,6 +7,7 @@
  *   qlab history FILE... --metric M [--point KEY=VALUE]... [-o DIR]
  *   qlab dump minilm --text FILE -o OUT [--dtype float32|float16|bfloat16]
  *   qlab dump vit-s14 --image FILE... -o OUT [--dtype float32|float16|bfloat16]
+ *   qlab census vit-s14 --image FILE... [-o OUT.tsv]
  *   qlab info
  * Exit status: 0 ok, 1 regression or failed points, 2 usage or input error.
  */
@@ -19,6 +20,7 @@
 #include "backends/backend.h"
 #include "models/bert.h"
 #include "models/vit.h"
+#include "models/vit_census.h"
 #include "models/vit_dump.h"
 #include "report/compare.h"
 #include "store/dump.h"
@@ -49,6 +51,7 @@ static const char *usage_main =
     "  history FILE...   one point's metric over runs: TSV and figure\n"
     "  merge FILE... -o OUT   join the shard files of one sweep\n"
     "  dump MODEL        layer dump (every linear's input and weight) of a model qlab runs\n"
+    "  census vit-s14    outlier columns per block and linear input of the ViT on photos\n"
     "  info              devices, versions, what this build supports\n"
     "\n"
     "`qlab COMMAND --help` describes each. Exit status: 0 ok, 1 regression or failed\n"
@@ -495,6 +498,58 @@ static int cmd_dump(int argc, char **argv)
     return rc;
 }
 
+static const char *usage_census =
+    "usage: qlab census vit-s14 --image FILE... [-o OUT.tsv]\n"
+    "\n"
+    "The outlier census of the ViT-S/14 backbone on the photos: per block and linear\n"
+    "input (qkv, attn_out, fc1, fc2), over thresholds t = 1 .. 200, the feature columns\n"
+    "holding a value with |x| >= t, their fraction, the fraction of tokens involved, max\n"
+    "|x| and the std (TSV to OUT, default stdout; plots/census.gp draws it). stderr gets\n"
+    "the share of columns LLM.int8() would keep in fp16 over the 72 linears, per t.\n";
+
+/* qlab census vit-s14 (models/vit_census.c does the work). */
+static int cmd_census(int argc, char **argv)
+{
+    const char *model = NULL, *out = NULL;
+    const char **images = calloc((size_t)argc + 1, sizeof *images);
+    int n_images = 0, rc = 0;
+    if (!images) return 2;
+    for (int i = 0; i < argc && !rc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) { fputs(usage_census, stdout); free(images); return 0; }
+        if (strcmp(a, "--image") == 0) {
+            if (i + 1 >= argc || argv[i + 1][0] == '-')
+                rc = usage_error(usage_census, "%s", "--image needs a file");
+            while (!rc && i + 1 < argc && argv[i + 1][0] != '-')
+                images[n_images++] = argv[++i];
+        } else if (strcmp(a, "-o") == 0) {
+            if (i + 1 >= argc) rc = usage_error(usage_census, "%s", "-o needs a value");
+            else out = argv[++i];
+        } else if (a[0] == '-') rc = usage_error(usage_census, "unknown option '%s'", a);
+        else if (!model) model = a;
+        else rc = usage_error(usage_census, "unexpected argument '%s'", a);
+    }
+    if (!rc && (!model || strcmp(model, "vit-s14") != 0))
+        rc = usage_error(usage_census, "%s", "MODEL must be vit-s14");
+    if (!rc && n_images < 1) rc = usage_error(usage_census, "%s", "missing --image FILE...");
+    FILE *f = !rc && out ? fopen(out, "w") : stdout;
+    if (!rc && !f) {
+        fprintf(stderr, "qlab: %s: cannot write\n", out);
+        rc = 2;
+    }
+    char err[1024];
+    if (!rc && qlab_vit_census(images, n_images, f, stderr, err, sizeof err)) {
+        fprintf(stderr, "qlab: %s\n", err);
+        rc = 2;
+    }
+    if (f && f != stdout && fclose(f) != 0 && !rc) {
+        fprintf(stderr, "qlab: %s: write failed\n", out);
+        rc = 2;
+    }
+    free(images);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     qlab_startup(argv);
@@ -511,6 +566,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "history") == 0) return qlab_history_main(argc - 2, argv + 2, stdout, stderr);
     if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 2, argv + 2);
     if (strcmp(cmd, "dump") == 0) return cmd_dump(argc - 2, argv + 2);
+    if (strcmp(cmd, "census") == 0) return cmd_census(argc - 2, argv + 2);
     fprintf(stderr, "qlab: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }
