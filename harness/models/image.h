@@ -25,7 +25,9 @@ void qlab_image_free(qlab_image *img);
 /* OpenCV's cv::resize with INTER_AREA for a downscale (dw <= src.w, dh <= src.h): each
  * output pixel is the area-weighted mean of the source pixels its cell covers, weights
  * and sums in float32 in OpenCV's order (computeResizeAreaTab, ResizeArea_Invoker),
- * rounded half to even and saturated to 0..255. dst: caller memory of dw * dh * 3 bytes.
+ * rounded half to even and saturated to 0..255. OpenCV takes another path (integer
+ * sums) when both scale factors are exact integers; there a tie may round one step
+ * apart from this. dst: caller memory of dw * dh * 3 bytes.
  * Returns 0, or 2 when the sizes are not a downscale or out of memory. */
 int qlab_image_resize_area(const qlab_image *src, int64_t dw, int64_t dh, uint8_t *dst);
 
