@@ -803,3 +803,47 @@ Test(config, repeat_on_a_dump_and_a_seed_list_are_errors_that_say_why)
                            "quant: {scheme: absmax}\n", &e), 2);
     cr_assert_not_null(strstr(err, "repeat"), "%s", err);
 }
+
+/* ---------------------------------------------------------------------------- */
+/* plots: figures declared in the config                                          */
+
+Test(config, declared_figures_are_read_with_their_defaults)
+{
+    qlab_experiment e;
+    cr_assert_eq(load_text("name: p\nworkload: {kind: synthetic, m: 4, k: [64, 128], n: 8}\n"
+                           "quant: {scheme: absmax}\n"
+                           "plots:\n  - {name: a, x: k, y: rel_err}\n"
+                           "  - {name: b, x: k, y: sqnr_db, series: [scheme, threshold], filter: {threshold: 6},"
+                           " logx: true, title: T}\n", &e), 0, "%s", err);
+    cr_assert_eq(e.n_figures, 2);
+    cr_assert_str_eq(e.figures[0].series[0], "scheme", "series defaults to scheme");
+    cr_assert_eq(e.figures[0].logy, 1, "an error metric on a log axis by default");
+    cr_assert_str_eq(e.figures[0].title, "rel_err vs k");
+    cr_assert_eq(e.figures[1].n_series, 2);
+    cr_assert_str_eq(e.figures[1].filter[0], "threshold=6");
+    cr_assert_eq(e.figures[1].logx, 1);
+    cr_assert_eq(e.figures[1].logy, 0);
+    qlab_experiment_free(&e);
+}
+
+Test(config, declared_figure_errors_name_the_figure_key_and_value)
+{
+    qlab_experiment e;
+    static const struct { const char *fig, *want; } cases[] = {
+        {"{name: a, x: scheme, y: rel_err}", "key 'plots[0].x': 'scheme' has text values"},
+        {"{name: a, x: k, y: m}", "key 'plots[0].y': 'm' is not a numeric result column"},
+        {"{name: a, x: k, y: rel_err, series: [nope]}", "key 'plots[0].series': 'nope' is not an axis"},
+        {"{name: a, x: k}", "key 'plots[0]': missing 'y'"},
+        {"{name: 'a b', x: k, y: rel_err}", "key 'plots[0].name': 'a b': a file name"},
+        {"{name: a, x: k, y: rel_err, logy: maybe}", "key 'plots[0].logy': 'maybe' is not true or false"},
+        {"{name: a, x: k, y: rel_err, colour: red}", "key 'plots[0].colour': unknown key"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "name: p\nworkload: {kind: synthetic, m: 4, k: 64, n: 8}\n"
+                                    "quant: {scheme: absmax}\nplots:\n  - %s\n", cases[i].fig);
+        cr_assert_eq(load_text(text, &e), 2, "%s", cases[i].fig);
+        cr_assert_not_null(strstr(err, cases[i].want), "%s: %s", cases[i].fig, err);
+        cr_assert_not_null(strstr(err, "c.yaml:5:"), "%s: %s", cases[i].fig, err);
+    }
+}

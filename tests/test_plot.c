@@ -719,3 +719,39 @@ Test(plot, repeated_draws_are_summarised_with_error_bars_not_split, .timeout = 1
     assert_png(s.out, "error_vs_threshold");
     scratch_free(&s);
 }
+
+Test(plot, a_declared_figure_is_drawn_and_split_by_an_axis_it_does_not_name, .timeout = 120)
+{
+    /* absmax and zeropoint at k = 64, 128, block 32 and 64: the figure names x = k and
+     * the scheme, not the block, so each block is a file of its own. */
+    scratch s;
+    scratch_init(&s);
+    char err[1024];
+    qlab_results *r = NULL;
+    cr_assert_eq(qlab_results_create(s.h5, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_set_attr(r, "experiment", "declared", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_set_attr(r, "config",
+                                       "name: declared\nplots:\n  - {name: err_k, x: k, y: rel_err, "
+                                       "filter: {x_granularity: block}}\n", err, sizeof err),
+                 0, "%s", err);
+    int64_t id = 0;
+    static const char *const schemes[] = {"absmax", "zeropoint"};
+    for (int sc = 0; sc < 2; sc++)
+        for (int64_t k = 64; k <= 128; k *= 2)
+            for (int64_t b = 32; b <= 64; b *= 2) {
+                qlab_row row;
+                set_row(&row, id++, schemes[sc], "block", "block", 0, 16, k, 32);
+                row.p.block = b;
+                row.rel_err = 1e-3 * (double)k / (double)b * (sc + 1);
+                cr_assert_eq(qlab_results_append_point(r, &row, err, sizeof err), 0, "%s", err);
+            }
+    cr_assert_eq(qlab_results_close(r, "complete", err, sizeof err), 0, "%s", err);
+    char log[16384];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s\n%s", err, log);
+    cr_assert_not_null(strstr(log, "err_k: 1 axis it does not name varies"), "%s", log);
+    assert_png(s.out, "err_k-block=32");
+    assert_png(s.out, "err_k-block=64");
+    cr_assert_not(exists(s.out, "err_k", "png"), "no figure merges the two blocks");
+    scratch_free(&s);
+}

@@ -349,6 +349,32 @@ static int plot_one(const qlab_results_data *d, const char *source, const char *
             c.failed++;
         }
     }
+    /* the figures the experiment declares (`plots:` in its stored config) */
+    qlab_figure_spec *specs = NULL;
+    int n_specs = 0;
+    const char *cfg = qlab_results_attr(d, "config");
+    fig_err[0] = '\0';
+    if (cfg && qlab_figures_from_text(cfg, source, &specs, &n_specs, fig_err, sizeof fig_err)) {
+        plot_log(&c, "failed plots: %s", fig_err);
+        add_failure(&failures, "plots", fig_err);
+        c.failed++;
+    }
+    for (int s = 0; s < n_specs; s++) {
+        const char *tmpbase = getenv("TMPDIR");
+        snprintf(c.tmp, sizeof c.tmp, "%s/qlab-plot-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
+        if (!mkdtemp(c.tmp))
+            break;
+        fig_err[0] = '\0';
+        c.n_ok = c.n_zero = c.n_nonfinite = 0;
+        int rc = plot_fig_declared(&c, &specs[s]);
+        rm_tmpdir(c.tmp);
+        if (rc == 2) {
+            plot_log(&c, "failed %s: %s", specs[s].name, fig_err + (strncmp(fig_err, "plot: ", 6) ? 0 : 6));
+            add_failure(&failures, specs[s].name, fig_err);
+            c.failed++;
+        }
+    }
+    free(specs);
     free(kept);
     if (c.failed)
         plot_log(&c, "plot: %d figure%s drawn, %d skipped, %d failed", c.drawn, c.drawn == 1 ? "" : "s", c.skipped,

@@ -64,7 +64,7 @@ int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *va
 {
     static const char *terms[] = {"png", "pdf"};
     char script[PATH_MAX + 64];
-    snprintf(script, sizeof script, "%s/%s.gp", c->scripts, fig);
+    snprintf(script, sizeof script, "%s/%s.gp", c->scripts, c->script ? c->script : fig);
     if (access(script, R_OK) != 0) {
         snprintf(c->err, c->err_len, "plot: script %s not found", script);
         return 2;

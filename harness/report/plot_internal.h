@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "store/results.h"
+#include "sweep/figspec.h"
 
 /* ---------------------------------------------------------------------------- */
 /* Constants                                                                     */
@@ -69,6 +70,7 @@ typedef struct {
     const qlab_results_data *full;  /* every point, for the per-layer and depth figures */
     const char *out_dir;
     const char *suffix;        /* appended to figure file names ("-int8"), or NULL */
+    const char *script;        /* plots/<script>.gp instead of plots/<figure>.gp, or NULL */
     char tmp[PATH_MAX];
     char scripts[PATH_MAX];
     char gnuplot[PATH_MAX];
@@ -215,5 +217,8 @@ int plot_fig_stages(plot_ctx *c);        /* stage_breakdown        plot_fig_timi
 int plot_fig_throughput(plot_ctx *c);    /* throughput             plot_fig_timing.c */
 int plot_fig_layers(plot_ctx *c);        /* error_vs_layer         plot_fig_layers.c */
 int plot_fig_depth(plot_ctx *c);         /* error_vs_depth         plot_fig_layers.c */
+
+/* A figure the experiment declares (plot_fig_declared.c): 0 drawn, 1 skipped, 2 failed. */
+int plot_fig_declared(plot_ctx *c, const qlab_figure_spec *f);
 
 #endif

@@ -265,6 +265,11 @@ static int walk_leaf(cfg_walk *w, const cfg_key *k, struct fy_node *kn, struct f
         return 0;
     }
 
+    if (k->type == T_PLOTS) {
+        free(e->figures);
+        e->figures = NULL;
+        return cfg_figures_parse(c, kn, vn, &e->figures, &e->n_figures);
+    }
     if (k->type == T_ZIP) {
         if (vn && !fy_node_is_null(vn) && !fy_node_is_sequence(vn))
             return cfg_fail(c, vn, kn, k->path, "expected a list of groups, e.g. [[m, k, n]]");
@@ -446,6 +451,7 @@ void qlab_experiment_free(qlab_experiment *exp)
     free(exp->source);
     free(exp->text);
     free(exp->points);
+    free(exp->figures);
     memset(exp, 0, sizeof *exp);
 }
 

@@ -62,6 +62,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/point.h"
+#include "sweep/figspec.h"
 #include "backends/backend.h"
 
 typedef struct {
@@ -77,6 +78,8 @@ typedef struct {
     int measure_error, measure_latency, measure_memory;
     qlab_timing_opts timing;
 
+    qlab_figure_spec *figures;   /* `plots:` (figspec.h), n_figures of them; NULL when none */
+    int n_figures;
     qlab_point *points;       /* expanded, normalised, de-duplicated; points[i].id == i */
     int64_t n_points;
     int64_t n_skipped;        /* product points dropped as repeats after normalisation */

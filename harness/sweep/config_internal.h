@@ -8,6 +8,7 @@
 #include <libfyaml.h>
 #include <stdint.h>
 #include "sweep/config.h"
+#include "sweep/figspec.h"
 
 /* Upper bound of the schema's row count (config.c asserts it). */
 #define CFG_MAX_KEYS 64
@@ -26,12 +27,13 @@ typedef enum {
     T_REAL,       /* finite real within bounds */
     T_ENUM_LIST,  /* a list (or one) of `names` */
     T_ZIP,        /* list of lists of axis names */
-    T_FILES       /* one file or a list of files: one value (joined by ';'), never an axis */
+    T_FILES,      /* one file or a list of files: one value (joined by ';'), never an axis */
+    T_PLOTS       /* a list of declared figures (figspec.c) */
 } cfg_type;
 
 typedef enum {
     F_NONE = 0,
-    F_NAME, F_DESC, F_BACKEND, F_SEED, F_REPEAT, F_ZIP, F_MEASURE,
+    F_NAME, F_DESC, F_BACKEND, F_SEED, F_REPEAT, F_ZIP, F_MEASURE, F_PLOTS,
     F_WARMUP, F_MIN_SAMPLES, F_MAX_SAMPLES, F_MAX_NOISE, F_MIN_TIME, F_TIMEOUT,
     /* axes */
     F_KIND, F_PATH, F_LAYERS, F_MODEL, F_TEXT, F_IMAGES, F_DEPTH, F_WIDTH, F_TOKENS, F_MODE, F_M, F_K, F_N,
@@ -131,6 +133,9 @@ const char *cfg_node_kind_word(struct fy_node *n);
 /* Copies src into dst[cap], truncating, always NUL-terminated. */
 void cfg_copy_str(char *dst, size_t cap, const char *src);
 
+
+/* Checks a `plots:` list (figspec.c): *specs (caller frees) and *n, or 2 with c->err. */
+int cfg_figures_parse(cfg_ctx *c, struct fy_node *kn, struct fy_node *vn, qlab_figure_spec **specs, int *n);
 
 /* Expands the walked axes into w->exp's points (see expand.c). 0, or 2 with err set. */
 int cfg_expand(cfg_walk *w);

@@ -72,6 +72,7 @@ const cfg_key cfg_keys[] = {
     {"quant.outlier_weights", T_ENUM, F_OW, 1, names_ow, "outlier_weights", NB, NB, 0, 0},
     {"quant.smooth_alpha", T_REAL, F_SMOOTH, 1, NULL, NULL, 0, 1, 0, 0},
     {"zip", T_ZIP, F_ZIP, 0, NULL, NULL, NB, NB, 0, 0},
+    {"plots", T_PLOTS, F_PLOTS, 0, NULL, NULL, NB, NB, 0, 0},
     {"measure", T_ENUM_LIST, F_MEASURE, 0, names_measure, "measure", NB, NB, 0, 0},
     {"timing", T_MAP, F_NONE, 0, NULL, NULL, NB, NB, 0, 0},
     {"timing.warmup", T_INT, F_WARMUP, 0, NULL, NULL, 0, NB, 0, 0},
