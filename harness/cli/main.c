@@ -26,6 +26,7 @@
 #include "store/dump.h"
 #include "report/history.h"
 #include "cli/merge.h"
+#include "cli/peers.h"
 #include "cli/startup.h"
 #include "report/plot.h"
 #include "store/results.h"
@@ -565,6 +566,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "compare") == 0) return qlab_compare_main(argc - 2, argv + 2, stdout, stderr);
     if (strcmp(cmd, "history") == 0) return qlab_history_main(argc - 2, argv + 2, stdout, stderr);
     if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 2, argv + 2);
+    if (strcmp(cmd, "import-peers") == 0) return qlab_import_peers_main(argc - 2, argv + 2, stdout, stderr);
     if (strcmp(cmd, "dump") == 0) return cmd_dump(argc - 2, argv + 2);
     if (strcmp(cmd, "census") == 0) return cmd_census(argc - 2, argv + 2);
     fprintf(stderr, "qlab: unknown command '%s'\n\n%s", cmd, usage_main);
