@@ -257,5 +257,14 @@ expect "after a second Ctrl-C the file resumes" 0 $QLAB run --resume "$T/int2.h5
 [ "$($QLAB export "$T/int2.h5" | tail -n +2 | wc -l)" = 2 ] && ok "the resumed file holds every point" ||
     bad "the resumed file holds every point" "$($QLAB export "$T/int2.h5")"
 
+# The ViT commands' mistakes (no model needed: they are refused before it loads).
+expect "census without images exits 2" 2 $QLAB census vit-s14
+contains "it says what is missing" "missing --image"
+expect "dump vit-s14 of a missing image exits 2" 2 $QLAB dump vit-s14 --image "$T/none.png" -o "$T/v.h5"
+contains "it names the image" "none.png: cannot open the image"
+[ ! -e "$T/v.h5" ] && ok "no dump file is left" || bad "no dump file is left"
+expect "census of a file that is no image exits 2" 2 $QLAB census vit-s14 --image tests/data/sentences.txt
+contains "it says what the file is not" "neither a PNG nor a JPEG"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
