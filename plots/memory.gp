@@ -1,7 +1,8 @@
 # memory.gp: stored weight bits per weight per scheme, against fp16 and fp32.
 #
 # Reads from dir: mem.tsv (x, codes, scales, second-level scales, outlier columns,
-# unsplit remainder, total, all in bits per weight; % of fp16, scheme, label).
+# unsplit remainder, total, all in bits per weight; % of fp16, scheme, label, the
+# parts as label text, the total as label text).
 # Variables: nbar, ymax (largest total), has_scales2, has_outl, has_unsplit (1 when
 # that part is present anywhere). Stacks take the scheme's colour; the fill pattern
 # names the part: codes solid, scales hatched, second-level scales dense hatch,
@@ -26,9 +27,13 @@ set grid noxtics
 key_top = (ymax >= 32) ? 32 / top - 0.03 : 0.99
 set key inside right top at graph 0.99, graph key_top opaque
 set style textbox opaque noborder margins 0.5, 0.3
-# value labels: bits per weight and % of fp16, turned when the bars are narrow
-lab_opts = (nbar > 14) ? 'rotate by 90 left offset 0, 0.3' : 'center offset 0, 1.3'
-lab_fmt = (nbar > 14) ? "%.4g (%.1f%%)" : "%.4g\n%.1f%%"
+# value labels: bits per weight split into its parts (codes + scales [+ dq] [+ outl],
+# a line each in column 11; narrow bars get turned labels of the total, column 12)
+# and % of fp16
+if (!exists("lab_lines")) lab_lines = 2
+# a label of n lines is centred on its point: lift it by half its height, plus a gap
+lab_opts = (nbar > 14) ? 'rotate by 90 left offset 0, 0.3' : sprintf('center offset 0, %g', 0.5 * lab_lines + 0.9)
+lab_fmt = (nbar > 14) ? "%s (%.1f%%)" : "%s\n%.1f%%"
 
 plot dir.'/mem.tsv' using 1:7:(scol_int(strcol(9))) with boxes fs pattern 5 border lc rgb variable lw 1.5 \
          lc rgb variable notitle, \
@@ -40,7 +45,7 @@ plot dir.'/mem.tsv' using 1:7:(scol_int(strcol(9))) with boxes fs pattern 5 bord
          lc rgb variable notitle, \
      '' using 1:2:(scol_int(strcol(9))):xtic(10) with boxes fs solid 0.75 border lc rgb variable lw 1.5 \
          lc rgb variable notitle, \
-     '' using 1:7:(sprintf(lab_fmt, $7, $8)) with labels boxed @lab_opts font f8 notitle, \
+     '' using 1:7:(sprintf(lab_fmt, (nbar > 14 ? strcol(12) : strcol(11)), $8)) with labels boxed @lab_opts font f8 notitle, \
      NaN with boxes fs solid 0.75 lc rgb '#555555' title 'codes', \
      NaN with boxes fs pattern 1 lc rgb '#555555' title 'scales + zero points', \
      for [j=1:has_scales2] NaN with boxes fs pattern 2 lc rgb '#555555' title 'second-level scales', \

@@ -88,8 +88,9 @@ int plot_fig_memory(plot_ctx *c)
         return 2;
     }
     /* bits per weight: 8 w_bytes / weights, weights = w_bytes_fp16 / 2 */
-    fprintf(f, "x\tcodes\tscales\tscales2\toutliers\tunsplit\ttotal\tpct_fp16\tscheme\tlabel\n");
+    fprintf(f, "x\tcodes\tscales\tscales2\toutliers\tunsplit\ttotal\tpct_fp16\tscheme\tlabel\tsplit\tsplit1\n");
     double any[5] = {0}, ymax = 16;
+    int max_lines = 1;
     for (int i = 0; i < ss.n; i++) {
         const series *s = &ss.s[i];
         /* the median row's parts: rows of one series differ only by seed or layer */
@@ -109,8 +110,21 @@ int plot_fig_memory(plot_ctx *c)
         for (int p = 0; p < 5; p++)
             any[p] += part[p];
         ymax = fmax(ymax, total);
-        fprintf(f, "%d\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.4g\t%s\t%s\n", i, part[0], part[1], part[2], part[3],
-                part[4], total, 100.0 * total / 16.0, r->p.scheme, s->label);
+        /* the parts as text over the bar ("8 + 0.031 + 0.062 outl"): the scale and
+         * outlier parts are a few hundredths of a bit, too thin to see as bars */
+        char split[96];
+        int o = snprintf(split, sizeof split, "%.4g", part[0] > 0 ? part[0] : total), lines = 1;
+        static const char *const tag[5] = {"", " sc", " dq", " outl", ""};
+        for (int p = 1; p < 4 && o < (int)sizeof split; p++)
+            if (part[p] > 0) {
+                o += snprintf(split + o, sizeof split - (size_t)o, "\\n+%.2g%s", part[p], tag[p]);
+                lines++;
+            }
+        max_lines = lines > max_lines ? lines : max_lines;
+        char split1[32];   /* narrow bars get turned labels: the total alone */
+        snprintf(split1, sizeof split1, "%.4g", total);
+        fprintf(f, "%d\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.4g\t%s\t%s\t%s\t%s\n", i, part[0], part[1], part[2],
+                part[3], part[4], total, 100.0 * total / 16.0, r->p.scheme, s->label, split, split1);
     }
     fclose(f);
     char sub[256], vars[512];
@@ -122,8 +136,8 @@ int plot_fig_memory(plot_ctx *c)
     else
         snprintf(sub, sizeof sub, "W of n=%lld x k=%lld%s", (long long)shape->p.n, (long long)shape->p.k,
                  n_shapes > 1 ? " (largest shape swept)" : "");
-    snprintf(vars, sizeof vars, "nbar=%d; ymax=%.6g; has_scales2=%d; has_outl=%d; has_unsplit=%d;", ss.n, ymax,
-             any[2] > 0, any[3] > 0, any[4] > 0);
+    snprintf(vars, sizeof vars, "nbar=%d; ymax=%.6g; has_scales2=%d; has_outl=%d; has_unsplit=%d; lab_lines=%d;",
+             ss.n, ymax, any[2] > 0, any[3] > 0, any[4] > 0, max_lines + 1);
     plot_series_free(&ss);
     return plot_draw(c, fig, sub, vars);
 }
