@@ -7,7 +7,11 @@
 // byte in row-major element order, element 2i in the high nibble; one float32 absmax
 // per `block` weights along k; w' = fp16(table[code] * absmax) with the product in
 // float32 (built with --fmad=false, so it is the same float operation as quant/).
-// The code table comes from quant_4bit_table() on the host: one definition.
+// The code table comes from quant_4bit_table() on the host: one definition; each block
+// keeps a copy in shared memory. No kernel divides a 64-bit index per weight: rows come
+// from the grid (or one warp per row), columns are 32-bit (checked on the host), and
+// the GEMV tracks its block scale by quotient and remainder. Where k and the block are
+// multiples of 32 (8 for the dequantize) the kernels move 16 bytes per load or store.
 //
 // Build: part of libqlabkernels.a (make); tests: tests/gpu/test_fourbit.c.
 #include <stdio.h>

@@ -4,6 +4,9 @@
  * bit for bit; the double-quantized scales must equal quant/'s absmax' exactly; the
  * two-step matmul and the fused small-m GEMV must match the float64 product of the
  * same fp16 operands within 1e-5 relative (float32 accumulation, another order).
+ * Shapes cover every kernel variant: k and block multiples of 32 (the vector GEMV for
+ * m = 1, 2..4 and 5..16; the 8-weights-per-thread dequantize), multiples of 8 only
+ * (vector dequantize, one-weight GEMV) and neither (both one-weight kernels).
  * Every test skips, saying why, without a usable GPU.
  */
 #include <criterion/criterion.h>
@@ -27,11 +30,20 @@ static void fill(float *v, int64_t count, uint64_t seed, double std)
 static const quant_scheme schemes[] = {QUANT_SCHEME_NF4, QUANT_SCHEME_FP4, QUANT_SCHEME_NF4_DQ,
                                        QUANT_SCHEME_FP4_DQ};
 
+static void check_shape(qk_ctx *c, int64_t k, int64_t n, int64_t block);
+
 Test(gpu_fourbit, dequantize_and_products_match_quant)
 {
     qk_ctx *c = gpu_or_skip();
-    const int64_t k = 1024, n = 384, block = 64;
-    const int64_t ms[] = {1, 5, 16, 64};
+    check_shape(c, 1024, 384, 64);
+    check_shape(c, 120, 37, 40);
+    check_shape(c, 108, 29, 36);
+    qk_ctx_free(c);
+}
+
+static void check_shape(qk_ctx *c, int64_t k, int64_t n, int64_t block)
+{
+    const int64_t ms[] = {1, 3, 5, 16, 64};
     float *w = malloc((size_t)(n * k) * sizeof *w), *wd = malloc((size_t)(n * k) * sizeof *wd);
     uint16_t *w16 = malloc((size_t)(n * k) * 2), *g16 = malloc((size_t)(n * k) * 2);
     fill(w, n * k, 3, 0.02);
@@ -65,7 +77,8 @@ Test(gpu_fourbit, dequantize_and_products_match_quant)
         cr_assert_eq(qk_4bit_dequantize_f16(c, schemes[s], d_codes, d_absmax, n, k, block, d_w16, k), QK_OK,
                      "%s", qk_ctx_error(c));
         cr_assert_eq(qk_download(c, g16, d_w16, (size_t)(n * k) * 2), QK_OK);
-        cr_assert_eq(memcmp(g16, w16, (size_t)(n * k) * 2), 0, "fp16 weights differ from quant/");
+        cr_assert_eq(memcmp(g16, w16, (size_t)(n * k) * 2), 0, "[%lld,%lld] block %lld: fp16 weights differ from quant/",
+                     (long long)n, (long long)k, (long long)block);
 
         for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
             const int64_t m = ms[mi];
@@ -97,8 +110,8 @@ Test(gpu_fourbit, dequantize_and_products_match_quant)
                         num += (y[i * n + j] - ref) * (y[i * n + j] - ref);
                         den += ref * ref;
                     }
-                cr_assert_leq(sqrt(num / den), 1e-5, "scheme %d m %lld fused %d: %g", s, (long long)m, fused,
-                              sqrt(num / den));
+                cr_assert_leq(sqrt(num / den), 1e-5, "scheme %d [%lld,%lld,%lld] block %lld fused %d: %g", s,
+                              (long long)m, (long long)k, (long long)n, (long long)block, fused, sqrt(num / den));
             }
             qk_free(c, d_x);
             qk_free(c, d_y);
@@ -115,5 +128,4 @@ Test(gpu_fourbit, dequantize_and_products_match_quant)
     free(wd);
     free(w16);
     free(g16);
-    qk_ctx_free(c);
 }
