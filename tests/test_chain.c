@@ -45,7 +45,7 @@ static chain_out run_chain(const qlab_point *p)
 {
     chain_out o;
     memset(&o, 0, sizeof o);
-    qlab_timing_opts t = {0, 1, 1, 0, 1};
+    qlab_timing_opts t = {0, 1, 1, 0, 1, 0};
     qlab_network_job job = {.p = p, .backend = &qlab_backend_cpu, .measure_latency = 1,
                             .measure_memory = 1, .timing = &t};
     qlab_samples s = {0};
@@ -164,7 +164,7 @@ Test(chain, outlier_dims_persist_to_every_linear_and_sums_fill_the_row)
 Test(chain, bad_shapes_and_modes_are_refused_with_2)
 {
     qlab_point p = chain_point(2, "sideways", "fp16", 1);
-    qlab_timing_opts t = {0, 1, 1, 0, 1};
+    qlab_timing_opts t = {0, 1, 1, 0, 1, 0};
     qlab_network_job job = {.p = &p, .backend = &qlab_backend_cpu, .timing = &t};
     qlab_row row;
     qlab_layers l = {0};

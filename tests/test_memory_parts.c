@@ -348,7 +348,7 @@ static qlab_row run_chain(const qlab_point *p)
     memset(&row, 0, sizeof row);
     qlab_layers layers = {0};
     qlab_samples s = {0};
-    qlab_timing_opts t = {0, 1, 1, 0, 1};
+    qlab_timing_opts t = {0, 1, 1, 0, 1, 0};
     qlab_network_job job = {.p = p, .backend = &qlab_backend_cpu, .measure_latency = 0,
                             .measure_memory = 1, .timing = &t};
     char err[512] = "";
@@ -413,7 +413,7 @@ Test(memory_parts, without_memory_every_part_stays_zero)
     p.k = k;
     p.n = n;
     p.depth = 0;
-    qlab_timing_opts t = {0, 1, 1, 0, 1};
+    qlab_timing_opts t = {0, 1, 1, 0, 1, 0};
     for (int mem = 0; mem < 2; mem++) {
         qlab_backend_job job = {.p = &p, .x = x, .w = w, .measure_memory = mem, .timing = &t};
         qlab_row r;

@@ -464,7 +464,7 @@ int qlab_run(const qlab_run_opts *o)
             qlab_backend_job job = {
                 .p = p, .x = wl.x, .w = wl.w, .bias = wl.bias,
                 .measure_latency = e.measure_latency, .measure_memory = e.measure_memory,
-                .timing = &e.timing,
+                .timing = &e.timing, .skip_error = !e.measure_error,
             };
             if (b->run(&job, y, &row, &samples, row.message, sizeof row.message))
                 failed = 1;
