@@ -266,5 +266,63 @@ contains "it names the image" "none.png: cannot open the image"
 expect "census of a file that is no image exits 2" 2 $QLAB census vit-s14 --image tests/data/sentences.txt
 contains "it says what the file is not" "neither a PNG nor a JPEG"
 
+# qlab import-peers: tests/data/peers/sample.json (hand-made, in the format of
+# tools/gpu_peers.py) into results files of backend peer:torch / peer:bitsandbytes.
+P=tests/data/peers/sample.json
+expect "import-peers of two peers without --peer exits 2" 2 $QLAB import-peers "$P" -o "$T/peers.h5"
+contains "import-peers asks for --peer" "--peer torch"
+[ ! -e "$T/peers.h5" ] && ok "import-peers refused writes no file" || bad "import-peers refused writes no file"
+expect "import-peers --peer torch exits 0" 0 $QLAB import-peers "$P" --peer torch -o "$T/peers-torch.h5"
+contains "import-peers counts the points" "4 points of peer:torch (20 samples)"
+expect "import-peers --peer bitsandbytes exits 0" 0 $QLAB import-peers "$P" --peer bitsandbytes -o "$T/peers-bnb.h5"
+expect "show of the peers file exits 0" 0 $QLAB show "$T/peers-torch.h5"
+contains "show names the peer backend" "backend: peer:torch"
+contains "show gives the failed point's message" "self.size(0) needs to be greater than 16"
+# The medians of /points are the sample's (the median of each point's "total" samples).
+expect "export of the peers file exits 0" 0 $QLAB export "$T/peers-torch.h5"
+meds=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    { printf "%s %s %sx%sx%s %s %g %g %g|", $c["backend"], $c["status"], $c["m"], $c["k"], $c["n"], $c["scheme"],
+      $c["median_us"], $c["fp16_median_us"], $c["speedup_vs_fp16"] }' <<<"$OUT")
+want="peer:torch ok 32x64x256 fp16 12 12 1|peer:torch ok 32x64x256 absmax 9 12 1.33333|peer:torch ok 4x64x256 fp16 6 6 1|peer:torch failed 4x64x256 absmax 0 0 0|"
+[ "$meds" = "$want" ] && ok "peer medians equal the sample's" || bad "peer medians equal the sample's" "got:  $meds
+want: $want"
+$QLAB export "$T/peers-bnb.h5" > "$T/bnb.tsv" 2>&1
+awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    $c["threshold"] == 6 && $c["outlier_weights"] == "dequant" && $c["median_us"] == 30 && $c["outlier_cols"] == 1 { n++ }
+    END { exit n == 1 ? 0 : 1 }' "$T/bnb.tsv" &&
+    ok "bitsandbytes threshold 6 is LLM.int8() with dequantized outlier weights" ||
+    bad "bitsandbytes threshold 6 is LLM.int8() with dequantized outlier weights" "$(cat "$T/bnb.tsv")"
+expect "peer samples export" 0 $QLAB export "$T/peers-torch.h5" --table samples
+[ "$(grep -c $'\tgemm_i8\t' <<<"$OUT")" = 5 ] && [ "$(grep -c $'\ttotal\t' <<<"$OUT")" = 15 ] &&
+    ok "every sample of every stage is in /samples" || bad "every sample of every stage is in /samples" "$OUT"
+# compare pairs the peers' points with qlab's of the same axes.
+$QLAB run experiments/gpu-first.yaml --backend cpu --set 'workload.m=[32]' --set 'workload.k=[64]' \
+    --set 'workload.n=[256]' --set 'timing={warmup: 1, min_samples: 3, max_noise: 0.5, min_time_s: 0.001, timeout_s: 0.01}' \
+    -o "$T/gf.h5" --no-progress >/dev/null 2>&1
+OUT=$($QLAB compare "$T/gf.h5" "$T/peers-bnb.h5" 2>&1); st=$?
+[ "$st" -le 1 ] && ok "compare of qlab's file and a peers file runs (exit $st: timings differ either way)" ||
+    bad "compare of qlab's file and a peers file runs (exit $st)" "$OUT"
+contains "compare matches the peers' points" "2 points matched"
+expect "import-peers onto an existing file exits 2" 2 $QLAB import-peers "$P" --peer torch -o "$T/peers-torch.h5"
+# Bad input: exit 2, no file, the file, line and field named.
+sed 's/"m": 4, "k": 64/"m": "four", "k": 64/' "$P" > "$T/badm.json"
+expect "import-peers of a bad m exits 2" 2 $QLAB import-peers "$T/badm.json" --peer torch -o "$T/badm.h5"
+line=$(grep -n '"m": "four"' "$T/badm.json" | head -n 1 | cut -d: -f1)
+contains "a bad m names file, line and field" "badm.json:$line:"
+contains "a bad m names the field" "points[4].m: must be an integer >= 1"
+[ ! -e "$T/badm.h5" ] && ok "bad peers input writes no file" || bad "bad peers input writes no file"
+sed 's/"op": "int8_mm"/"op": "int4_mm"/' "$P" > "$T/badop.json"
+expect "import-peers of an unknown op exits 2" 2 $QLAB import-peers "$T/badop.json" --peer torch -o "$T/badop.h5"
+contains "an unknown op is named" "points[1].op: unknown op 'int4_mm'"
+sed 's/"total": \[6.0, 5.0/"total": [6.0, -5.0/' "$P" > "$T/badt.json"
+expect "import-peers of a negative sample exits 2" 2 $QLAB import-peers "$T/badt.json" --peer torch -o "$T/badt.h5"
+contains "a negative sample is named" "points[4].stages.total: sample 1 must be a time in microseconds > 0"
+sed '/"format_version"/d' "$P" > "$T/badv.json"
+expect "import-peers without format_version exits 2" 2 $QLAB import-peers "$T/badv.json" --peer torch -o "$T/badv.h5"
+contains "a missing member is named" "format_version: missing"
+printf '{"format": "qlab-peers",\n "points": [\n' > "$T/trunc.json"
+expect "import-peers of broken JSON exits 2" 2 $QLAB import-peers "$T/trunc.json" -o "$T/trunc.h5"
+contains "broken JSON names the file" "trunc.json"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -12,8 +12,12 @@
 #   first (default)  build/test-gpu (the kernels against quant/; a skip is a failure),
 #                    experiments/gpu-first.yaml (the LLM.int8() paper's Table 5 shapes:
 #                    fp16, bf16, vector-wise int8, LLM.int8() with its stages),
-#                    experiments/gpu-first-schemes.yaml (one fp8 and one 4-bit scheme);
-#                    about 3.5 to 5.5 minutes (the experiment files' headers estimate).
+#                    experiments/gpu-first-schemes.yaml (one fp8 and one 4-bit scheme),
+#                    then the peers (tools/gpu_peers.py: torch's fp16 matmul and
+#                    torch._int_mm, bitsandbytes' Linear8bitLt at threshold 0 and 6 on
+#                    gpu-first's shapes, imported by `qlab import-peers` as the results
+#                    files peers-torch.h5 and peers-bitsandbytes.h5, backends peer:torch
+#                    and peer:bitsandbytes); about 4.5 to 6.5 minutes.
 #   rest             experiments/latency.yaml, gemm-shapes.yaml and gpu-schemes.yaml
 #                    (with timing.timeout_s=1 so that they fit); about 4 to 7.5 minutes.
 #
@@ -26,7 +30,8 @@
 #   stages.tsv       per experiment, point and stage: n, min, q1, median, q3, max, mean,
 #                    rel_stdev of the timing samples (microseconds)
 #   samples.tsv.gz   the samples themselves, the first 500 of each point and stage
-#   h5.tar.gz        the results files (<experiment>.h5), those that fit in 15 MiB
+#   h5.tar.gz        the results files (<experiment>.h5, peers-<peer>.h5), those that
+#                    fit in 15 MiB, and peers.json (what tools/gpu_peers.py wrote)
 #   <exp>.h5         only while that experiment runs (so a cut-off call returns it)
 # Without $OUT the .h5 files stay beside these instead of being packed.
 #
@@ -49,6 +54,9 @@
 #   QLAB_GPU_SANITIZE=1              also run the kernel tests under compute-sanitizer
 #   QLAB_GPU_BUDGET_S=450            seconds for the whole profile; each run gets what is
 #                                    left, less what the later runs are promised
+#   QLAB_GPU_PEERS=1|0               time the peers (default: 1 for first, 0 for rest); in
+#                                    the rehearsal tests/data/peers/sample.json (a recorded
+#                                    peers file) is imported in place of a torch run
 # A failed test is recorded and the experiments still run (their timings are wanted
 # either way); the script exits 1 at the end. It fails loudly when no GPU is usable: a
 # GPU check that silently ran on the CPU would be worse than none.
@@ -120,6 +128,50 @@ check_bundle() {
     return 0
 }
 
+# The peers' part of a rehearsal's returned folder (the first profile imports the
+# recorded tests/data/peers/sample.json): one line per violation.
+check_peers_out() {
+    local root=$1 pts
+    pts=$(ls "$root"/*/points.tsv 2>/dev/null | head -n 1)
+    [ -n "$pts" ] || { echo "points.tsv missing: the peers' points cannot be checked"; return 0; }
+    # experiment, backend, shape, scheme, threshold, status, median of each peer point
+    local rows
+    rows=$(awk -F'\t' '$1 == "experiment" { for (i = 1; i <= NF; i++) c[$i] = i; next }
+        $1 ~ /^peers-/ { printf "%s %s %sx%sx%s %s %g %s %g\n", $1, $c["backend"], $c["m"], $c["k"], $c["n"],
+                         $c["scheme"], $c["threshold"], $c["status"], $c["median_us"] }' "$pts")
+    local want
+    # the sample's points and medians (tests/data/peers/sample.json)
+    for want in "peers-torch peer:torch 32x64x256 fp16 0 ok 12" "peers-torch peer:torch 32x64x256 absmax 0 ok 9" \
+                "peers-torch peer:torch 4x64x256 fp16 0 ok 6" "peers-torch peer:torch 4x64x256 absmax 0 failed 0" \
+                "peers-bitsandbytes peer:bitsandbytes 32x64x256 absmax 0 ok 20" \
+                "peers-bitsandbytes peer:bitsandbytes 32x64x256 absmax 6 ok 30" \
+                "peers-bitsandbytes peer:bitsandbytes 4x64x256 absmax 0 ok 15" \
+                "peers-bitsandbytes peer:bitsandbytes 4x64x256 absmax 6 ok 25"; do
+        grep -qxF "$want" <<< "$rows" || echo "points.tsv lacks the peer point '$want' of the played-back sample (has: $(tr '\n' ';' <<< "$rows"))"
+    done
+    [ "$(wc -l <<< "$rows")" -eq 8 ] || echo "points.tsv has $(wc -l <<< "$rows") peer points, not the sample's 8"
+    local st=$(ls "$root"/*/stages.tsv 2>/dev/null | head -n 1)
+    grep -qP '^peers-torch\t\d+\tgemm_i8\t5\t' "$st" 2>/dev/null || echo "stages.tsv lacks torch int8_mm's gemm_i8 stage (5 samples)"
+    local tgz=$(ls "$root"/*/h5.tar.gz 2>/dev/null | head -n 1) m members
+    members=$(tar -tzf "$tgz" 2>/dev/null || true)
+    for m in peers-torch.h5 peers-bitsandbytes.h5 peers.json; do
+        grep -qx "$m" <<< "$members" || echo "h5.tar.gz lacks $m"
+    done
+    grep -q '^## qlab and the peers side by side' "$root"/*/summary.md 2>/dev/null || echo "summary.md has no side-by-side table"
+    return 0
+}
+
+# The bundle's bitsandbytes (peers.tar.xz of tools/device-bundle.sh): one line per violation.
+check_bundle_peers() {
+    local dir=$1 list libs
+    [ -f "$dir/peers.tar.xz" ] || { echo "$dir has no peers.tar.xz (bitsandbytes for tools/gpu_peers.py): rerun tools/device-bundle.sh"; return 0; }
+    list=$(tar -tJf "$dir/peers.tar.xz" 2>/dev/null | sed 's|^\./||') || { echo "$dir/peers.tar.xz cannot be read"; return 0; }
+    grep -qx 'bitsandbytes/__init__.py' <<< "$list" || echo "$dir/peers.tar.xz has no bitsandbytes/__init__.py"
+    libs=$(grep -c '^bitsandbytes/libbitsandbytes_.*\.so$' <<< "$list" || true)
+    [ "$libs" = 1 ] || echo "$dir/peers.tar.xz holds $libs libbitsandbytes libraries, not the one of the GPU machine's CUDA"
+    return 0
+}
+
 # ---------------------------------------------------------------------------------
 # --rehearse: run this script per profile under a stand-in nvidia-smi, then check.
 if [ "$REHEARSE" = 1 ]; then
@@ -161,6 +213,9 @@ if [ "$REHEARSE" = 1 ]; then
         for need in summary.md gpu-check.log points.tsv stages.tsv samples.tsv.gz; do
             ls "$pout"/*/"$need" >/dev/null 2>&1 || out_bad+=$'\n'"$need was not written"
         done
+        if [ "$p" = first ] && [ "${QLAB_GPU_PEERS:-1}" = 1 ]; then
+            out_bad+=$'\n'"$(check_peers_out "$pout")"
+        fi
         out_bad=$(sed '/^$/d' <<< "$out_bad")
         if [ -n "$out_bad" ]; then
             sed 's/^/   VIOLATION: /' <<< "$out_bad"
@@ -172,12 +227,13 @@ if [ "$REHEARSE" = 1 ]; then
     echo "== bundle"
     bdir=${PREBUILT:-build/device}
     if [ -d "$bdir" ]; then
-        bundle_bad=$(check_bundle "$bdir")
+        bundle_bad=$(check_bundle "$bdir"; check_bundle_peers "$bdir")
         if [ -n "$bundle_bad" ]; then
             sed 's/^/   VIOLATION: /' <<< "$bundle_bad"
             violations=$((violations + $(wc -l <<< "$bundle_bad")))
         else
-            echo "   $bdir: $(du -sb "$bdir" | awk '{printf "%.1f MiB", $1 / 1048576}') (<= $MAX_BUNDLE_MIB MiB, no objects or archives; with the tree <= $MAX_TREE_MIB MiB)"
+            echo "   $bdir: $(du -sb "$bdir" | awk '{printf "%.1f MiB", $1 / 1048576}') (<= $MAX_BUNDLE_MIB MiB, no objects or archives; with the tree <= $MAX_TREE_MIB MiB);" \
+                 "peers.tar.xz $(du -b "$bdir/peers.tar.xz" | awk '{printf "%.1f MiB", $1 / 1048576}'): $(tar -tJf "$bdir/peers.tar.xz" | awk '/libbitsandbytes_/ {sub(/^[.]\//, ""); print}')"
         fi
     else
         echo "   $bdir absent (tools/device-bundle.sh makes it): not checked"
@@ -320,9 +376,16 @@ fi
 # by the runs before (floor), in seconds; the --sets that make them fit.
 declare -A CAP FLOOR RSETS
 case "$PROFILE" in
-    first) EXPERIMENTS="gpu-first gpu-first-schemes"; SKIP_TESTS=${QLAB_GPU_SKIP_TESTS:-0}; PSETS="" ;;
-    rest) EXPERIMENTS="latency gemm-shapes gpu-schemes"; SKIP_TESTS=${QLAB_GPU_SKIP_TESTS:-1}; PSETS="timing.timeout_s=1" ;;
+    first) EXPERIMENTS="gpu-first gpu-first-schemes"; SKIP_TESTS=${QLAB_GPU_SKIP_TESTS:-0}; PSETS=""
+           PEERS=${QLAB_GPU_PEERS:-1} ;;
+    rest) EXPERIMENTS="latency gemm-shapes gpu-schemes"; SKIP_TESTS=${QLAB_GPU_SKIP_TESTS:-1}; PSETS="timing.timeout_s=1"
+          PEERS=${QLAB_GPU_PEERS:-0} ;;
 esac
+# The peers after the experiments: at most CAP s, FLOOR s promised to them by the runs
+# before (torch's start, 16 shapes x 5 timed loops of <= 0.15 s, bitsandbytes' weight
+# quantization through the host: about 40 to 90 s).
+PEERS_CAP=150 PEERS_FLOOR=75
+PEER_NAMES="torch bitsandbytes"
 CAP[gpu-first]=330 FLOOR[gpu-first]=120
 CAP[gpu-first-schemes]=120 FLOOR[gpu-first-schemes]=60
 CAP[latency]=260 FLOOR[latency]=120
@@ -342,6 +405,10 @@ for exp in $EXPERIMENTS; do
     [ -f "experiments/$exp.yaml" ] || die "experiments/$exp.yaml does not exist"
 done
 
+# Results files in h5.tar.gz and sections of summary.md: the experiments', then the peers'.
+PACKED=$EXPERIMENTS
+[ "$PEERS" != 1 ] || for pn in $PEER_NAMES; do PACKED="$PACKED peers-$pn"; done
+peers_line="not run"
 failed=""
 fail() { failed="$failed; $*"; say "FAILED: $*"; }
 tests_line="not run"
@@ -410,11 +477,10 @@ export_results() {   # exp file
 pack_h5() {
     local exp=$1 f=$2
     [ -n "${OUT:-}" ] || return 0
-    [ -e "$f" ] || return 0
-    mv -f "$f" "$work/$exp.h5"
+    [ -z "$f" ] || [ ! -e "$f" ] || mv -f "$f" "$work/$exp.h5"
     local members=() total=0 sz e
     H5_NOTE=()
-    for e in $EXPERIMENTS; do
+    for e in $PACKED; do
         [ -e "$work/$e.h5" ] || continue
         sz=$(gzip -c "$work/$e.h5" | wc -c)
         if [ $((total + sz)) -le "$H5_CAP" ]; then
@@ -423,6 +489,10 @@ pack_h5() {
             H5_NOTE[$e]="$e.h5 ($(($(stat -c %s "$work/$e.h5") >> 10)) KiB) left out of h5.tar.gz: over $((H5_CAP >> 10)) KiB compressed with the others; see points.tsv, stages.tsv, samples.tsv.gz"
         fi
     done
+    if [ -s "$work/peers.json" ]; then
+        sz=$(gzip -c "$work/peers.json" | wc -c)
+        if [ $((total + sz)) -le "$H5_CAP" ]; then members+=(peers.json); total=$((total + sz)); fi
+    fi
     if [ ${#members[@]} -gt 0 ]; then
         tar -C "$work" -czf "$out/h5.tar.gz.new" "${members[@]}" && mv -f "$out/h5.tar.gz.new" "$out/h5.tar.gz" ||
             fail "packing h5.tar.gz"
@@ -458,6 +528,32 @@ stage_table() {
         }' "$out/points.tsv" "$out/stages.tsv"
 }
 
+# qlab's points and the peers' of the same axes side by side: per shape and scheme the
+# median of the whole op, from points.tsv (qlab's from gpu-first).
+peers_table() {
+    awk -F'\t' '
+        $1 == "experiment" { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $1 != "gpu-first" && $1 !~ /^peers-/ { next }
+        { key = sprintf("%6s %6s %6s  %-7s %3s %-7s", $col["m"], $col["k"], $col["n"], $col["scheme"],
+                        $col["threshold"] == "0" ? "-" : $col["threshold"], $col["threshold"] == "0" ? "-" : $col["outlier_weights"])
+          if ($col["scheme"] == "bf16") next
+          who = $1 == "gpu-first" ? "qlab" : substr($1, 7)
+          v = $col["status"] == "ok" ? sprintf("%.1f", $col["median_us"]) : $col["status"]
+          if (!(key in seen)) { seen[key] = 1; keys[++nk] = key }
+          if ($1 ~ /^peers-/) peer[key] = 1
+          val[key, who] = v }
+        function ratio(a, b) { return (a + 0 > 0 && b + 0 > 0) ? sprintf("%.2fx", a / b) : "-" }
+        END {
+            printf "%6s %6s %6s  %-7s %3s %-7s %9s %9s %9s %8s %8s\n", "m", "k", "n", "scheme", "thr", "outl_w",
+                   "qlab", "torch", "bnb", "torch/q", "bnb/q"
+            for (i = 1; i <= nk; i++) { k = keys[i]; if (!(k in peer)) continue
+                q = (k, "qlab") in val ? val[k, "qlab"] : "-"
+                t = (k, "torch") in val ? val[k, "torch"] : "-"
+                b = (k, "bitsandbytes") in val ? val[k, "bitsandbytes"] : "-"
+                printf "%s %9s %9s %9s %8s %8s\n", k, q, t, b, ratio(t, q), ratio(b, q) }
+        }' "$out/points.tsv"
+}
+
 write_summary() {
     local state=$1 exp
     {
@@ -470,6 +566,7 @@ write_summary() {
         echo "- binaries: $BIN ($("$BIN/qlab" info 2>/dev/null | head -n 1 || echo 'qlab info failed'))"
         echo "- backend: $BACKEND; --set for every run: $(echo ${PSETS:-} ${QLAB_GPU_SETS:-} | sed 's/^$/none/')$([ "$REH" = 1 ] && echo ' (and the rehearsal'"'"'s reduced shapes and timing)')"
         echo "- GPU tests: $tests_line"
+        echo "- peers: $peers_line"
         echo "- failures: $([ -n "$failed" ] && echo "${failed#; }" || echo none)"
         [ -z "${RUN_NOTE[samples]:-}" ] || echo "- ${RUN_NOTE[samples]}"
         echo
@@ -477,7 +574,18 @@ write_summary() {
         echo "and stage: n, min, q1, median, q3, max, mean in us, rel_stdev), samples.tsv.gz (the"
         echo "first samples of each point and stage), h5.tar.gz (the results files that fit),"
         echo "gpu-check.log (everything printed)."
-        for exp in $EXPERIMENTS; do
+        if [ -s "$out/points.tsv" ] && grep -q "^peers-" "$out/points.tsv"; then
+            echo
+            echo "## qlab and the peers side by side"
+            echo
+            echo "Median of the whole op (us; qlab's \"total\", the peers' too), by shape and scheme;"
+            echo "the ratio is the peer's time over qlab's (> 1: qlab is faster):"
+            echo
+            echo '```'
+            peers_table || echo "(peers table failed)"
+            echo '```'
+        fi
+        for exp in $PACKED; do
             echo
             echo "## $exp"
             echo
@@ -564,6 +672,7 @@ for i in "${!exps[@]}"; do
     exp=${exps[$i]}
     later=0
     for e in "${exps[@]:$((i + 1))}"; do later=$((later + ${FLOOR[$e]:-60})); done
+    [ "$PEERS" != 1 ] || later=$((later + PEERS_FLOOR))
     left=$((deadline - SECONDS - later))
     t=${CAP[$exp]:-300}
     [ "$left" -ge "$t" ] || t=$left
@@ -607,6 +716,93 @@ for i in "${!exps[@]}"; do
     fi
     write_summary "$exp done"
 done
+
+# ---------------------------------------------------------------------------------
+# The peers: tools/gpu_peers.py on gpu-first's shapes (in the rehearsal, which has no
+# torch or GPU, it runs only to show that it says so, and the recorded
+# tests/data/peers/sample.json stands in for its output), then `qlab import-peers` per
+# peer into peers-<peer>.h5, exported and packed like the experiments' files.
+run_peers() {
+    local json=$work/peers.json plog=$work/peers.log rc=0 t left tarball="" bnb_dir="" d pn f
+    left=$((deadline - SECONDS))
+    t=$PEERS_CAP
+    [ "$left" -ge "$t" ] || t=$left
+    if [ "$t" -lt 30 ]; then
+        peers_line="not run: $left s of the budget left"
+        fail "peers: no time left"
+        return 0
+    fi
+    if ! command -v python3 >/dev/null 2>&1; then
+        peers_line="skipped: no python3 here (tools/gpu_peers.py needs it, and torch)"
+        say "peers $peers_line"
+        return 0
+    fi
+    for d in ${PREBUILT:+"$PREBUILT"} build/device; do
+        if [ -f "$d/peers.tar.xz" ]; then tarball=$d/peers.tar.xz; break; fi
+    done
+    if [ -n "$tarball" ]; then
+        bnb_dir=$work/peers-lib
+        mkdir -p "$bnb_dir"
+        if command -v xz >/dev/null 2>&1; then
+            tar -C "$bnb_dir" -xJf "$tarball" || bnb_dir=""
+        else
+            python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$tarball" "$bnb_dir" || bnb_dir=""
+        fi
+        [ -n "$bnb_dir" ] || say "peers: cannot unpack $tarball; bitsandbytes only if this machine has it"
+    fi
+    local pargs=(-o "$json" --budget-s $((t - 30)))
+    [ -z "$bnb_dir" ] || pargs+=(--bnb-dir "$bnb_dir")
+    [ "$REH" = 0 ] || pargs+=(--shapes 32:64:256,4:64:256)
+    say "peers: tools/gpu_peers.py (at most $t s$([ -n "$bnb_dir" ] && echo ", bitsandbytes from $tarball"))"
+    t0=$SECONDS
+    PYTHONUNBUFFERED=1 timeout -k 10 "$t" python3 tools/gpu_peers.py "${pargs[@]}" > "$plog" 2>&1 || rc=$?
+    cat "$plog"
+    local why
+    why=$(grep -m1 -E 'cannot be imported|sees no usable|skipped:' "$plog" | sed 's/^gpu_peers: //' || true)
+    if [ "$REH" = 1 ]; then
+        if [ "$rc" -ne 4 ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
+            fail "peers: tools/gpu_peers.py exited $rc in the rehearsal: $(tail -n 1 "$plog")"
+        fi
+        cp tests/data/peers/sample.json "$json" || { fail "peers: cannot copy tests/data/peers/sample.json"; return 0; }
+        peers_line="REHEARSAL: tools/gpu_peers.py exited $rc (${why:-no message}); tests/data/peers/sample.json played back"
+    else
+        case $rc in
+            0) peers_line="ran in $((SECONDS - t0)) s" ;;
+            3) peers_line="partly ran in $((SECONDS - t0)) s: ${why:-see gpu-check.log}"
+               fail "peers: a peer did not run (${why:-see gpu-check.log})" ;;
+            4) peers_line="skipped: ${why:-torch or a GPU missing}"
+               say "peers $peers_line"
+               return 0 ;;
+            124|137) peers_line="stopped at its $t s limit"
+               fail "peers: tools/gpu_peers.py stopped at its $t s limit" ;;
+            *) peers_line="tools/gpu_peers.py exited $rc: $(tail -n 1 "$plog")"
+               fail "peers: $peers_line" ;;
+        esac
+    fi
+    [ -s "$json" ] || { fail "peers: no peers file written"; return 0; }
+    local imported=""
+    for pn in $PEER_NAMES; do
+        grep -q "\"peer\": \"$pn\", \"op\"" "$json" || continue
+        f=$out/peers-$pn.h5
+        if timeout -k 5 60 "$BIN/qlab" import-peers "$json" --peer "$pn" -o "$f" > "$work/import.log" 2>&1; then
+            cat "$work/import.log"
+            imported="$imported $pn"
+            RUN_NOTE[peers-$pn]="$(head -n 1 "$work/import.log" | sed 's/^qlab import-peers: //')"
+            export_results "peers-$pn" "$f"
+            pack_h5 "peers-$pn" "$f"
+        else
+            cat "$work/import.log"
+            fail "peers: qlab import-peers --peer $pn: $(head -c 300 "$work/import.log")"
+        fi
+    done
+    pack_h5 peers.json ""   # the raw file too, where nothing was imported
+    peers_line="$peers_line; imported:${imported:- nothing}"
+    say "peers: $peers_line"
+}
+if [ "$PEERS" = 1 ]; then
+    run_peers
+    write_summary "peers done"
+fi
 
 write_summary "finished"
 if [ -n "${OUT:-}" ]; then
