@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -150,6 +151,33 @@ done:
     return rc;
 }
 
+/* A nominal int8 peak of this CPU: cores x clock x int8 operations per cycle and core,
+ * where a multiply-add counts two: 128 with AVX-512 VNNI (one 512-bit vpdpbusd, 64
+ * multiply-adds, per cycle), 64 with AVX2 (vpmaddubsw + vpmaddwd, 32 per cycle), 32
+ * otherwise. The clock is /proc/cpuinfo's "cpu MHz" (the current clock, not a turbo
+ * figure). An upper bound for comparison, not a measurement; 0 when unreadable. */
+static double int8_peak_gops(int cores, const char **how)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    double mhz = 0;
+    int vnni = 0, avx2 = 0;
+    char line[4096];
+    while (f && fgets(line, sizeof line, f)) {
+        if (mhz == 0)
+            sscanf(line, "cpu MHz : %lf", &mhz);
+        if (!strncmp(line, "flags", 5)) {
+            vnni |= strstr(line, " avx512_vnni") != NULL;
+            avx2 |= strstr(line, " avx2") != NULL;
+        }
+    }
+    if (f)
+        fclose(f);
+    int ops = vnni ? 128 : avx2 ? 64 : 32;
+    *how = vnni ? "AVX-512 VNNI: 128 int8 ops/cycle/core" : avx2 ? "AVX2: 64 int8 ops/cycle/core"
+                                                             : "no int8 SIMD: 32 ops/cycle/core";
+    return (double)cores * mhz * 1e6 * ops / 1e9;
+}
+
 int main(void)
 {
     int threads = 1;
@@ -164,5 +192,10 @@ int main(void)
     for (int s = 0; s < 2; s++)
         if (bench_shape(sizes[s], sizes[s], sizes[s]) != 0)
             return 1;
+    const char *how;
+    double peak = int8_peak_gops(threads, &how);
+    if (peak > 0)
+        printf("int8 nominal peak of this CPU: %.0f GOP/s (%d cores x current clock x %s); the int8 rows above "
+               "are that fraction of it\n", peak, threads, how);
     return 0;
 }
