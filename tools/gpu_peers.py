@@ -232,12 +232,14 @@ def bnb_points(torch, bnb, timer, x, w_cpu, m, k, n, layers):
         try:
             key = (k, n, t)
             if key not in layers:
-                lin = bnb.nn.Linear8bitLt(k, n, bias=False, has_fp16_weights=False, threshold=t)
+                # on "meta": no host-side fp32 weight of n x k made and initialized for nothing
+                lin = bnb.nn.Linear8bitLt(k, n, bias=False, has_fp16_weights=False, threshold=t, device="meta")
                 lin.weight = bnb.nn.Int8Params(w_cpu, requires_grad=False, has_fp16_weights=False)
-                layers[key] = lin.cuda().eval()
-            lin = layers[key]
-            p["w_code_bytes"] = lin.weight.CB.numel() * lin.weight.CB.element_size()
-            p["w_scale_bytes"] = lin.weight.SCB.numel() * lin.weight.SCB.element_size()
+                lin = lin.cuda().eval()   # quantizes W (row-wise absmax to int8 codes CB, scales SCB)
+                # the first forward moves CB and SCB from the weight into the layer's state
+                cb, scb = lin.weight.CB, lin.weight.SCB
+                layers[key] = (lin, cb.numel() * cb.element_size(), scb.numel() * scb.element_size())
+            lin, p["w_code_bytes"], p["w_scale_bytes"] = layers[key]
             if t > 0:
                 p["outlier_cols"] = int((x.abs() >= t).any(dim=0).sum().item())
             # int8 X and its float32 row scales, and the fp16 outlier columns of X
@@ -248,6 +250,19 @@ def bnb_points(torch, bnb, timer, x, w_cpu, m, k, n, layers):
             failed(p, e)
         pts.append(p)
     return pts
+
+
+def write_doc(path, doc, points):
+    """The peers file: doc's members, then "points", one point a line (so that an
+    error of `qlab import-peers` names a line that is one point). Written to
+    PATH.tmp and renamed, so a cut-off run leaves no half file."""
+    head = json.dumps(doc, indent=1)[:-2]   # without the closing "\n}"
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(head + ',\n "points": [\n')
+        f.write(",\n".join("  " + json.dumps(p, separators=(", ", ": ")) for p in points))
+        f.write("\n ]\n}\n")
+    os.replace(tmp, path)
 
 
 def load_bnb(bnb_dir):
@@ -367,13 +382,7 @@ def main():
         "timing": dict(TIMING, l2_flush_bytes=timer.flush_bytes),
         "skipped": skipped,
     }
-    head = json.dumps(doc, indent=1)[:-2]   # without the closing "\n}"
-    tmp = args.output + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(head + ',\n "points": [\n')
-        f.write(",\n".join("  " + json.dumps(p, separators=(", ", ": ")) for p in points))
-        f.write("\n ]\n}\n")
-    os.replace(tmp, args.output)
+    write_doc(args.output, doc, points)
     n_ok = sum(p["status"] == "ok" for p in points)
     say("wrote %s: %d points (%d ok, %d failed) in %.0f s" % (
         args.output, len(points), n_ok, len(points) - n_ok, time.monotonic() - t_start))
