@@ -732,7 +732,7 @@ run_peers() {
         fail "peers: no time left"
         return 0
     fi
-    if ! command -v python3 >/dev/null 2>&1; then
+    if [ "$REH" = 0 ] && ! command -v python3 >/dev/null 2>&1; then
         peers_line="skipped: no python3 here (tools/gpu_peers.py needs it, and torch)"
         say "peers $peers_line"
         return 0
@@ -755,10 +755,15 @@ run_peers() {
     [ "$REH" = 0 ] || pargs+=(--shapes 32:64:256,4:64:256)
     say "peers: tools/gpu_peers.py (at most $t s$([ -n "$bnb_dir" ] && echo ", bitsandbytes from $tarball"))"
     t0=$SECONDS
-    PYTHONUNBUFFERED=1 timeout -k 10 "$t" python3 tools/gpu_peers.py "${pargs[@]}" > "$plog" 2>&1 || rc=$?
+    if command -v python3 >/dev/null 2>&1; then
+        PYTHONUNBUFFERED=1 timeout -k 10 "$t" python3 tools/gpu_peers.py "${pargs[@]}" > "$plog" 2>&1 || rc=$?
+    else
+        echo "gpu_peers: not run: no python3 here" > "$plog"
+        rc=4
+    fi
     cat "$plog"
     local why
-    why=$(grep -m1 -E 'cannot be imported|sees no usable|skipped:' "$plog" | sed 's/^gpu_peers: //' || true)
+    why=$(grep -E 'cannot be imported|sees no usable|skipped:|not run:' "$plog" | head -n 1 | sed 's/^gpu_peers: //' || true)
     if [ "$REH" = 1 ]; then
         if [ "$rc" -ne 4 ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
             fail "peers: tools/gpu_peers.py exited $rc in the rehearsal: $(tail -n 1 "$plog")"
