@@ -179,6 +179,7 @@ test: deps
 	@if [ -x $(B)/test-gpu ]; then ./$(B)/test-gpu --verbose; fi
 	QLAB=$(B)/qlab bash tests/run_cli_tests.sh
 	QLAB=$(B)/qlab bash tests/verdict_test.sh
+	QLAB=$(B)/qlab python3 tools/check_vit_dump.py
 	bash tests/doc_paths_test.sh
 	QLAB=$(B)/qlab bash tools/check_baseline.sh
 	@$(MAKE) --no-print-directory $(B)/libquant.so && QLAB=$(B)/qlab QLAB_LIBQUANT=$(B)/libquant.so bash python/tests/run.sh
