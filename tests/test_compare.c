@@ -725,3 +725,31 @@ Test(history, nan_values_never_make_a_step)
     qlab_history_steps(v, nz, 3, step);
     cr_assert(step[0] == 0 && step[1] == 0 && step[2] == 0);
 }
+
+/* ---------------------------------------------------------------------------- */
+/* Peers (peer:torch, peer:bitsandbytes) are timed only                            */
+
+static void plant_peer(qlab_row *r, int i)
+{
+    snprintf(r->backend, sizeof r->backend, "peer:torch");
+    r->rel_err = r->sqnr_db = r->max_abs_err = r->mean_abs_err = r->cosine = 0;
+    r->x_rel_err = r->w_rel_err = 0;
+}
+
+Test(compare, a_peers_unmeasured_errors_are_not_compared_but_its_time_is)
+{
+    spec b = base_spec(), n = base_spec();
+    n.plant = plant_peer;
+    n.time_scale = 2;
+    qlab_compare_opts o;
+    qlab_compare_opts_init(&o);
+    qlab_compare_summary sum;
+    char *rep = NULL, err[512];
+    int rc = compare_specs(&b, &n, &o, &sum, &rep, err, sizeof err);
+    cr_assert_eq(rc, 1, "%s%s", err, rep);
+    cr_assert_null(strstr(rep, "rel_err"), "no error line for a peer:\n%s", rep);
+    cr_assert_null(strstr(rep, "cosine"), "%s", rep);
+    cr_assert_not_null(strstr(rep, "time_us"), "%s", rep);
+    cr_assert_eq(sum.worse, N_POINTS, "%s", rep);
+    free(rep);
+}

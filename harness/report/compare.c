@@ -810,9 +810,14 @@ static int compare_core(const qlab_results_data *base, const qlab_results_data *
                 snprintf(l->note, sizeof l->note, "%.60s", rn->message);
         } else if (rb->status == QLAB_STATUS_OK) {
             int parts = w_split_known(rb) && w_split_known(rn);
+            /* a peer's point (peer:torch, peer:bitsandbytes) is timed only: its error
+             * columns hold no measurement, so only time and bytes are compared */
+            int peer = !strncmp(rb->backend, "peer:", 5) || !strncmp(rn->backend, "peer:", 5);
             for (int m = 0; m < N_METRICS; m++) {
                 if (metrics[m].w_part && !parts)
                     continue;
+                if (peer && (!metrics[m].is_int || !strcmp(metrics[m].name, "outlier_cols")))
+                    continue;   /* errors and outlier counts: the peers measure neither */
                 double b = metric_value(rb, &metrics[m]), n = metric_value(rn, &metrics[m]);
                 qlab_verdict v = judge_value(&metrics[m], b, n, rtol[m], atol[m]);
                 if (v == QLAB_VERDICT_SAME)
@@ -910,7 +915,11 @@ static int compare_core(const qlab_results_data *base, const qlab_results_data *
 
     const char *bb = attr_or(base, "backend", "?"), *bn = attr_or(new_, "backend", "?");
     const char *db = attr_or(base, "device", ""), *dn = attr_or(new_, "device", "");
-    if (strcmp(bb, bn))
+    int with_peer = !strncmp(bb, "peer:", 5) || !strncmp(bn, "peer:", 5);
+    if (strcmp(bb, bn) && with_peer && !strcmp(db, dn))
+        fprintf(out, "%snote: %s against %s on one device (%s): timings compared; the peer's errors are not "
+                     "measured\n", md ? "> " : "", bb, bn, db);
+    else if (strcmp(bb, bn))
         fprintf(out, "%snote: backends differ (%s vs %s); timings are not comparable\n", md ? "> " : "", bb, bn);
     else if (strcmp(db, dn))
         fprintf(out, "%snote: devices differ (%s vs %s); timings are not comparable\n", md ? "> " : "", db, dn);
