@@ -78,7 +78,7 @@ CUDA_LIBS :=
 CUDA_TARGETS :=
 endif
 
-.PHONY: readme-figures print-flags all deps run test baseline test-cpu test-gpu bench-cpu bench-verdicts bench-store plots clean info \
+.PHONY: readme-figures print-flags print-pkgs all deps run test baseline test-cpu test-gpu bench-cpu bench-verdicts bench-store plots clean info \
         test-asan test-kill test-slurm fuzz install python-lib
 all: $(B)/qlab $(B)/qlab-tests $(CUDA_TARGETS)
 	@echo "qlab: built $(B)/qlab (CUDA: $(if $(filter 1,$(CUDA)),yes via $(NVCC) for sm_$(subst $(eval) $(eval),/sm_,$(CUDA_ARCHS)),no: nvcc not found))"
@@ -289,6 +289,10 @@ $(B)/libquant.so: $(QUANT_SRC:%.c=$(B)/pic/%.o)
 python-lib: $(B)/libquant.so
 	cp $(B)/libquant.so python/qlab/libquant.so
 	@echo "python-lib: $(B)/libquant.so, copied to python/qlab/ (pip install ./python carries it)"
+
+# The pkg-config packages qlab links (fuzz/run.sh builds with them too): make -s print-pkgs
+print-pkgs:
+	@echo "$(PKGS)"
 
 # Flags for building one file by hand (helpers, editors): make -s print-flags
 print-flags:

@@ -28,7 +28,7 @@ if [ -z "$CLANG" ]; then
     exit 2
 fi
 
-PKGS="hdf5 libfyaml openblas zlib"
+PKGS=$(make -s --no-print-directory print-pkgs)   # the Makefile's list, one definition
 DEP_CFLAGS=$(pkg-config --cflags $PKGS)
 DEP_LIBS=$(pkg-config --libs $PKGS)
 # The same language settings as the Makefile; sanitizers instead of -O3.
