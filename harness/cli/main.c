@@ -372,22 +372,34 @@ static int dump_linear(void *vctx, const char *name, int index, const float *x, 
 }
 
 /* qlab dump vit-s14 (models/vit_dump.c does the work). */
+
+/* --dtype's value and -o's file of the dump commands: 0 with *dt set, or the exit
+ * status of the mistake (an unknown dtype, an existing file, never overwritten). */
+static int dump_dtype_and_out(const char *dtype, const char *out, qlab_dump_dtype *dt)
+{
+    *dt = QLAB_DUMP_DTYPE_COUNT;
+    for (int d = 0; d < QLAB_DUMP_DTYPE_COUNT; d++)
+        if (strcmp(dtype, qlab_dump_dtype_name((qlab_dump_dtype)d)) == 0)
+            *dt = (qlab_dump_dtype)d;
+    if (*dt == QLAB_DUMP_DTYPE_COUNT)
+        return usage_error(usage_dump, "unknown --dtype '%s' (float32, float16, bfloat16)", dtype);
+    if (access(out, F_OK) == 0) {
+        fprintf(stderr, "qlab: %s exists; refusing to overwrite it\n", out);
+        return 2;
+    }
+    return 0;
+}
+
 static int dump_vit(const char **images, int n_images, const char *text, const char *out,
                     const char *dtype)
 {
     if (text) return usage_error(usage_dump, "%s", "vit-s14 takes --image, not --text");
     if (n_images < 1) return usage_error(usage_dump, "%s", "missing --image FILE...");
     if (!out) return usage_error(usage_dump, "%s", "missing -o OUT");
-    qlab_dump_dtype dt = QLAB_DUMP_DTYPE_COUNT;
-    for (int d = 0; d < QLAB_DUMP_DTYPE_COUNT; d++)
-        if (strcmp(dtype, qlab_dump_dtype_name((qlab_dump_dtype)d)) == 0)
-            dt = (qlab_dump_dtype)d;
-    if (dt == QLAB_DUMP_DTYPE_COUNT)
-        return usage_error(usage_dump, "unknown --dtype '%s' (float32, float16, bfloat16)", dtype);
-    if (access(out, F_OK) == 0) {
-        fprintf(stderr, "qlab: %s exists; refusing to overwrite it\n", out);
-        return 2;
-    }
+    qlab_dump_dtype dt;
+    int bad = dump_dtype_and_out(dtype, out, &dt);
+    if (bad)
+        return bad;
     char err[1024];
     if (qlab_vit_write_dump(images, n_images, out, dt, err, sizeof err)) {
         fprintf(stderr, "qlab: %s\n", err);
@@ -439,16 +451,10 @@ static int cmd_dump(int argc, char **argv)
                            "other models use tools/dump_torch.py)", model);
     if (!text) return usage_error(usage_dump, "%s", "missing --text FILE");
     if (!out) return usage_error(usage_dump, "%s", "missing -o OUT");
-    qlab_dump_dtype dt = QLAB_DUMP_DTYPE_COUNT;
-    for (int d = 0; d < QLAB_DUMP_DTYPE_COUNT; d++)
-        if (strcmp(dtype, qlab_dump_dtype_name((qlab_dump_dtype)d)) == 0)
-            dt = (qlab_dump_dtype)d;
-    if (dt == QLAB_DUMP_DTYPE_COUNT)
-        return usage_error(usage_dump, "unknown --dtype '%s' (float32, float16, bfloat16)", dtype);
-    if (access(out, F_OK) == 0) {
-        fprintf(stderr, "qlab: %s exists; refusing to overwrite it\n", out);
-        return 2;
-    }
+    qlab_dump_dtype dt;
+    int bad = dump_dtype_and_out(dtype, out, &dt);
+    if (bad)
+        return bad;
 
     char err[1024];
     qlab_minilm mm;
