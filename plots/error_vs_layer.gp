@@ -48,17 +48,19 @@ if (!two) {
 
 # Two panels on one y scale: propagated (the quantized forward end to end) and
 # isolated (every layer fed the reference hidden state: only its own error).
-set key at screen 0.775, screen 0.86 left top
+# the legend column gets a quarter of the width: labels such as
+# "zeropoint x=row w=channel t=6" must not run off the right edge
+set key at screen 0.735, screen 0.86 left top
 set multiplot title title_of('Error propagation across layers')
 set tmargin at screen 0.83
 set bmargin at screen 0.10
 set lmargin at screen 0.08
-set rmargin at screen 0.395
+set rmargin at screen 0.375
 set label 1 'propagated: quantized forward end to end' at graph 0.5, graph 1.03 center font f9
 plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:(isolated(i) ? NaN : $2) with linespoints lw 1.8 ps 1.1 \
          lc rgb s_col(i) dt s_dt(i) pt s_pt(i) notitle
-set lmargin at screen 0.455
-set rmargin at screen 0.765
+set lmargin at screen 0.425
+set rmargin at screen 0.72
 set ylabel ''
 set label 1 'isolated: each layer fed the reference input' at graph 0.5, graph 1.03 center font f9
 plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:(isolated(i) ? $2 : NaN) with linespoints lw 1.8 ps 1.1 \
