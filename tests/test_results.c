@@ -898,7 +898,11 @@ Test(results, sigkill_at_random_moments_loses_no_returned_append, .timeout = 300
         }
     }
     cr_assert_gt(expected, KILL_ROUNDS, "the children appended (%ld rows in all)", (long)expected);
-    cr_assert_gt(mid_write, 0, "at least one kill landed while the file or its journal was being written");
+    /* How many kills landed inside a write depends on timing (rarely any under a
+     * sanitizer's slowdown): reported, not asserted. The windows a kill can hit are
+     * each forced deterministically by the journal tests below (a torn record, a kill
+     * between a fold and the emptying of the journal). */
+    cr_log_info("%d of %d kills landed inside a write", mid_write, KILL_ROUNDS);
 }
 
 /* ---------------------------------------------------------------------------- */

@@ -189,8 +189,9 @@ int cfg_figures_parse(cfg_ctx *c, struct fy_node *kn, struct fy_node *vn, qlab_f
         }
         for (int j = 0; j < i; j++)
             if (!strcmp(f[j].name, f[i].name)) {
+                int rc = cfg_fail(c, item, kn, "plots", "two figures are named '%s'", f[i].name);
                 free(f);
-                return cfg_fail(c, item, kn, "plots", "two figures are named '%s'", f[i].name);
+                return rc;
             }
         i++;
     }
