@@ -1,35 +1,38 @@
-# error_vs_bits.gp: relative error against stored bits per weight, one point per
-# scheme configuration: what each bit of weight memory buys in accuracy.
+# error_vs_bits.gp: what each bit of weight memory buys in accuracy. One row per
+# scheme configuration, fewest bits at the top: the row's label names the
+# configuration, the dot sits at its relative error, the right axis gives its stored
+# bits per weight (codes + scales + outlier columns). Dashed lines separate storage
+# widths (4-bit, 8-bit, 16, 32). A filled dot is on the Pareto front: no other
+# configuration stores at most as many bits with a lower error.
 #
-# Reads from dir: s1.tsv .. s<nser>.tsv (x, rel_err, bits per weight; one row; header =
-# the configuration; x is bits spread sideways by scheme within one storage width),
-# front.tsv (the Pareto front: x, rel_err). Variables: nser,
-# sch/grn/dec/smo (style keys), ylo, yhi (error range drawn), usch/ulab (the schemes
-# present and their legend text), gids/glabs (granularity indices and their text),
-# dec_lab, smo_lab (legend text of filled and darker markers, '' when absent).
-# The legend explains the encoding instead of naming every point: colour = scheme,
-# marker shape = granularity, filled = outlier decomposition, darker = SmoothQuant.
+# The two invisible plots only carry the tic labels.
+#
+# Reads dir/rows.tsv (row, rel_err, bits, scheme, smooth flag, front flag,
+# configuration; one line per row). Variables: nrow, n_front, hscale (canvas height
+# factor, read by style.gp), and the separators as `set arrow` statements.
 load scripts.'/style.gp'
 
 set title title_of('Relative error vs weight memory')
-set xlabel 'bits per stored weight, codes + scales + outliers  (log scale; the schemes of one width spread sideways)'
-set key below horizontal width 2
-set ylabel 'relative error  ||Y - Y_ref||_F / ||Y_ref||_F'
-set logscale xy
-set logscale x 2
-set xrange [3.4:40]
-set xtics ('4' 4, '4.5' 4.5, '8' 8, '16' 16, '32' 32)
-set mxtics 4
+set xlabel 'relative error  ||Y - Y_ref||_F / ||Y_ref||_F  (log scale)'
+set ylabel ''
+set y2label 'bits per stored weight'
+set logscale x
+set format x '%.0e'
 set grid xtics ytics
-set format y '%.0e'
-if (ylo > 0 && yhi > ylo) set yrange [ylo / 2 : yhi * 2]
-u_pt(s) = exists('pt_'.s) ? value('pt_'.s) : 7
-plot dir.'/front.tsv' using 1:2 with lines lw 1.2 lc rgb '#aaaaaa' dt (6,4) title columnheader(2), \
-     for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with points ps 1.7 lw 2 \
-         lc rgb s_col(i) pt s_pt(i) notitle, \
-     for [j=1:words(usch)] NaN with points ps 1.4 lw 2 lc rgb scol(word(usch, j)) \
-         pt u_pt(word(usch, j)) title word(ulab, j), \
-     for [j=1:words(gids)] NaN with points ps 1.4 lw 1.5 lc rgb '#444444' \
-         pt int(word(gran_pt, int(word(gids, j)))) title word(glabs, j), \
-     for [j=1:(dec_lab ne '')] NaN with points ps 1.4 lc rgb '#444444' pt 7 title dec_lab, \
-     for [j=1:(smo_lab ne '')] NaN with points ps 1.4 lc rgb scol_dark('absmax') pt 7 title smo_lab
+set yrange [0.5 : nrow + 0.5]
+set link y2
+set ytics scale 0 font f9
+set y2tics scale 0 font f9
+set key below horizontal width 2
+set offsets graph 0.04, graph 0.04, 0, 0
+mps = (term eq 'pdf') ? 0.8 : 1.6   # marker size (the pdf terminal's points are larger)
+colour(i) = scol_int2(strcol(4), int(column(5)))
+plot dir.'/rows.tsv' using 2:1:ytic(strcol(7)) with points ps 0 lc rgb '#FFFFFFFF' notitle, \
+     dir.'/rows.tsv' using 2:1:y2tic(sprintf('%.2f', column(3))) axes x1y2 with points ps 0 lc rgb '#FFFFFFFF' notitle, \
+     dir.'/rows.tsv' using 2:(column(6) > 0 ? column(1) : NaN):(colour(0)) with points pt 7 ps mps \
+         lc rgb variable notitle, \
+     dir.'/rows.tsv' using 2:(column(6) > 0 ? NaN : column(1)):(colour(0)) with points pt 6 ps mps lw 2 \
+         lc rgb variable notitle, \
+     NaN with points pt 7 ps mps lc rgb '#444444' \
+         title 'on the Pareto front (no configuration with at most its bits has a lower error)', \
+     NaN with points pt 6 ps mps lw 2 lc rgb '#444444' title 'dominated (colour: the scheme)'

@@ -26,11 +26,13 @@ if (!exists("sub")) sub = ''
 fscale = (term eq 'pdf') ? 0.9 : 1.0
 fnt(size) = sprintf(",%g", size * fscale)
 f8 = fnt(8); f9 = fnt(9); f11 = fnt(11)
+# hscale (optional, >= 1): a taller canvas for figures with many rows (error_vs_bits).
+if (!exists("hscale")) hscale = 1.0
 if (term eq 'pdf') {
-    set terminal pdfcairo noenhanced color size 7in,4.375in font "Sans,9" linewidth 0.9 rounded dashlength 1.6
+    set terminal pdfcairo noenhanced color size 7in,(4.375 * hscale)in font "Sans,9" linewidth 0.9 rounded dashlength 1.6
     set pointsize 0.5
 } else {
-    set terminal pngcairo noenhanced color size 960,600 font "Sans,10" linewidth 1.4 rounded dashlength 1.2
+    set terminal pngcairo noenhanced color size 960,int(600 * hscale) font "Sans,10" linewidth 1.4 rounded dashlength 1.2
 }
 set output out
 set encoding utf8

@@ -1,8 +1,9 @@
 /* plot_fig_memory.c: the weight memory figures of `qlab plot` (see plot_internal.h).
  *
  * memory: stored bits per weight per scheme, stacked as codes, scales, second-level
- * scales and fp16 outlier columns. error_vs_bits: each configuration's error against
- * its bits per weight, with the Pareto front. Rows come from plot_data.c, drawing
+ * scales and fp16 outlier columns. error_vs_bits: one row per configuration (fewest
+ * bits first) at its relative error, its bits per weight on the right axis, the
+ * Pareto-optimal ones filled. Rows come from plot_data.c, drawing
  * goes through plot_draw.c.
  */
 #include "report/plot_internal.h"
@@ -146,43 +147,28 @@ int plot_fig_memory(plot_ctx *c)
 /* error_vs_bits: the memory/accuracy trade-off                                  */
 
 typedef struct {
-    double bits, err, x;   /* x: where it is drawn (bits, spread sideways by scheme) */
+    double bits, err;   /* median bits per weight and relative error of series i */
+    int i;
 } bits_pt;
 
-/* Schemes of one storage width (8-bit int8 and fp8, 4-bit nf4 and fp4) would stack
- * in one column: each scheme of a width group (bits within 1/8) gets its own small
- * sideways offset, DODGE octaves apart, centred on the true width. */
-#define DODGE 0.08
-static void bits_dodge(bits_pt *pts, const series_set *ss)
-{
-    for (int i = 0; i < ss->n; i++) {
-        double g = round(pts[i].bits * 8) / 8;
-        /* the distinct schemes of this group, in series (scheme) order */
-        int n_sch = 0, mine = 0;
-        for (int j = 0; j < ss->n; j++) {
-            if (round(pts[j].bits * 8) / 8 != g)
-                continue;
-            int first = 1;   /* first series of its scheme within the group */
-            for (int q = 0; q < j && first; q++)
-                first = !(round(pts[q].bits * 8) / 8 == g &&
-                          !strcmp(ss->s[q].first->p.scheme, ss->s[j].first->p.scheme));
-            if (!first)
-                continue;
-            if (!strcmp(ss->s[j].first->p.scheme, ss->s[i].first->p.scheme))
-                mine = n_sch;
-            n_sch++;
-        }
-        pts[i].x = pts[i].bits * pow(2.0, DODGE * (mine - (n_sch - 1) / 2.0));
-    }
-}
-
+/* Fewest bits first; within equal bits, lowest error first (the Pareto scan's order).
+ * Bits are compared at the 0.01 the figure prints, so rows that read the same bits
+ * are ordered by error and the front treats them as equal. */
 static int cmp_bits_pt(const void *a, const void *b)
 {
     const bits_pt *x = a, *y = b;
-    if (x->bits != y->bits)
-        return x->bits < y->bits ? -1 : 1;
-    return (x->err > y->err) - (x->err < y->err);
+    double bx = round(x->bits * 100), by = round(y->bits * 100);
+    if (bx != by)
+        return bx < by ? -1 : 1;
+    if (x->err != y->err)
+        return x->err < y->err ? -1 : 1;
+    return x->i - y->i;
 }
+
+/* Storage width class of a bits-per-weight value: 4-bit formats with their scales
+ * (4..5.6 bits) are 2, int8/fp8 (5.7..11.3) 3, fp16/bf16 4, fp32 5. Rows of one class
+ * are drawn as one group. */
+static int bits_class(double bits) { return (int)floor(log2(bits) + 0.5); }
 
 static int want_bits(const qlab_row *r)
 {
@@ -244,87 +230,49 @@ int plot_fig_bits(plot_ctx *c)
     const row_filter rf = { want_bits, all_dump ? NULL : shape, 0, 1 };
     if (plot_collect_series(c, &rf, LBL_T | c->lbl, &ss))
         return 2;
-    style_lists sk = {0};
     bits_pt *pts = calloc((size_t)ss.n + 1, sizeof *pts);
     if (!pts) {
         plot_series_free(&ss);
         snprintf(c->err, c->err_len, "plot: out of memory");
         return 2;
     }
-    double lo = INFINITY, hi = 0;
     for (int i = 0; i < ss.n; i++) {
         pts[i].bits = plot_median_where(d, &ss.s[i], f_w_bits, NULL, 0);
         pts[i].err = plot_median_where(d, &ss.s[i], plot_f_rel_err, NULL, 0);
-        hi = fmax(hi, pts[i].err);
+        pts[i].i = i;
     }
-    bits_dodge(pts, &ss);
-    /* legend: one entry per scheme (its colour), one per granularity (marker shape),
-     * and what filled and darker markers mean; a scheme whose error is far below the
-     * others' (fp32) stays under the axis, its entry naming its error */
-    char usch[1024] = "", ulab[2048] = "", gids[64] = "", glabs[1024] = "";
-    int grans[N_GRAN + 1] = {0}, has_dec = 0, has_smo = 0;
-    for (int i = 0; i < ss.n; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "s%d.tsv", i + 1);
-        FILE *f = plot_tsv_open(c, name);
-        if (!f) {
-            plot_series_free(&ss);
-            free(pts);
-            return 2;
-        }
-        const qlab_row *r = ss.s[i].first;
-        fprintf(f, "x\t%s\tbits\n%.6g\t%.6g\t%.6g\n", ss.s[i].label, pts[i].x, pts[i].err, pts[i].bits);
-        fclose(f);
-        plot_style_keys(r, &sk);
-        double smax = 0;   /* the scheme's largest error */
-        for (int j = 0; j < ss.n; j++)
-            if (!strcmp(ss.s[j].first->p.scheme, r->p.scheme))
-                smax = fmax(smax, pts[j].err);
-        if (smax >= hi * OFF_SCALE)
-            lo = fmin(lo, pts[i].err);
-        /* series are sorted by scheme: a scheme's series are adjacent */
-        if (i == 0 || strcmp(ss.s[i - 1].first->p.scheme, r->p.scheme)) {
-            char lab[96];
-            if (smax < hi * OFF_SCALE)
-                snprintf(lab, sizeof lab, "%s (%.0e, off scale)", r->p.scheme, smax);
-            else
-                snprintf(lab, sizeof lab, "%s", r->p.scheme);
-            size_t a = strlen(usch), b = strlen(ulab);
-            snprintf(usch + a, sizeof usch - a, "%s%s", a ? " " : "", r->p.scheme);
-            snprintf(ulab + b, sizeof ulab - b, "%s'%s'", b ? " " : "", lab);
-        }
-        if (!plot_is_float(r)) {
-            int g = plot_gran_index(r);
-            if (!grans[g]) {
-                grans[g] = 1;
-                char gl[112];
-                if (g == N_GRAN)
-                    snprintf(gl, sizeof gl, "other granularity");
-                else
-                    plot_gran_label(r, gl, sizeof gl);
-                size_t a = strlen(gids), b = strlen(glabs);
-                snprintf(gids + a, sizeof gids - a, "%s%d", a ? " " : "", g);
-                snprintf(glabs + b, sizeof glabs - b, "%s'%s'", b ? " " : "", gl);
-            }
-        }
-        has_dec |= r->p.threshold > 0;
-        has_smo |= plot_is_smooth(r);
-    }
-    /* the Pareto front: the points no other point beats in both bits and error */
+    /* One row per configuration, fewest bits at the top, drawn at its true error;
+     * its name is the row's label and its bits the right axis' label, so nothing is
+     * shifted and no legend needs decoding. A configuration is on the Pareto front
+     * when none has at most its bits and a lower error (scan in cmp_bits_pt order). */
     qsort(pts, (size_t)ss.n, sizeof *pts, cmp_bits_pt);
-    FILE *f = plot_tsv_open(c, "front.tsv");
+    FILE *f = plot_tsv_open(c, "rows.tsv");
     if (!f) {
         plot_series_free(&ss);
         free(pts);
         return 2;
     }
-    fprintf(f, "x\tPareto front\n");
+    fprintf(f, "row\trel_err\tbits\tscheme\tsmooth\tfront\tconfiguration\n");
+    char seps[2048] = "";
     double best = INFINITY;
-    for (int i = 0; i < ss.n; i++)
-        if (pts[i].err < best) {
-            best = pts[i].err;
-            fprintf(f, "%.6g\t%.6g\n", pts[i].x, pts[i].err);
+    int n_front = 0;
+    for (int k = 0; k < ss.n; k++) {
+        const qlab_row *r = ss.s[pts[k].i].first;
+        int front = pts[k].err < best;
+        if (front) {
+            best = pts[k].err;
+            n_front++;
         }
+        int row = ss.n - k;
+        fprintf(f, "%d\t%.6g\t%.6g\t%s\t%d\t%d\t%s\n", row, pts[k].err, pts[k].bits, r->p.scheme,
+                plot_is_smooth(r), front, ss.s[pts[k].i].label);
+        if (k && bits_class(pts[k].bits) != bits_class(pts[k - 1].bits)) {
+            size_t a = strlen(seps);
+            snprintf(seps + a, sizeof seps - a,
+                     "set arrow from graph 0, first %g to graph 1, first %g nohead lc rgb '#777777' lw 1 dt 2 back; ",
+                     row + 0.5, row + 0.5);
+        }
+    }
     fclose(f);
     free(pts);
 
@@ -344,16 +292,9 @@ int plot_fig_bits(plot_ctx *c)
     } else {
         plot_shape_desc(d, shape, n_shapes, sub, sizeof sub);
     }
-    char dec_lab[64] = "", smo_lab[64] = "";
-    if (has_dec)
-        snprintf(dec_lab, sizeof dec_lab, "filled: LLM.int8() t=%g", c->rep_t);
-    if (has_smo)
-        snprintf(smo_lab, sizeof smo_lab, "darker: SmoothQuant");
-    snprintf(vars, sizeof vars,
-             "nser=%d; ylo=%.6g; yhi=%.6g; usch='%s'; ulab=\"%s\"; gids='%s'; glabs=\"%s\"; dec_lab='%s'; "
-             "smo_lab='%s';",
-             ss.n, isfinite(lo) ? lo : 0.0, hi, usch, ulab, gids, glabs, dec_lab, smo_lab);
-    plot_style_vars(&sk, vars, sizeof vars);
+    /* taller than the default canvas when the rows would crowd (22 fit) */
+    snprintf(vars, sizeof vars, "nrow=%d; n_front=%d; hscale=%g; %s", ss.n, n_front,
+             ss.n > 22 ? fmin(3.0, ss.n / 22.0) : 1.0, seps);
     plot_series_free(&ss);
     return plot_draw(c, fig, sub, vars);
 }
