@@ -32,7 +32,7 @@ if (term eq 'pdf') {
     set terminal pdfcairo noenhanced color size 7in,(4.375 * hscale)in font "Sans,9" linewidth 0.9 rounded dashlength 1.6
     set pointsize 0.5
 } else {
-    set terminal pngcairo noenhanced color size 960,int(600 * hscale) font "Sans,10" linewidth 1.4 rounded dashlength 1.2
+    set terminal pngcairo noenhanced color size 960,int(600 * hscale) font "Sans,10" linewidth 1.1 rounded dashlength 1.2
 }
 set output out
 set encoding utf8
@@ -92,7 +92,13 @@ if (!exists("smo")) smo = ''
 sc(i) = word(sch, i)
 s_smo(i) = (words(smo) >= i) ? int(word(smo, i)) : 0
 s_col(i) = s_smo(i) ? scol_dark(sc(i)) : scol(sc(i))
-s_dt(i) = s_smo(i) ? dt_smooth : sdt(sc(i))
+# var (optional): per series, how many earlier series share its four keys; the 2nd, 3rd
+# ... such series (llm_int8 with fp16 or dequantized outlier weights, say) take these
+# dash patterns, which no scheme uses, in turn.
+if (!exists("var")) var = ''
+var_dt = "'__  ' '- -  ' '__ . '"
+s_var(i) = (words(var) >= i) ? int(word(var, i)) : 0
+s_dt(i) = s_var(i) ? word(var_dt, (s_var(i) - 1) % 3 + 1) : s_smo(i) ? dt_smooth : sdt(sc(i))
 s_pt(i) = spt(sc(i), int(word(grn, i)), int(word(dec, i)))
 gpat(g) = int(word(gran_pat, g))
 

@@ -171,9 +171,47 @@ void plot_style_keys(const qlab_row *r, style_lists *k)
     snprintf(k->smo + e, sizeof k->smo - e, "%s%d", e ? " " : "", plot_is_smooth(r) ? 1 : 0);
 }
 
-/* The lists as gnuplot assignments, appended to vars. */
+/* Word i (0-based) of the space-separated list s into w; "" past the end. */
+static void list_word(const char *s, int i, char *w, size_t len)
+{
+    while (*s == ' ')
+        s++;
+    for (; i > 0 && *s; i--) {
+        s += strcspn(s, " ");
+        while (*s == ' ')
+            s++;
+    }
+    size_t n = strcspn(s, " ");
+    snprintf(w, len, "%.*s", (int)(n < len ? n : len - 1), s);
+}
+
+/* The lists as gnuplot assignments, appended to vars, with var: per series, how many
+ * earlier series have the same four keys (0 for the first), so that series the keys
+ * cannot tell apart (llm_int8 with fp16 or dequantized outlier weights, two block
+ * sizes) still get their own dash pattern in style.gp. */
 void plot_style_vars(const style_lists *k, char *vars, size_t len)
 {
+    char var[1024] = "";
+    int n = 0;
+    for (const char *p = k->grn; *p; p++)
+        n += *p != ' ' && (p == k->grn || p[-1] == ' ');
+    for (int i = 0; i < n; i++) {
+        int v = 0;
+        for (int j = 0; j < i; j++) {
+            int same = 1;
+            const char *lists[4] = {k->sch, k->grn, k->dec, k->smo};
+            for (int q = 0; q < 4 && same; q++) {
+                char wi[128], wj[128];
+                list_word(lists[q], i, wi, sizeof wi);
+                list_word(lists[q], j, wj, sizeof wj);
+                same = !strcmp(wi, wj);
+            }
+            v += same;
+        }
+        size_t a = strlen(var);
+        snprintf(var + a, sizeof var - a, "%s%d", a ? " " : "", v);
+    }
     size_t a = strlen(vars);
-    snprintf(vars + a, len - a, " sch='%s'; grn='%s'; dec='%s'; smo='%s';", k->sch, k->grn, k->dec, k->smo);
+    snprintf(vars + a, len - a, " sch='%s'; grn='%s'; dec='%s'; smo='%s'; var='%s';", k->sch, k->grn, k->dec,
+             k->smo, var);
 }
