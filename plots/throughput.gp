@@ -27,6 +27,11 @@ plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.2 \
 
 set tmargin at screen 0.49
 set bmargin at screen 0.14
+# more than 4 shapes: slanted labels, which would otherwise run into each other
+if (nshape > 4) {
+    set xtics rotate by 25 right
+    set bmargin at screen 0.2
+}
 set ylabel 'GB/s'
 set xlabel 'shape m × k × n (ascending 2mnk)'
 set key at screen 0.68, screen 0.86 left top vertical reverse Left samplen 3.5 font f9
