@@ -31,7 +31,7 @@ set yrange [1e-3:1.05]
 set format y '%g'
 set title 'by block: fc1 input (solid), q/k/v input (dashed)' font f9
 plot for [b=0:11] data skip 1 every ::row0(b, 2)::row0(b, 2) + nt - 1 using 7:($9 > 0 ? $9 : 1/0) \
-        with linespoints lw 1.5 pt 7 ps 0.4 lc rgb blockcol(b) title sprintf('block %d', b), \
+        with linespoints lw 1.5 pt 7 ps 0.4*pss lc rgb blockcol(b) title sprintf('block %d', b), \
      for [b=0:11] data skip 1 every ::row0(b, 0)::row0(b, 0) + nt - 1 using 7:($9 > 0 ? $9 : 1/0) \
         with lines lw 1.2 dt 2 lc rgb blockcol(b) notitle
 
@@ -47,5 +47,5 @@ it6 = 5          # t = 6 is the 6th threshold
 inp(i) = word('q/k/v attn.output fc1 fc2', i + 1)
 colr(i) = word('#0072B2 #009E73 #D55E00 #CC79A7', i + 1)
 plot for [i=0:3] data skip 1 using ((int($0) % nt == it6 && int($0 / nt) % ninp == i) ? $1 : 1/0):($9 > 0 ? $9 : 1/0) \
-        with points pt 7 ps 0.9 lc rgb colr(i) title inp(i)
+        with points pt 7 ps 0.9*pss lc rgb colr(i) title inp(i)
 unset multiplot

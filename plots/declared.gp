@@ -15,6 +15,6 @@ set key below horizontal maxrows 3 width 2
 if (logx) { set autoscale xfix; set offsets 0, 0, 0, 0 } else { set offsets graph 0.03, graph 0.03, 0, 0 }
 palette = "#0072B2 #D55E00 #009E73 #CC79A7 #E69F00 #56B4E9 #555555 #A6761D"
 col(i) = word(palette, (i - 1) % 8 + 1)
-plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.1 pt ((i % 7) + 4) \
+plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.1*pss pt ((i % 7) + 4) \
          lc rgb col(i) title columnheader(2), \
      for [i=1:nser*has_err] dir.'/s'.i.'.tsv' using 1:2:3:4 with yerrorbars lw 1.2 ps 0 lc rgb col(i) notitle

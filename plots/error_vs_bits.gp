@@ -24,8 +24,12 @@ set link y2
 set ytics scale 0 font f9
 set y2tics scale 0 font f9
 set key below horizontal width 2
+if (narrow) {
+    set xtics 100   # a tic every other decade
+    set xlabel 'relative error (log scale)'
+}
 set offsets graph 0.04, graph 0.04, 0, 0
-mps = (term eq 'pdf') ? 0.8 : 1.6   # marker size (the pdf terminal's points are larger)
+mps = 1.6 * pss   # marker size
 colour(i) = scol_int2(strcol(4), int(column(5)))
 plot dir.'/rows.tsv' using 2:1:ytic(strcol(7)) with points ps 0 lc rgb '#FFFFFFFF' notitle, \
      dir.'/rows.tsv' using 2:1:y2tic(sprintf('%.2f', column(3))) axes x1y2 with points ps 0 lc rgb '#FFFFFFFF' notitle, \
@@ -34,5 +38,5 @@ plot dir.'/rows.tsv' using 2:1:ytic(strcol(7)) with points ps 0 lc rgb '#FFFFFFF
      dir.'/rows.tsv' using 2:(column(6) > 0 ? NaN : column(1)):(colour(0)) with points pt 6 ps mps lw 2 \
          lc rgb variable notitle, \
      NaN with points pt 7 ps mps lc rgb '#444444' \
-         title 'on the Pareto front (no configuration with at most its bits has a lower error)', \
-     NaN with points pt 6 ps mps lw 2 lc rgb '#444444' title 'dominated (colour: the scheme)'
+         title (narrow ? 'Pareto front' : 'on the Pareto front (no configuration with at most its bits has a lower error)'), \
+     NaN with points pt 6 ps mps lw 2 lc rgb '#444444' title (narrow ? 'dominated' : 'dominated (colour: the scheme)')

@@ -8,7 +8,7 @@ load scripts.'/style.gp'
 if (!exists("iso")) iso = ''
 isolated(i) = (words(iso) >= i) ? int(word(iso, i)) : 0
 l_lw(i) = isolated(i) ? 1.2 : 2
-l_ps(i) = isolated(i) ? 0.9 : 1.2
+l_ps(i) = (isolated(i) ? 0.9 : 1.2) * pss
 l_dt(i) = isolated(i) ? 3 : s_dt(i)
 set title title_of('Error vs chain depth')
 set xlabel 'chain depth (layers)'

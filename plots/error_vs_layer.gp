@@ -30,7 +30,7 @@ if (dump) {
     set xtics rotate by 60 right font f8
     set grid xtics
     plot dir.'/ticks.tsv' using 1:(NaN):xtic(2) notitle, \
-         for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 1.6 ps 1.0 \
+         for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 1.6 ps 1.0*pss \
              lc rgb s_col(i) dt s_dt(i) pt s_pt(i) title columnheader(2)
     exit
 }
@@ -39,7 +39,7 @@ set xlabel 'layer index (execution order)'
 if (!two) {
     set title title_of('Error propagation across layers')
     l_lw(i) = isolated(i) ? 1.2 : 2
-    l_ps(i) = isolated(i) ? 0.8 : 1.2
+    l_ps(i) = (isolated(i) ? 0.8 : 1.2) * pss
     l_dt(i) = isolated(i) ? 3 : s_dt(i)
     plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints \
              lw l_lw(i) ps l_ps(i) lc rgb s_col(i) dt l_dt(i) pt s_pt(i) title columnheader(2)
@@ -50,21 +50,31 @@ if (!two) {
 # isolated (every layer fed the reference hidden state: only its own error).
 # the legend column gets a quarter of the width: labels such as
 # "zeropoint x=row w=channel t=6" must not run off the right edge
-set key at screen 0.735, screen 0.86 left top
+# One column (narrow): the panels share the full width and the legend goes below
+# them in two columns.
+if (narrow) {
+    set key at screen 0.03, screen 0.2 left top vertical maxrows 5 width -1 font f8
+    p_l1 = 0.14; p_r1 = 0.54; p_l2 = 0.57; p_r2 = 0.97; p_b = 0.32
+    lab1 = 'propagated'; lab2 = 'isolated'
+} else {
+    set key at screen 0.735, screen 0.86 left top
+    p_l1 = 0.08; p_r1 = 0.375; p_l2 = 0.425; p_r2 = 0.72; p_b = 0.10
+    lab1 = 'propagated: quantized forward end to end'; lab2 = 'isolated: each layer fed the reference input'
+}
 set multiplot title title_of('Error propagation across layers')
 set tmargin at screen 0.83
-set bmargin at screen 0.10
-set lmargin at screen 0.08
-set rmargin at screen 0.375
-set label 1 'propagated: quantized forward end to end' at graph 0.5, graph 1.03 center font f9
-plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:(isolated(i) ? NaN : $2) with linespoints lw 1.8 ps 1.1 \
+set bmargin at screen p_b
+set lmargin at screen p_l1
+set rmargin at screen p_r1
+set label 1 lab1 at graph 0.5, graph 1.03 center font f9
+plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:(isolated(i) ? NaN : $2) with linespoints lw 1.8 ps 1.1*pss \
          lc rgb s_col(i) dt s_dt(i) pt s_pt(i) notitle
-set lmargin at screen 0.425
-set rmargin at screen 0.72
+set lmargin at screen p_l2
+set rmargin at screen p_r2
 set ylabel ''
-set label 1 'isolated: each layer fed the reference input' at graph 0.5, graph 1.03 center font f9
-plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:(isolated(i) ? $2 : NaN) with linespoints lw 1.8 ps 1.1 \
+set label 1 lab2 at graph 0.5, graph 1.03 center font f9
+plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:(isolated(i) ? $2 : NaN) with linespoints lw 1.8 ps 1.1*pss \
          lc rgb s_col(i) dt s_dt(i) pt s_pt(i) notitle, \
-     for [i=1:nser] dir.'/s'.i.'.tsv' using 1:(legend(i) ? NaN : NaN) with linespoints lw 1.8 ps 1.1 \
+     for [i=1:nser] dir.'/s'.i.'.tsv' using 1:(legend(i) ? NaN : NaN) with linespoints lw 1.8 ps 1.1*pss \
          lc rgb s_col(i) dt s_dt(i) pt s_pt(i) title (legend(i) ? columnhead(2) : '')
 unset multiplot

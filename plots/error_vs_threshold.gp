@@ -7,13 +7,16 @@
 # fraction spans decades: log right axis), has_err (1: repeated draws, s<i>.tsv columns 4
 # and 5 hold the 95 % interval, drawn as error bars). A blank line after t = 0 keeps
 # "no decomposition" apart from the thresholds.
+# one column: a line of legend per series below the plot; the canvas grows with them
+nscale = 1.0 + 0.07 * (nser > 4 ? nser - 4 : 0)
 load scripts.'/style.gp'
 
 set title title_of('Relative error vs LLM.int8() outlier threshold')
 # The legend below the plot, in columns: the plot keeps the figure's whole width
 # (a legend column at the right took a third of it).
 set key below horizontal maxrows 3 width 2
-set xlabel 'outlier threshold t  (columns with |x| >= t take the fp16 path; t = 0: no decomposition)'
+set xlabel narrow ? 'outlier threshold t  (t = 0: no decomposition)' : \
+    'outlier threshold t  (columns with |x| >= t take the fp16 path; t = 0: no decomposition)'
 set ylabel 'relative error  ||Y - Y_ref||_F / ||Y_ref||_F'
 set logscale y
 set format y '%.0e'
@@ -34,10 +37,10 @@ if (has_frac) {
 
 if (!exists("has_err")) has_err = 0
 # With repeats (has_err), each series carries the 95 % interval of its draws as error bars.
-plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.3 \
+plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.3*pss \
          lc rgb s_col(i) dt s_dt(i) pt s_pt(i) title columnheader(2), \
      for [i=1:nser*has_err] dir.'/s'.i.'.tsv' using 1:2:4:5 with yerrorbars lw 1.2 ps 0 \
          lc rgb s_col(i) notitle, \
      for [j=1:(floor > 0)] floor with lines lw ref_lw lc rgb col_fp16 dt dt_fp16 title 'fp16 (floor)', \
-     for [j=1:has_frac] dir.'/frac.tsv' using 1:2 axes x1y2 with linespoints lw 1.2 ps 0.8 \
+     for [j=1:has_frac] dir.'/frac.tsv' using 1:2 axes x1y2 with linespoints lw 1.2 ps 0.8*pss \
          lc rgb '#777777' dt (6,4) pt 7 title columnheader(2)

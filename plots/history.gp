@@ -22,6 +22,6 @@ set key inside top left vertical Left reverse font f9
 # A step is drawn at its run; NaN elsewhere leaves those points out.
 step_y(s, v) = (s > 0) ? v : NaN
 
-plot tsv skip 1 using 0:4:5:xtic(1) with yerrorbars lc rgb '#0072B2' pt 7 ps 0.9 title 'value (bar: run noise)', \
+plot tsv skip 1 using 0:4:5:xtic(1) with yerrorbars lc rgb '#0072B2' pt 7 ps 0.9*pss title 'value (bar: run noise)', \
      tsv skip 1 using 0:4 with lines lc rgb '#0072B2' lw 1.5 notitle, \
-     tsv skip 1 using 0:(step_y($6, $4)) with points lc rgb '#D55E00' pt 6 ps 2.6 lw 2 title 'step change'
+     tsv skip 1 using 0:(step_y($6, $4)) with points lc rgb '#D55E00' pt 6 ps 2.6*pss lw 2 title 'step change'

@@ -32,8 +32,10 @@ set style textbox opaque noborder margins 0.5, 0.3
 # and % of fp16
 if (!exists("lab_lines")) lab_lines = 2
 # a label of n lines is centred on its point: lift it by half its height, plus a gap
-lab_opts = (nbar > 14) ? 'rotate by 90 left offset 0, 0.3' : sprintf('center offset 0, %g', 0.5 * lab_lines + 0.9)
-lab_fmt = (nbar > 14) ? "%s (%.1f%%)" : "%s\n%.1f%%"
+# (one column: turned labels beyond 6 bars)
+turn = (nbar > (narrow ? 6 : 14))
+lab_opts = turn ? 'rotate by 90 left offset 0, 0.3' : sprintf('center offset 0, %g', 0.5 * lab_lines + 0.9)
+lab_fmt = turn ? "%s (%.1f%%)" : "%s\n%.1f%%"
 
 plot dir.'/mem.tsv' using 1:7:(scol_int(strcol(9))) with boxes fs pattern 5 border lc rgb variable lw 1.5 \
          lc rgb variable notitle, \
@@ -45,7 +47,7 @@ plot dir.'/mem.tsv' using 1:7:(scol_int(strcol(9))) with boxes fs pattern 5 bord
          lc rgb variable notitle, \
      '' using 1:2:(scol_int(strcol(9))):xtic(10) with boxes fs solid 0.75 border lc rgb variable lw 1.5 \
          lc rgb variable notitle, \
-     '' using 1:7:(sprintf(lab_fmt, (nbar > 14 ? strcol(12) : strcol(11)), $8)) with labels boxed @lab_opts font f8 notitle, \
+     '' using 1:7:(sprintf(lab_fmt, (turn ? strcol(12) : strcol(11)), $8)) with labels boxed @lab_opts font f8 notitle, \
      NaN with boxes fs solid 0.75 lc rgb '#555555' title 'codes', \
      NaN with boxes fs pattern 1 lc rgb '#555555' title 'scales + zero points', \
      for [j=1:has_scales2] NaN with boxes fs pattern 2 lc rgb '#555555' title 'second-level scales', \

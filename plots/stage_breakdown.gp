@@ -20,4 +20,4 @@ stage_col = "#0072B2 #56B4E9 #D55E00 #999999"
 stage_pat = "3 5 4 1"
 plot for [st=2:5] dir.'/stages.tsv' using st:xtic(1) title columnheader(st) \
          lc rgb word(stage_col, st - 1) fs pattern int(word(stage_pat, st - 1)) border lc rgb '#333333', \
-     dir.'/stages.tsv' using 0:6 with points pt 9 ps 2 lc rgb '#000000' title columnheader(6)
+     dir.'/stages.tsv' using 0:6 with points pt 9 ps 2*pss lc rgb '#000000' title columnheader(6)

@@ -19,21 +19,33 @@ if (!exists("out")) out = 'figure.'.term
 if (!exists("ttl")) ttl = ''
 if (!exists("sub")) sub = ''
 
-# The PDF is sized for a paper: the full width of a two-column page (7 in) at the
-# PNG's proportions, with 9 pt text (titles 11 pt, legends 8 pt), so it goes into a
-# figure* unscaled. Every font size below goes through fnt(), and line widths through
-# the terminal's linewidth, so that a figure scales as a whole.
-fscale = (term eq 'pdf') ? 0.9 : 1.0
+# The PDFs are sized for a paper, with 9 pt text (titles 11 pt, legends 8 pt) at the
+# size they are printed, so they go in unscaled: term 'pdf' spans a two-column page
+# (7 in, figure*) at the PNG's proportions; term 'pdf1' fits one column (3.5 in,
+# narrow = 1), taller in proportion, legends below the plot, text a little smaller.
+# Every font size below goes through fnt(), and line widths through the terminal's
+# linewidth, so that a figure scales as a whole.
+narrow = (term eq 'pdf1')
+fscale = (term eq 'pdf') ? 0.9 : narrow ? 0.8 : 1.0
 fnt(size) = sprintf(",%g", size * fscale)
 f8 = fnt(8); f9 = fnt(9); f11 = fnt(11)
+# Marker sizes in the scripts are for the PNG; pdfcairo draws points larger, so every
+# `ps` is multiplied by pss.
+pss = (term eq 'pdf') ? 0.55 : narrow ? 0.45 : 1.0
 # hscale (optional, >= 1): a taller canvas for figures with many rows (error_vs_bits).
 if (!exists("hscale")) hscale = 1.0
+# nscale (optional, >= 1): taller still in one column only, where a legend below the
+# plot has one entry per line (set by the script before it loads this file).
+if (!exists("nscale")) nscale = 1.0
 if (term eq 'pdf') {
     set terminal pdfcairo noenhanced color size 7in,(4.375 * hscale)in font "Sans,9" linewidth 0.9 rounded dashlength 1.6
     set pointsize 0.5
+} else { if (narrow) {
+    set terminal pdfcairo noenhanced color size 3.5in,(3.2 * hscale * nscale)in font "Sans,8" linewidth 0.7 rounded dashlength 1.6
+    set pointsize 0.4
 } else {
     set terminal pngcairo noenhanced color size 960,int(600 * hscale) font "Sans,10" linewidth 1.1 rounded dashlength 1.2
-}
+} }
 set output out
 set encoding utf8
 
@@ -48,6 +60,8 @@ set key noautotitle
 # Line figures: legend outside, right of the plot, so it never covers data; bar
 # figures move it below.
 set key outside right top vertical reverse Left samplen 3.5 spacing 1.1 width 1 font f9
+# one column has no width to spare for a legend beside the plot
+if (narrow) set key below horizontal reverse Left samplen 3 spacing 1.0 width 1
 
 # Title: what the figure shows, what data it holds, where it was measured; one line
 # each, since device names are long and gnuplot centres (and clips) on the plot area.

@@ -286,20 +286,24 @@ static void assert_png(const char *dir, const char *fig)
     cr_assert_gt(size, 2000, "%s is too small (%ld bytes) to hold a figure", p, size);
 }
 
+/* FIG.pdf (two-column width) and FIG-1col.pdf (one column) are both PDFs with a page. */
 static void assert_pdf(const char *dir, const char *fig)
 {
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s.pdf", dir, fig);
-    FILE *f = fopen(p, "rb");
-    cr_assert_not_null(f, "%s was not written", p);
-    char head[5] = {0};
-    size_t n = fread(head, 1, 4, f);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fclose(f);
-    cr_assert_eq(n, 4);
-    cr_assert_str_eq(head, "%PDF", "%s does not start with %%PDF", p);
-    cr_assert_gt(size, 1000, "%s is too small (%ld bytes)", p, size);
+    static const char *const tags[] = {"", "-1col"};
+    for (int t = 0; t < 2; t++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s%s.pdf", dir, fig, tags[t]);
+        FILE *f = fopen(p, "rb");
+        cr_assert_not_null(f, "%s was not written", p);
+        char head[5] = {0};
+        size_t n = fread(head, 1, 4, f);
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fclose(f);
+        cr_assert_eq(n, 4);
+        cr_assert_str_eq(head, "%PDF", "%s does not start with %%PDF", p);
+        cr_assert_gt(size, 1000, "%s is too small (%ld bytes)", p, size);
+    }
 }
 
 static int exists(const char *dir, const char *fig, const char *ext)
@@ -687,6 +691,46 @@ Test(plot, an_axis_no_figure_maps_is_split_into_folders_never_averaged, .timeout
     snprintf(d20, sizeof d20, "%s/x_outlier_scale=20", s.out);
     assert_png(d1, "error_vs_depth");
     assert_png(d20, "error_vs_depth");
+    scratch_free(&s);
+}
+
+Test(plot, a_threshold_figure_of_more_than_8_series_is_drawn_per_scheme_family, .timeout = 120)
+{
+    scratch s;
+    scratch_init(&s);
+    char err[1024];
+    qlab_results *r = NULL;
+    cr_assert_eq(qlab_results_create(s.h5, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_set_attr(r, "experiment", "families", err, sizeof err), 0, "%s", err);
+    /* 6 int8 and 4 fp8 series (scheme x granularity), each at t = 0, 2, 6 */
+    static const struct {
+        const char *scheme, *xg, *wg;
+    } ser[] = {
+        {"absmax", "tensor", "tensor"},   {"absmax", "row", "channel"},    {"absmax", "row", "tensor"},
+        {"zeropoint", "tensor", "tensor"}, {"zeropoint", "row", "channel"}, {"zeropoint", "row", "tensor"},
+        {"fp8_e4m3", "tensor", "tensor"},  {"fp8_e4m3", "row", "channel"},  {"fp8_e5m2", "tensor", "tensor"},
+        {"fp8_e5m2", "row", "channel"},
+    };
+    static const double ts[] = {0, 2, 6};
+    int64_t id = 0;
+    for (int k = 0; k < 10; k++)
+        for (int ti = 0; ti < 3; ti++) {
+            qlab_row row;
+            set_row(&row, id++, ser[k].scheme, ser[k].xg, ser[k].wg, ts[ti], 64, 256, 256);
+            row.rel_err = 1e-2 * (1 + k) / (1 + ts[ti]);
+            row.outlier_frac = ts[ti] > 0 ? 0.01 : 0;
+            cr_assert_eq(qlab_results_append_point(r, &row, err, sizeof err), 0, "%s", err);
+        }
+    cr_assert_eq(qlab_results_close(r, "complete", err, sizeof err), 0, "%s", err);
+    char log[16384];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s\n%s", err, log);
+    cr_assert_not_null(strstr(log, "error_vs_threshold: "), "the split is logged:\n%s", log);
+    cr_assert_not_null(strstr(log, "one figure per scheme family"), "%s", log);
+    cr_assert_not(exists(s.out, "error_vs_threshold", "png"), "no single panel of every series:\n%s", log);
+    assert_png(s.out, "error_vs_threshold-int8");
+    assert_png(s.out, "error_vs_threshold-fp8");
+    assert_pdf(s.out, "error_vs_threshold-int8");
     scratch_free(&s);
 }
 

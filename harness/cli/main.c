@@ -47,7 +47,7 @@ static const char *usage_main =
     "  run CONFIG        run an experiment sweep into an HDF5 results file\n"
     "  show FILE         summary table of a results file\n"
     "  export FILE       a table of a results file as TSV or CSV\n"
-    "  plot FILE         every figure the file's data supports (PNG and PDF)\n"
+    "  plot FILE         every figure the file's data supports (PNG; PDF at two- and one-column width)\n"
     "  compare BASE NEW  regressions in error and speed; exit 1 if any\n"
     "  history FILE...   one point's metric over runs: TSV and figure\n"
     "  merge FILE... -o OUT   join the shard files of one sweep\n"
@@ -88,8 +88,9 @@ static const char *usage_export =
     "partial file and an overwritten one is never half old, half new.\n";
 static const char *usage_plot =
     "usage: qlab plot FILE [-o DIR]\n"
-    "\nDraws every figure FILE's data supports into DIR (default plots/out), PNG and PDF,\n"
-    "and says why it skips the others.\n";
+    "\nDraws every figure FILE's data supports into DIR (default plots/out): FIG.png,\n"
+    "FIG.pdf (two-column page width) and FIG-1col.pdf (one column), and says why it\n"
+    "skips the others.\n";
 
 static int is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
 

@@ -53,12 +53,13 @@ static void rm_tmpdir(const char *dir)
 /* Every figure kind, in the order they are drawn. Each returns 0 drawn, 1 skipped,
  * 2 failed; each starts from an empty temp dir and zeroed value counters. */
 static int fig_layers_in_families(plot_ctx *c);
+static int fig_threshold_in_families(plot_ctx *c);
 
 static const struct {
     const char *name;
     int (*draw)(plot_ctx *);
 } figures[] = {
-    {"error_vs_threshold", plot_fig_threshold}, {"error_by_granularity", plot_fig_granularity},
+    {"error_vs_threshold", fig_threshold_in_families}, {"error_by_granularity", plot_fig_granularity},
     {"speedup_vs_k", plot_fig_speedup},         {"stage_breakdown", plot_fig_stages},
     {"memory", plot_fig_memory},                {"error_vs_bits", plot_fig_bits},
     {"throughput", plot_fig_throughput},        {"error_vs_layer", fig_layers_in_families},
@@ -146,8 +147,9 @@ static const char *family_of(const char *scheme)
     return "4bit";
 }
 
-/* Number of distinct legend series among the points with /layers rows. */
-static int layer_series(const qlab_results_data *d, int lbl)
+/* Number of distinct legend series (labels made with lbl) among the usable points
+ * that `want` accepts (all when NULL), counted up to 64. */
+static int count_series(const qlab_results_data *d, int lbl, int (*want)(const qlab_row *))
 {
     int n = 0;
     char (*seen)[256] = calloc(64, sizeof *seen);
@@ -155,10 +157,10 @@ static int layer_series(const qlab_results_data *d, int lbl)
         return 0;
     for (int64_t i = 0; i < d->n_points && n < 64; i++) {
         const qlab_row *r = &d->points[i];
-        if (r->status != QLAB_STATUS_OK || (!r->p.depth && strcmp(r->p.workload, "model")))
+        if (r->status != QLAB_STATUS_OK || (want && !want(r)))
             continue;
         char lab[256];
-        plot_series_label(r, LBL_T | lbl, lab, sizeof lab);
+        plot_series_label(r, lbl, lab, sizeof lab);
         int k = 0;
         while (k < n && strcmp(seen[k], lab))
             k++;
@@ -168,6 +170,12 @@ static int layer_series(const qlab_results_data *d, int lbl)
     free(seen);
     return n;
 }
+
+/* Points with /layers rows: chain points and model points. */
+static int has_layer_rows(const qlab_row *r) { return r->p.depth || !strcmp(r->p.workload, "model"); }
+
+/* Quantized points (a line of error_vs_threshold each). */
+static int is_quantized(const qlab_row *r) { return !plot_is_float(r); }
 
 /* The points of d of `family` and the float baselines, with their layers and samples,
  * into *sub (arrays owned by the caller: sized for all of d). */
@@ -192,15 +200,17 @@ static void family_subset(const qlab_results_data *d, const char *family, qlab_r
             }
 }
 
-/* error_vs_layer, split by scheme family when it would hold more than MAX_SERIES
- * series: error_vs_layer-int8, -fp8, -4bit. Returns what a figure function returns. */
-static int fig_layers_in_families(plot_ctx *c)
+/* Figure `name` drawn by draw, split by scheme family when `n_series` exceeds
+ * MAX_SERIES: NAME-int8, -fp8, -4bit, each with the float baselines. point_fig: the
+ * figure draws c->d (else c->full, the per-layer figures), which is what is split.
+ * Returns what a figure function returns. */
+static int fig_in_families(plot_ctx *c, const char *name, int (*draw)(plot_ctx *), int n_series, int point_fig)
 {
-    const qlab_results_data *full = c->full;
-    if (full->n_layers == 0 || layer_series(full, c->lbl) <= MAX_SERIES)
-        return plot_fig_layers(c);
-    qlab_row *pts = malloc((size_t)full->n_points * sizeof *pts);
-    qlab_layer_row *lay = malloc((size_t)full->n_layers * sizeof *lay);
+    const qlab_results_data *src = point_fig ? c->d : c->full;
+    if (n_series <= MAX_SERIES)
+        return draw(c);
+    qlab_row *pts = malloc(((size_t)src->n_points + 1) * sizeof *pts);
+    qlab_layer_row *lay = malloc(((size_t)src->n_layers + 1) * sizeof *lay);
     if (!pts || !lay) {
         free(pts);
         free(lay);
@@ -209,23 +219,27 @@ static int fig_layers_in_families(plot_ctx *c)
     }
     static const char *const families[] = {"int8", "fp8", "4bit"};
     static const char *const suffixes[] = {"-int8", "-fp8", "-4bit"};
-    plot_log(c, "error_vs_layer: more than %d series; one figure per scheme family (int8, fp8, 4-bit), each with "
+    plot_log(c, "%s: %d series, more than %d; one figure per scheme family (int8, fp8, 4-bit), each with "
                 "the float baselines",
-             MAX_SERIES);
+             name, n_series, MAX_SERIES);
     int rc = 1;
     for (int f = 0; f < 3; f++) {
         qlab_results_data sub;
-        family_subset(full, families[f], &sub, pts, lay);
+        family_subset(src, families[f], &sub, pts, lay);
         int has = 0;
         for (int64_t i = 0; i < sub.n_points && !has; i++)
             has = !strcmp(family_of(sub.points[i].p.scheme), families[f]);
         if (!has)
             continue;
-        const qlab_results_data *keep = c->full;
-        c->full = &sub;
+        const qlab_results_data *keep_full = c->full, *keep_d = c->d;
+        if (point_fig)
+            c->d = &sub;
+        else
+            c->full = &sub;
         c->suffix = suffixes[f];
-        int r = plot_fig_layers(c);
-        c->full = keep;
+        int r = draw(c);
+        c->full = keep_full;
+        c->d = keep_d;
         c->suffix = NULL;
         if (r == 2) {
             rc = 2;
@@ -237,6 +251,18 @@ static int fig_layers_in_families(plot_ctx *c)
     free(pts);
     free(lay);
     return rc;
+}
+
+static int fig_layers_in_families(plot_ctx *c)
+{
+    int n = c->full->n_layers ? count_series(c->full, LBL_T | c->lbl, has_layer_rows) : 0;
+    return fig_in_families(c, "error_vs_layer", plot_fig_layers, n, 0);
+}
+
+static int fig_threshold_in_families(plot_ctx *c)
+{
+    return fig_in_families(c, "error_vs_threshold", plot_fig_threshold, count_series(c->d, c->lbl, is_quantized),
+                           1);
 }
 
 /* Every figure of d into out_dir; subset (may be NULL) names the values of the axes

@@ -1,4 +1,4 @@
-/* plot.h: `qlab plot`, results file -> paper-style figures (PNG and PDF).
+/* plot.h: `qlab plot`, results file -> paper-style figures (PNG, and PDF at two- and one-column width).
  *
  * The C side reads a results file (results.h), decides per figure kind whether the
  * data supports it, writes small per-figure TSVs (one file per series, already

@@ -57,12 +57,17 @@ static void undrawn_note(const plot_ctx *c, char *buf, size_t len)
         buf[0] = '\0';
 }
 
-/* Runs plots/<fig>.gp for png and pdf with `vars` (gnuplot statements) added to the
- * common ones. Returns 0, or 2 with gnuplot's own message in err; a failed figure
- * leaves neither file (qlab_gp_run removes the one it failed on, this the other). */
+/* Runs plots/<fig>.gp for png, pdf and pdf1 (FIG.png, FIG.pdf, FIG-1col.pdf) with
+ * `vars` (gnuplot statements) added to the common ones. Returns 0, or 2 with
+ * gnuplot's own message in err; a failed figure leaves none of its files
+ * (qlab_gp_run removes the one it failed on, this the others). */
 int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *vars)
 {
-    static const char *terms[] = {"png", "pdf"};
+    /* png (README, screens), pdf (two-column width), pdf1 (one-column width) */
+    static const char *terms[] = {"png", "pdf", "pdf1"};
+    static const char *exts[] = {"png", "pdf", "pdf"};
+    static const char *tags[] = {"", "", "-1col"};
+    enum { N_TERMS = 3 };
     char script[PATH_MAX + 64];
     snprintf(script, sizeof script, "%s/%s.gp", c->scripts, c->script ? c->script : fig);
     if (access(script, R_OK) != 0) {
@@ -73,10 +78,10 @@ int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *va
     undrawn_note(c, note, sizeof note);
     if (note[0])
         plot_log(c, "%s: %s", fig, note);
-    char outs[2][PATH_MAX + 64];
-    for (int t = 0; t < 2; t++) {
+    char outs[N_TERMS][PATH_MAX + 64];
+    for (int t = 0; t < N_TERMS; t++) {
         char *out = outs[t];
-        snprintf(out, sizeof outs[t], "%s/%s%s.%s", c->out_dir, fig, c->suffix ? c->suffix : "", terms[t]);
+        snprintf(out, sizeof outs[t], "%s/%s%s%s.%s", c->out_dir, fig, c->suffix ? c->suffix : "", tags[t], exts[t]);
         char q_dir[PATH_MAX * 2 + 3], q_out[PATH_MAX * 2 + 3], q_scr[PATH_MAX * 2 + 3];
         char q_ttl[1100], q_sub[1800];
         qlab_gp_quote(c->tmp, q_dir, sizeof q_dir);
@@ -92,8 +97,8 @@ int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *va
         char *e = malloc(elen);
         if (!e) {
             snprintf(c->err, c->err_len, "plot: out of memory");
-            if (t)
-                unlink(outs[0]);
+            for (int u = 0; u < t; u++)
+                unlink(outs[u]);
             return 2;
         }
         snprintf(e, elen, "dir=%s; out=%s; scripts=%s; ttl=%s; sub=%s; term='%s'; %s",
@@ -102,8 +107,8 @@ int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *va
         char msg[2048];
         int rc = qlab_gp_run(c->gnuplot, e, script, out, &killed, msg, sizeof msg);
         free(e);
-        if (rc != 0 && t)
-            unlink(outs[0]);   /* the figure is both files or none */
+        for (int u = 0; rc != 0 && u < t; u++)
+            unlink(outs[u]);   /* the figure is all its files or none */
         if (rc == 3) {
             snprintf(c->err, c->err_len, "plot: %s", msg);
             return 2;
@@ -118,7 +123,7 @@ int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *va
             return 2;
         }
     }
-    for (int t = 0; t < 2; t++)
+    for (int t = 0; t < N_TERMS; t++)
         plot_log(c, "%s", outs[t]);
     c->drawn++;
     return 0;

@@ -137,6 +137,8 @@ int plot_fig_threshold(plot_ctx *c)
     int frac_any = 0;
     double frac_lo = INFINITY, frac_hi = 0;
     for (int64_t j = 0; j < all_t.n; j++) {
+        if (all_t.v[j] <= 0)
+            continue;   /* t = 0 is no decomposition: no line from it to the thresholds */
         dvec v = {0};
         for (int64_t i = 0; i < d->n_points; i++) {
             const qlab_row *r = &d->points[i];

@@ -182,10 +182,10 @@ const qlab_row *plot_largest_shape(const qlab_results_data *d, int (*want)(const
 void plot_log(plot_ctx *c, const char *fmt, ...);
 /* Logs "skipped FIG: WHY", counts it, and returns 1 (a figure function's "skipped"). */
 int plot_skip(plot_ctx *c, const char *fig, const char *why);
-/* Runs plots/<fig>.gp for png and pdf with `vars` (gnuplot statements) added to the
- * common ones (dir, out, scripts, ttl, sub, term); the subtitle gets c->gran_note and
+/* Runs plots/<fig>.gp for png, pdf and pdf1 (FIG.png, FIG.pdf, FIG-1col.pdf) with
+ * `vars` (gnuplot statements) added to the common ones (dir, out, scripts, ttl, sub, term); the subtitle gets c->gran_note and
  * the note on values not drawn. Returns 0 and counts the figure, or 2 with gnuplot's
- * reason in c->err, leaving neither file. */
+ * reason in c->err, leaving none of its files. */
 int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *vars);
 /* A value bound for a log axis: returned as is and counted in c->n_ok when finite and
  * > 0; otherwise counted in c->n_zero or c->n_nonfinite and returned as NAN, which the
