@@ -734,6 +734,43 @@ Test(plot, a_threshold_figure_of_more_than_8_series_is_drawn_per_scheme_family, 
     scratch_free(&s);
 }
 
+Test(plot, a_dump_layer_figure_of_more_than_8_series_is_drawn_per_scheme_family, .timeout = 120)
+{
+    scratch s;
+    scratch_init(&s);
+    char err[1024];
+    qlab_results *r = NULL;
+    cr_assert_eq(qlab_results_create(s.h5, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_set_attr(r, "experiment", "dump-families", err, sizeof err), 0, "%s", err);
+    /* 4 int8, 4 fp8 and 2 4-bit series, each on 3 layers of one dump */
+    static const char *const schemes[] = {"absmax", "absmax", "zeropoint", "zeropoint", "fp8_e4m3",
+                                          "fp8_e4m3", "fp8_e5m2", "fp8_e5m2", "nf4", "fp4"};
+    int64_t id = 0;
+    for (int k = 0; k < 10; k++)
+        for (int l = 0; l < 3; l++) {
+            qlab_row row;
+            int four = k >= 8;
+            set_row(&row, id++, schemes[k], four ? "tensor" : k % 2 ? "row" : "tensor",
+                    four ? "block" : k % 2 ? "channel" : "tensor", 0, 64, 256, 256);
+            if (four)
+                row.p.block = 64;
+            snprintf(row.p.workload, sizeof row.p.workload, "dump");
+            snprintf(row.p.layer, sizeof row.p.layer, "layer%d", l);
+            row.rel_err = 1e-2 * (1 + k) * (1 + 0.1 * l);
+            cr_assert_eq(qlab_results_append_point(r, &row, err, sizeof err), 0, "%s", err);
+        }
+    cr_assert_eq(qlab_results_close(r, "complete", err, sizeof err), 0, "%s", err);
+    char log[16384];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s\n%s", err, log);
+    cr_assert_not_null(strstr(log, "error_vs_layer: 10 series, more than 8"), "the split is logged:\n%s", log);
+    cr_assert_not(exists(s.out, "error_vs_layer", "png"), "no single panel of every series:\n%s", log);
+    assert_png(s.out, "error_vs_layer-int8");
+    assert_png(s.out, "error_vs_layer-fp8");
+    assert_png(s.out, "error_vs_layer-4bit");
+    scratch_free(&s);
+}
+
 Test(plot, repeated_draws_are_summarised_with_error_bars_not_split, .timeout = 120)
 {
     scratch s;

@@ -174,8 +174,12 @@ static int count_series(const qlab_results_data *d, int lbl, int (*want)(const q
 /* Points with /layers rows: chain points and model points. */
 static int has_layer_rows(const qlab_row *r) { return r->p.depth || !strcmp(r->p.workload, "model"); }
 
-/* Quantized points (a line of error_vs_threshold each). */
-static int is_quantized(const qlab_row *r) { return !plot_is_float(r); }
+/* int8 and fp8 points (the lines of error_vs_threshold; 4-bit has no threshold). */
+static int is_int8_or_fp8(const qlab_row *r)
+{
+    const char *f = family_of(r->p.scheme);
+    return !strcmp(f, "int8") || !strcmp(f, "fp8");
+}
 
 /* The points of d of `family` and the float baselines, with their layers and samples,
  * into *sub (arrays owned by the caller: sized for all of d). */
@@ -203,8 +207,10 @@ static void family_subset(const qlab_results_data *d, const char *family, qlab_r
 /* Figure `name` drawn by draw, split by scheme family when `n_series` exceeds
  * MAX_SERIES: NAME-int8, -fp8, -4bit, each with the float baselines. point_fig: the
  * figure draws c->d (else c->full, the per-layer figures), which is what is split.
- * Returns what a figure function returns. */
-static int fig_in_families(plot_ctx *c, const char *name, int (*draw)(plot_ctx *), int n_series, int point_fig)
+ * n_families: 3, or 2 to leave out 4-bit (which has no outlier threshold). Returns
+ * what a figure function returns. */
+static int fig_in_families(plot_ctx *c, const char *name, int (*draw)(plot_ctx *), int n_series, int point_fig,
+                           int n_families)
 {
     const qlab_results_data *src = point_fig ? c->d : c->full;
     if (n_series <= MAX_SERIES)
@@ -219,11 +225,10 @@ static int fig_in_families(plot_ctx *c, const char *name, int (*draw)(plot_ctx *
     }
     static const char *const families[] = {"int8", "fp8", "4bit"};
     static const char *const suffixes[] = {"-int8", "-fp8", "-4bit"};
-    plot_log(c, "%s: %d series, more than %d; one figure per scheme family (int8, fp8, 4-bit), each with "
-                "the float baselines",
-             name, n_series, MAX_SERIES);
+    plot_log(c, "%s: %d series, more than %d; one figure per scheme family (%s), each with the float baselines",
+             name, n_series, MAX_SERIES, n_families == 3 ? "int8, fp8, 4-bit" : "int8, fp8");
     int rc = 1;
-    for (int f = 0; f < 3; f++) {
+    for (int f = 0; f < n_families; f++) {
         qlab_results_data sub;
         family_subset(src, families[f], &sub, pts, lay);
         int has = 0;
@@ -253,16 +258,20 @@ static int fig_in_families(plot_ctx *c, const char *name, int (*draw)(plot_ctx *
     return rc;
 }
 
+/* Points of a layer dump (a line of the dump's per-layer figure each). */
+static int is_dump_point(const qlab_row *r) { return !strcmp(r->p.workload, "dump"); }
+
 static int fig_layers_in_families(plot_ctx *c)
 {
-    int n = c->full->n_layers ? count_series(c->full, LBL_T | c->lbl, has_layer_rows) : 0;
-    return fig_in_families(c, "error_vs_layer", plot_fig_layers, n, 0);
+    int n = count_series(c->full, LBL_T | c->lbl, c->full->n_layers ? has_layer_rows : is_dump_point);
+    /* a dump's per-layer figure draws its points (c->d); the others the /layers rows */
+    return fig_in_families(c, "error_vs_layer", plot_fig_layers, n, c->full->n_layers == 0, 3);
 }
 
 static int fig_threshold_in_families(plot_ctx *c)
 {
-    return fig_in_families(c, "error_vs_threshold", plot_fig_threshold, count_series(c->d, c->lbl, is_quantized),
-                           1);
+    return fig_in_families(c, "error_vs_threshold", plot_fig_threshold, count_series(c->d, c->lbl, is_int8_or_fp8),
+                           1, 2);
 }
 
 /* Every figure of d into out_dir; subset (may be NULL) names the values of the axes

@@ -34,7 +34,7 @@ void plot_log(plot_ctx *c, const char *fmt, ...)
 
 int plot_skip(plot_ctx *c, const char *fig, const char *why)
 {
-    plot_log(c, "skipped %s: %s", fig, why);
+    plot_log(c, "skipped %s%s: %s", fig, c->suffix ? c->suffix : "", why);
     c->skipped++;
     return 1;
 }
