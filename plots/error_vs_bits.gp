@@ -3,7 +3,7 @@
 # configuration, the dot sits at its relative error, the right axis gives its stored
 # bits per weight (codes + scales + outlier columns). Dashed lines separate storage
 # widths (4-bit, 8-bit, 16, 32). A filled dot is on the Pareto front: no other
-# configuration stores at most as many bits with a lower error.
+# configuration has at most its bits and at most its error, one of them lower.
 #
 # The two invisible plots only carry the tic labels.
 #
@@ -38,5 +38,5 @@ plot dir.'/rows.tsv' using 2:1:ytic(strcol(7)) with points ps 0 lc rgb '#FFFFFFF
      dir.'/rows.tsv' using 2:(column(6) > 0 ? NaN : column(1)):(colour(0)) with points pt 6 ps mps lw 2 \
          lc rgb variable notitle, \
      NaN with points pt 7 ps mps lc rgb '#444444' \
-         title (narrow ? 'Pareto front' : 'on the Pareto front (no configuration with at most its bits has a lower error)'), \
+         title (narrow ? 'Pareto front' : 'on the Pareto front (no other has at most its bits and error, one of them lower)'), \
      NaN with points pt 6 ps mps lw 2 lc rgb '#444444' title (narrow ? 'dominated' : 'dominated (colour: the scheme)')

@@ -6,7 +6,8 @@
 # when absent), has_frac (1 when any outlier column was found), frac_log (1 when the
 # fraction spans decades: log right axis), has_err (1: repeated draws, s<i>.tsv columns 4
 # and 5 hold the 95 % interval, drawn as error bars). A blank line after t = 0 keeps
-# "no decomposition" apart from the thresholds.
+# "no decomposition" apart from the thresholds, and its markers are drawn open (the
+# series' filled marker means the decomposition is on).
 # one column: a line of legend per series below the plot; the canvas grows with them
 nscale = 1.0 + 0.07 * (nser > 4 ? nser - 4 : 0)
 load scripts.'/style.gp'
@@ -43,4 +44,8 @@ plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.3*pss
          lc rgb s_col(i) notitle, \
      for [j=1:(floor > 0)] floor with lines lw ref_lw lc rgb col_fp16 dt dt_fp16 title 'fp16 (floor)', \
      for [j=1:has_frac] dir.'/frac.tsv' using 1:2 axes x1y2 with linespoints lw 1.2 ps 0.8*pss \
-         lc rgb '#777777' dt (6,4) pt 7 title columnheader(2)
+         lc rgb '#777777' dt (6,4) pt 7 title columnheader(2), \
+     for [i=1:nser] dir.'/s'.i.'.tsv' using 1:($1 == 0 ? $2 : NaN) with points ps 1.3*pss \
+         pt s_pt(i) lc rgb '#ffffff' notitle, \
+     for [i=1:nser] dir.'/s'.i.'.tsv' using 1:($1 == 0 ? $2 : NaN) with points ps 1.3*pss lw 2 \
+         pt (s_pt(i) - 1) lc rgb s_col(i) notitle

@@ -10,7 +10,7 @@
 load scripts.'/style.gp'
 
 set title title_of('Weight memory: bits per weight (codes + scales + outlier columns)')
-set ylabel 'bits per stored weight  (8 w_bytes / weights)'
+set ylabel narrow ? 'bits per stored weight' : 'bits per stored weight  (8 w_bytes / weights)'
 set y2label '% of fp16'
 set xlabel ''
 top = (ymax >= 32) ? ymax * 1.25 : (ymax > 16 ? ymax : 16) * 1.35
@@ -21,11 +21,15 @@ set y2tics 25 nomirror
 set xrange [-0.7:nbar - 0.3]
 set boxwidth 0.7
 set xtics rotate by 35 right scale 0 font f9
+# one column: steeper, smaller labels beyond 8 bars
+f65 = fnt(6.5)
+if (narrow && nbar > 8) set xtics rotate by 60 right scale 0 font f65
 set grid noxtics
 # the legend sits right, under the fp32 line when there is one, else above the fp16
 # line, clear of the bars (no bar but fp32 reaches above 16 bits)
 key_top = (ymax >= 32) ? 32 / top - 0.03 : 0.99
 set key inside right top at graph 0.99, graph key_top opaque
+if (narrow) set key below horizontal noopaque
 set style textbox opaque noborder margins 0.5, 0.3
 # value labels: bits per weight split into its parts (codes + scales [+ dq] [+ outl],
 # a line each in column 11; narrow bars get turned labels of the total, column 12)

@@ -88,8 +88,13 @@ int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *va
         qlab_gp_quote(out, q_out, sizeof q_out);
         qlab_gp_quote(c->scripts, q_scr, sizeof q_scr);
         qlab_gp_quote(c->title, q_ttl, sizeof q_ttl);
+        /* a figure drawn per scheme family names its family first ("int8 schemes; ...") */
+        char fam[48] = "";
+        if (c->suffix && c->suffix[0] == '-')
+            snprintf(fam, sizeof fam, "%s schemes%s", !strcmp(c->suffix, "-4bit") ? "4-bit" : c->suffix + 1,
+                     (subtitle && *subtitle) || c->gran_note[0] || note[0] ? "; " : "");
         char sub_full[900];
-        snprintf(sub_full, sizeof sub_full, "%s%s%s%s%s", subtitle ? subtitle : "",
+        snprintf(sub_full, sizeof sub_full, "%s%s%s%s%s%s", fam, subtitle ? subtitle : "",
                  subtitle && *subtitle && c->gran_note[0] ? "; " : "", c->gran_note,
                  note[0] && ((subtitle && *subtitle) || c->gran_note[0]) ? "; " : "", note);
         qlab_gp_quote(sub_full, q_sub, sizeof q_sub);

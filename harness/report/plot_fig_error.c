@@ -125,15 +125,26 @@ int plot_fig_threshold(plot_ctx *c)
         key.p.threshold = 1;
         plot_style_keys(&key, &sk);
     }
-    /* outlier fraction depends on X and t only: one line, from every int8 row of the shape */
+    /* The outlier fraction depends on X and t only, and SmoothQuant changes X: one line
+     * from the rows of the shape without SmoothQuant (from the smoothed ones when there
+     * are no others), never a median across the two. */
     plot_dvec_unique(&all_t);
+    int plain = 0, smooth = 0;
+    for (int64_t i = 0; i < d->n_points; i++) {
+        const qlab_row *r = &d->points[i];
+        if (plot_row_usable(r) && !plot_is_float(r) && plot_same_shape(r, shape) && r->p.threshold > 0) {
+            plain |= !plot_is_smooth(r);
+            smooth |= plot_is_smooth(r);
+        }
+    }
     FILE *f = plot_tsv_open(c, "frac.tsv");
     if (!f) {
         plot_series_free(&ss);
         free(all_t.v);
         return 2;
     }
-    fprintf(f, "threshold\toutlier fraction (right axis)\n");
+    fprintf(f, "threshold\toutlier fraction (right axis%s)\n",
+            plain && smooth ? "; X without SmoothQuant" : smooth ? "; X after SmoothQuant" : "");
     int frac_any = 0;
     double frac_lo = INFINITY, frac_hi = 0;
     for (int64_t j = 0; j < all_t.n; j++) {
@@ -143,7 +154,7 @@ int plot_fig_threshold(plot_ctx *c)
         for (int64_t i = 0; i < d->n_points; i++) {
             const qlab_row *r = &d->points[i];
             if (plot_row_usable(r) && !plot_is_float(r) && plot_same_shape(r, shape) && r->p.threshold == all_t.v[j] &&
-                isfinite(r->outlier_frac))
+                isfinite(r->outlier_frac) && plot_is_smooth(r) == !plain)
                 plot_dvec_push(&v, r->outlier_frac);
         }
         double m = plot_dvec_median(&v);

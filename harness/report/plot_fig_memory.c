@@ -244,7 +244,9 @@ int plot_fig_bits(plot_ctx *c)
     /* One row per configuration, fewest bits at the top, drawn at its true error;
      * its name is the row's label and its bits the right axis' label, so nothing is
      * shifted and no legend needs decoding. A configuration is on the Pareto front
-     * when none has at most its bits and a lower error (scan in cmp_bits_pt order). */
+     * unless another has at most its bits and at most its error, one of them lower
+     * (bits compared at the 0.01 printed): in cmp_bits_pt order, the lowest error of
+     * its bits group, and lower than every error at fewer bits. Ties are all on it. */
     qsort(pts, (size_t)ss.n, sizeof *pts, cmp_bits_pt);
     FILE *f = plot_tsv_open(c, "rows.tsv");
     if (!f) {
@@ -254,15 +256,16 @@ int plot_fig_bits(plot_ctx *c)
     }
     fprintf(f, "row\trel_err\tbits\tscheme\tsmooth\tfront\tconfiguration\n");
     char seps[2048] = "";
-    double best = INFINITY;
+    double best_fewer = INFINITY, group_min = INFINITY;   /* lowest error at fewer bits; in this group */
     int n_front = 0;
     for (int k = 0; k < ss.n; k++) {
         const qlab_row *r = ss.s[pts[k].i].first;
-        int front = pts[k].err < best;
-        if (front) {
-            best = pts[k].err;
-            n_front++;
+        if (k == 0 || round(pts[k].bits * 100) != round(pts[k - 1].bits * 100)) {
+            best_fewer = fmin(best_fewer, group_min);
+            group_min = pts[k].err;   /* sorted: the group's first row has its lowest error */
         }
+        int front = pts[k].err == group_min && pts[k].err < best_fewer;
+        n_front += front;
         int row = ss.n - k;
         fprintf(f, "%d\t%.6g\t%.6g\t%s\t%d\t%d\t%s\n", row, pts[k].err, pts[k].bits, r->p.scheme,
                 plot_is_smooth(r), front, ss.s[pts[k].i].label);
