@@ -1,4 +1,5 @@
 /* test_show.c: the `qlab show` table (harness/show.c) on data built in memory. */
+#include <math.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,5 +224,29 @@ Test(show, a_file_without_repeats_has_no_draws_column)
     qlab_results_data d = data_of(p, 2);
     char *s = show_str(&d);
     cr_assert_null(strstr(s, "draws"), "%s", s);
+    free(s);
+}
+
+Test(show, a_run_that_measured_no_error_prints_dashes_not_zero_errors)
+{
+    /* p[0]: latency only (the error columns left 0); p[1]: an exact result */
+    qlab_row p[2] = { row(64, 256, 256, "absmax", 0, 0.0), row(64, 256, 256, "zeropoint", 0, 0.0) };
+    p[0].sqnr_db = 0;
+    p[0].t.samples = 20;
+    p[0].t.median_us = 50.0;
+    p[1].sqnr_db = INFINITY;
+    p[1].cosine = 1.0;
+    qlab_results_data d = data_of(p, 2);
+    char *s = show_str(&d);
+    char line[512];
+    const char *a = strstr(s, "\nabsmax");
+    cr_assert_not_null(a, "%s", s);
+    sscanf(a + 1, "%511[^\n]", line);
+    cr_assert_null(strstr(line, "0.000e+00"), "an unmeasured error is not an error of 0: %s", line);
+    cr_assert_not_null(strstr(line, "50.0"), "%s", line);
+    const char *z = strstr(s, "\nzeropoint");
+    cr_assert_not_null(z, "%s", s);
+    sscanf(z + 1, "%511[^\n]", line);
+    cr_assert_not_null(strstr(line, "0.000e+00"), "an exact result shows its error of 0: %s", line);
     free(s);
 }

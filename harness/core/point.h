@@ -107,6 +107,14 @@ typedef struct {
     double rank_agreement;
 } qlab_row;
 
+/* Whether r's error columns hold a measurement. A run whose `measure` has no `error`
+ * leaves them 0; a measured point never has rel_err, sqnr_db and cosine all 0 (an
+ * exact result has an infinite SQNR and cosine 1). */
+static inline int qlab_row_error_measured(const qlab_row *r)
+{
+    return !(r->rel_err == 0 && r->sqnr_db == 0 && r->cosine == 0);
+}
+
 /* One timing sample (/samples). */
 typedef struct {
     int64_t point_id;

@@ -121,7 +121,11 @@ static int fill_cells(const qlab_row *r, cell_row c)
         off += snprintf(c[COL_SHAPE] + off, CELL - (size_t)off, " depth=%" PRId64, r->p.depth);
     if (*r->p.mode && off < CELL)
         snprintf(c[COL_SHAPE] + off, CELL - (size_t)off, " %.20s", r->p.mode);
-    if (ok) {
+    if (ok && !qlab_row_error_measured(r)) {   /* a run that measured no error */
+        snprintf(c[COL_REL], CELL, "-");
+        snprintf(c[COL_SQNR], CELL, "-");
+        snprintf(c[COL_OCOLS], CELL, "%" PRId64, r->outlier_cols);
+    } else if (ok) {
         snprintf(c[COL_REL], CELL, "%.3e", r->rel_err);
         snprintf(c[COL_SQNR], CELL, "%.2f", r->sqnr_db);
         snprintf(c[COL_OCOLS], CELL, "%" PRId64, r->outlier_cols);
@@ -170,14 +174,14 @@ static void fill_draws(const qlab_results_data *d, const int64_t *members, int64
     if (!v)
         return;
     for (int64_t i = 0; i < n; i++)
-        if (d->points[members[i]].status == QLAB_STATUS_OK)
+        if (d->points[members[i]].status == QLAB_STATUS_OK && qlab_row_error_measured(&d->points[members[i]]))
             v[k++] = d->points[members[i]].rel_err;
     if (k > 0) {
         qlab_mean_ci95(v, k, &mean, &half);
         snprintf(c[COL_REL], CELL, "%.3e ±%.1e", mean, half);
         k = 0;
         for (int64_t i = 0; i < n; i++)
-            if (d->points[members[i]].status == QLAB_STATUS_OK)
+            if (d->points[members[i]].status == QLAB_STATUS_OK && qlab_row_error_measured(&d->points[members[i]]))
                 v[k++] = d->points[members[i]].sqnr_db;
         qlab_mean_ci95(v, k, &mean, &half);
         snprintf(c[COL_SQNR], CELL, "%.2f ±%.2f", mean, half);
@@ -295,6 +299,12 @@ int qlab_show(const qlab_results_data *d, FILE *out)
     if (repeats)
         fprintf(out, "\ndraws: points run with `repeat:` (seeds differ); rel_err and sqnr_db are the mean"
                      " ±95%% interval (Student's t) over the draws\n");
+    int any_speedup = 0;
+    for (int64_t i = 0; i < d->n_points && !any_speedup; i++)
+        any_speedup = d->points[i].status == QLAB_STATUS_OK && d->points[i].speedup_vs_fp16 > 0;
+    if (any_speedup)
+        fprintf(out, "\nvs_fp16: the fp16 GEMM of the point's shape, timed within the point, over median_us"
+                     " (not over the fp16 row, which was timed at another moment)\n");
     if (any_split)
         fprintf(out, "\nw_split: w_bits = codes + scales (+ zero points)"
                      " [+ dq: second-level scales] [+ outl: fp16 outlier columns]\n");
