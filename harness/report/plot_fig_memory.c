@@ -277,6 +277,14 @@ int plot_fig_bits(plot_ctx *c)
         }
     }
     fclose(f);
+    /* The error axis spans the quantized rows; a row far below them (fp32, more than
+     * OFF_SCALE under the largest error) sits at the left edge with its error written. */
+    double hi = 0, lo = INFINITY;
+    for (int k = 0; k < ss.n; k++)
+        hi = fmax(hi, pts[k].err);
+    for (int k = 0; k < ss.n; k++)
+        if (pts[k].err >= hi * OFF_SCALE)
+            lo = fmin(lo, pts[k].err);
     free(pts);
 
     char sub[300], vars[8192];
@@ -296,8 +304,8 @@ int plot_fig_bits(plot_ctx *c)
         plot_shape_desc(d, shape, n_shapes, sub, sizeof sub);
     }
     /* taller than the default canvas when the rows would crowd (22 fit) */
-    snprintf(vars, sizeof vars, "nrow=%d; n_front=%d; hscale=%g; %s", ss.n, n_front,
-             ss.n > 22 ? fmin(3.0, ss.n / 22.0) : 1.0, seps);
+    snprintf(vars, sizeof vars, "xmin=%.6g; xmax=%.6g; nrow=%d; n_front=%d; hscale=%g; %s", lo / 2.5, hi * 2, ss.n,
+             n_front, ss.n > 22 ? fmin(3.0, ss.n / 22.0) : 1.0, seps);
     plot_series_free(&ss);
     return plot_draw(c, fig, sub, vars);
 }
