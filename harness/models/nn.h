@@ -24,6 +24,24 @@ typedef int (*qlab_linear_fn)(void *ctx, const char *name, int index, const floa
 int qlab_nn_linear_ref(void *ctx, const char *name, int index, const float *x, int64_t m,
                        int64_t k, const float *w, const float *b, int64_t n, float *y);
 
+/* A qlab_linear_fn context that writes every linear of a reference forward into a
+ * layer dump (`qlab dump minilm`, `qlab dump vit-s14`): w is the open dump, err gets
+ * the first failure. */
+struct qlab_dump_writer;
+typedef struct {
+    struct qlab_dump_writer *w;
+    char err[1024];
+} qlab_nn_dump_capture;
+
+/* The reference linear (qlab_nn_linear_ref), then its weight, bias, input and output
+ * into the dump of ctx (a qlab_nn_dump_capture). Returns 0, or 1 with ctx->err set. */
+int qlab_nn_dump_linear(void *ctx, const char *name, int index, const float *x, int64_t m,
+                        int64_t k, const float *w, const float *b, int64_t n, float *y);
+
+/* Where a model's files are: $env_var when set and not empty, else
+ * ${QLAB_CACHE:-$HOME/.cache/qlab}/rel (where tools/setup.sh puts them), into path. */
+void qlab_nn_model_path(const char *env_var, const char *rel, char *path, size_t cap);
+
 /* In place: each row of x [rows, cols] normalised (biased variance, + eps), scaled by
  * g [cols], shifted by b [cols]. */
 void qlab_nn_layer_norm(float *x, int64_t rows, int64_t cols, const float *g, const float *b,

