@@ -270,6 +270,18 @@ static double rank_agreement(const float *a, const float *b, int64_t n_seq, int6
 static int vit_run(const qlab_network_job *job, qlab_row *row, qlab_layers *layers,
                    qlab_samples *samples, char *err, size_t err_len);
 
+/* The point's mode: 1 isolated, 0 propagated ("" included), -1 with err for any other. */
+static int point_mode(const qlab_point *p, char *err, size_t err_len)
+{
+    if (strcmp(p->mode, "isolated") == 0)
+        return 1;
+    if (p->mode[0] && strcmp(p->mode, "propagated") != 0) {
+        snprintf(err, err_len, "mode '%s' is neither propagated nor isolated", p->mode);
+        return -1;
+    }
+    return 0;
+}
+
 int qlab_model_run(const qlab_network_job *job, qlab_row *row, qlab_layers *layers,
                    qlab_samples *samples, char *err, size_t err_len)
 {
@@ -281,11 +293,9 @@ int qlab_model_run(const qlab_network_job *job, qlab_row *row, qlab_layers *laye
                  p->model);
         return 2;
     }
-    int isolated = strcmp(p->mode, "isolated") == 0;
-    if (!isolated && p->mode[0] && strcmp(p->mode, "propagated") != 0) {
-        snprintf(err, err_len, "mode '%s' is neither propagated nor isolated", p->mode);
+    int isolated = point_mode(p, err, err_len);
+    if (isolated < 0)
         return 2;
-    }
     if (!p->path[0]) {
         snprintf(err, err_len, "model workload without a text file (workload.text)");
         return 2;
@@ -544,11 +554,9 @@ static int vit_run(const qlab_network_job *job, qlab_row *row, qlab_layers *laye
                    qlab_samples *samples, char *err, size_t err_len)
 {
     const qlab_point *p = job->p;
-    int isolated = strcmp(p->mode, "isolated") == 0;
-    if (!isolated && p->mode[0] && strcmp(p->mode, "propagated") != 0) {
-        snprintf(err, err_len, "mode '%s' is neither propagated nor isolated", p->mode);
+    int isolated = point_mode(p, err, err_len);
+    if (isolated < 0)
         return 2;
-    }
     if (!p->path[0]) {
         snprintf(err, err_len, "vit-s14 workload without photos (workload.images)");
         return 2;
