@@ -171,6 +171,14 @@ FILE *plot_tsv_open(plot_ctx *c, const char *name)
     return f;
 }
 
+/* Series i's data file, s<i+1>.tsv: the name every plots/<figure>.gp reads. */
+FILE *plot_series_tsv_open(plot_ctx *c, int i)
+{
+    char name[32];
+    snprintf(name, sizeof name, "s%d.tsv", i + 1);
+    return plot_tsv_open(c, name);
+}
+
 /* Style keys of a figure's series (see style_lists). */
 void plot_style_keys(const qlab_row *r, style_lists *k)
 {

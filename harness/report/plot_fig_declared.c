@@ -40,15 +40,7 @@ static double num_of(const qlab_row *r, const qlab_column *c)
     }
 }
 
-static const qlab_column *column(const char *name)
-{
-    size_t n, rs;
-    const qlab_column *cols = qlab_results_columns("points", &n, &rs);
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(cols[i].name, name))
-            return &cols[i];
-    return NULL;
-}
+static const qlab_column *column(const char *name) { return qlab_results_column("points", name); }
 
 static int named(const qlab_figure_spec *f, const char *axis)
 {
@@ -112,9 +104,7 @@ static int draw_group(plot_ctx *c, const qlab_figure_spec *f, const int64_t *idx
             if (ser[i] == s)
                 plot_dvec_push(&xs, num_of(&d->points[idx[i]], cx));
         plot_dvec_unique(&xs);
-        char name[32];
-        snprintf(name, sizeof name, "s%d.tsv", s + 1);
-        FILE *t = plot_tsv_open(c, name);
+        FILE *t = plot_series_tsv_open(c, s);
         if (!t) {
             free(xs.v); free(key); free(ser); free(first);
             return 2;

@@ -91,9 +91,7 @@ int plot_fig_threshold(plot_ctx *c)
     dvec all_t = {0};
     int any_draws = 0;
     for (int i = 0; i < ss.n; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "s%d.tsv", i + 1);
-        FILE *f = plot_tsv_open(c, name);
+        FILE *f = plot_series_tsv_open(c, i);
         if (!f) {
             plot_series_free(&ss);
             free(all_t.v);

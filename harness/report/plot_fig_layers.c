@@ -125,9 +125,7 @@ static int fig_dump_layers(plot_ctx *c)
     style_lists sk = {0};
     char iso[1024] = "";
     for (int i = 0; i < ss.n; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "s%d.tsv", i + 1);
-        FILE *f = plot_tsv_open(c, name);
+        FILE *f = plot_series_tsv_open(c, i);
         if (!f) {
             plot_series_free(&ss);
             free(names);
@@ -264,9 +262,7 @@ int plot_fig_layers(plot_ctx *c)
         }
     for (int o = 0; o < nls; o++) {
         int k = order[o];
-        char name[64];
-        snprintf(name, sizeof name, "s%d.tsv", o + 1);
-        FILE *f = plot_tsv_open(c, name);
+        FILE *f = plot_series_tsv_open(c, o);
         if (!f) {
             free(ls);
             free(which);
@@ -370,9 +366,7 @@ int plot_fig_depth(plot_ctx *c)
     style_lists sk = {0};
     char iso[1024] = "";
     for (int i = 0; i < ss.n; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "s%d.tsv", i + 1);
-        FILE *f = plot_tsv_open(c, name);
+        FILE *f = plot_series_tsv_open(c, i);
         if (!f) {
             plot_series_free(&ss);
             return 2;

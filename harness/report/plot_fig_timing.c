@@ -78,9 +78,7 @@ int plot_fig_speedup(plot_ctx *c)
     style_lists sk = {0};
     dvec all_k = {0};
     for (int i = 0; i < ss.n; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "s%d.tsv", i + 1);
-        FILE *f = plot_tsv_open(c, name);
+        FILE *f = plot_series_tsv_open(c, i);
         if (!f) {
             plot_series_free(&ss);
             free(all_k.v);
@@ -305,9 +303,7 @@ int plot_fig_throughput(plot_ctx *c)
     style_lists sk = {0};
     int n_gbps = 0;   /* GB/s values drawn */
     for (int i = 0; i < ss.n; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "s%d.tsv", i + 1);
-        FILE *g = plot_tsv_open(c, name);
+        FILE *g = plot_series_tsv_open(c, i);
         if (!g) {
             free(shapes);
             plot_series_free(&ss);

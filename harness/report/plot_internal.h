@@ -198,6 +198,9 @@ double plot_log_value(plot_ctx *c, double v);
 int plot_skip_unshowable(plot_ctx *c, const char *fig, const char *what);
 /* Opens c->tmp/name for writing; NULL with c->err set on failure. */
 FILE *plot_tsv_open(plot_ctx *c, const char *name);
+
+/* plot_tsv_open of series i's file, s<i+1>.tsv (0-based i). */
+FILE *plot_series_tsv_open(plot_ctx *c, int i);
 /* Appends r's style keys to k; appends k as gnuplot assignments to vars. */
 void plot_style_keys(const qlab_row *r, style_lists *k);
 void plot_style_vars(const style_lists *k, char *vars, size_t len);
