@@ -24,12 +24,8 @@ const char *const *qlab_preset_axes(const char *name)
 
 const qlab_column *qlab_axis_column(const char *name)
 {
-    size_t n, rs;
-    const qlab_column *cols = qlab_results_columns("points", &n, &rs);
-    for (size_t i = 0; i < n; i++)
-        if (cols[i].offset < sizeof(qlab_point) && strcmp(cols[i].name, "id") && !strcmp(cols[i].name, name))
-            return &cols[i];
-    return NULL;
+    const qlab_column *c = qlab_results_column("points", name);
+    return c && c->offset < sizeof(qlab_point) && strcmp(c->name, "id") ? c : NULL;
 }
 
 static void axis_list(char *buf, size_t len)

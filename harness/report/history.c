@@ -38,16 +38,6 @@ void qlab_history_steps(const double *v, const double *noise, int64_t n, int *st
 /* ---------------------------------------------------------------------------- */
 /* Columns                                                                       */
 
-static const qlab_column *find_col(const char *name)
-{
-    size_t n, rs;
-    const qlab_column *cols = qlab_results_columns("points", &n, &rs);
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(cols[i].name, name))
-            return &cols[i];
-    return NULL;
-}
-
 static int is_axis(const qlab_column *c) { return c->offset < sizeof(qlab_point); }
 
 static double col_num(const qlab_row *r, const qlab_column *c)
@@ -157,7 +147,7 @@ static int draw(const char *scripts, const char *tsv, const char *out, const cha
 int qlab_history(const char *const *files, int n_files, const qlab_history_opts *o, FILE *out, FILE *log,
                  char *err, size_t err_len)
 {
-    const qlab_column *mc = o->metric ? find_col(o->metric) : NULL;
+    const qlab_column *mc = o->metric ? qlab_results_column("points", o->metric) : NULL;
     if (!mc || is_axis(mc) || mc->kind == QLAB_COL_STR || mc->kind == QLAB_COL_STATUS) {
         qlab_set_err(err, err_len,
                 "history: --metric '%s' is not a numeric /points column (e.g. rel_err, sqnr_db, median_us, tops, "

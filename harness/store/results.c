@@ -195,9 +195,18 @@ const qlab_column *qlab_results_columns(const char *table, size_t *n, size_t *ro
     return tables[t].cols;
 }
 
+const qlab_column *qlab_results_column(const char *table, const char *name)
+{
+    size_t n = 0;
+    const qlab_column *cols = qlab_results_columns(table, &n, NULL);
+    for (size_t i = 0; cols && i < n; i++)
+        if (!strcmp(cols[i].name, name))
+            return &cols[i];
+    return NULL;
+}
+
 /* ---------------------------------------------------------------------------- */
 /* Small helpers                                                                 */
-
 
 /* HDF5 prints its error stack to stderr by default; every failure here becomes one
  * message in err instead, so the automatic printing is off inside this module. */

@@ -115,6 +115,9 @@ typedef struct {
  * (qlab_sample): sets *n and *row_size (sizeof the struct). NULL for another name. */
 const qlab_column *qlab_results_columns(const char *table, size_t *n, size_t *row_size);
 
+/* The column `name` of table (as qlab_results_columns), or NULL when there is none. */
+const qlab_column *qlab_results_column(const char *table, const char *name);
+
 /* "ok" | "failed" | "skipped" ("?" for another value). */
 const char *qlab_status_name(int32_t status);
 

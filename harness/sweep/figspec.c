@@ -13,14 +13,10 @@
 /* The /points column `name`, or NULL; *is_axis: 1 when it is an axis. */
 static const qlab_column *points_column(const char *name, int *is_axis)
 {
-    size_t n, rs;
-    const qlab_column *cols = qlab_results_columns("points", &n, &rs);
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(cols[i].name, name)) {
-            *is_axis = cols[i].offset < sizeof(qlab_point);
-            return &cols[i];
-        }
-    return NULL;
+    const qlab_column *c = qlab_results_column("points", name);
+    if (c)
+        *is_axis = c->offset < sizeof(qlab_point);
+    return c;
 }
 
 static int numeric(const qlab_column *c)
