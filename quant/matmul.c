@@ -215,6 +215,78 @@ static void code_sums(const quant_matrix *q, int64_t kb, int64_t nb, int64_t *su
         }
 }
 
+/* codes[r][keep[0..nkeep)] of a [rows, cols] code matrix, packed [rows, nkeep]. */
+static int8_t *gather_codes(const int8_t *codes, int64_t rows, int64_t cols, const int64_t *keep,
+                            int64_t nkeep)
+{
+    int8_t *out = malloc((size_t)(rows * nkeep) + 1);
+    if (!out)
+        return NULL;
+#pragma omp parallel for schedule(static) if (rows * nkeep > (1 << 16))
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t p = 0; p < nkeep; p++)
+            out[r * nkeep + p] = codes[r * cols + keep[p]];
+    return out;
+}
+
+/* quant_matmul_q over the columns keep[0..nkeep) only, for X whose other columns are
+ * zero (the LLM.int8() outlier columns, zeroed before quantization). Their codes are
+ * 0 (absmax) or the zero point zx (zeropoint), so each of them adds exactly 0 to the
+ * integer sum (qx - zx)(qw - zw): leaving them out gives the same integers, hence the
+ * same Y, for less work. Whole-row groups only (nb == 1); keep == NULL: all columns. */
+static quant_status matmul_q_kept(const quant_matrix *qx, const quant_matrix *qw, const int64_t *keep,
+                                  int64_t nkeep, float *y)
+{
+    const int64_t m = qx->rows, n = qw->rows, k = qx->cols;
+    const int zp = qx->scheme == QUANT_SCHEME_ZEROPOINT;
+    int8_t *cx = gather_codes(qx->codes, m, k, keep, nkeep);
+    int8_t *cw = gather_codes(qw->codes, n, k, keep, nkeep);
+    int32_t *acc = malloc((size_t)(m * n) * sizeof *acc);
+    int64_t *rx = zp ? calloc((size_t)m, sizeof *rx) : NULL;
+    int64_t *rw = zp ? calloc((size_t)n, sizeof *rw) : NULL;
+    quant_status st = QUANT_OK;
+    if (!cx || !cw || !acc || (zp && (!rx || !rw))) {
+        st = QUANT_ERR_NOMEM;
+        goto done;
+    }
+    if (nkeep > 0)
+        st = quant_i8_gemm_kernel(cx, nkeep, cw, nkeep, m, n, nkeep, acc, n);
+    else
+        memset(acc, 0, (size_t)(m * n) * sizeof *acc);
+    if (st != QUANT_OK)
+        goto done;
+    if (zp) {
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t p = 0; p < nkeep; p++)
+                rx[i] += cx[i * nkeep + p];
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t p = 0; p < nkeep; p++)
+                rw[j] += cw[j * nkeep + p];
+    }
+#pragma omp parallel for schedule(static) if ((double)m * (double)n > 1e5)
+    for (int64_t i = 0; i < m; i++) {
+        int64_t gx = qx->gran == QUANT_GRAN_TENSOR ? 0 : i;
+        double sx = qx->scales[gx];
+        int64_t zx = zp ? qx->zeros[gx] : 0;
+        for (int64_t j = 0; j < n; j++) {
+            int64_t gw = qw->gran == QUANT_GRAN_TENSOR ? 0 : j;
+            int64_t c = acc[i * n + j];
+            if (zp) {
+                int64_t zw = qw->zeros[gw];
+                c = c - zw * rx[i] - zx * rw[j] + nkeep * zx * zw;
+            }
+            y[i * n + j] = (float)((double)c / (sx * (double)qw->scales[gw]));
+        }
+    }
+done:
+    free(cx);
+    free(cw);
+    free(acc);
+    free(rx);
+    free(rw);
+    return st;
+}
+
 quant_status quant_matmul_q(const quant_matrix *qx, const quant_matrix *qw, float *y)
 {
     if (!y || !quant_matrix_valid(qx) || !quant_matrix_valid(qw))
@@ -352,70 +424,145 @@ quant_status quant_matmul_float(const quant_scheme_traits *t, const float *x, co
  * xq (X with any outlier columns zeroed) and W. When asked, xdq and wdq receive the
  * dequantized operands. *xb receives the bytes stored for X (codes + scales), *wcb
  * and *wsb those of W's codes and of its scales (+ zero points). detail (may be
- * NULL, QUANT_DETAIL_LEN bytes) receives what a failure's status cannot say. */
+ * NULL, QUANT_DETAIL_LEN bytes) receives what a failure's status cannot say. In ctx,
+ * keep[0..nkeep) lists the columns that are not outliers (keep == NULL: all), and
+ * cache is NULL or the memo of calls on these very operands. */
+typedef struct {
+    const int64_t *keep;
+    int64_t nkeep;
+    quant_cache *cache;
+} lowp_ctx;
+
 typedef quant_status (*lowp_product_fn)(const float *xq, const float *w, int64_t m, int64_t k,
-                                        int64_t n, const quant_matmul_opts *opts, float *y,
-                                        float *xdq, float *wdq, int64_t *xb, int64_t *wcb,
-                                        int64_t *wsb, char *detail);
+                                        int64_t n, const quant_matmul_opts *opts,
+                                        const lowp_ctx *ctx, float *y, float *xdq, float *wdq,
+                                        int64_t *xb, int64_t *wcb, int64_t *wsb, char *detail);
+
+/* "W channel 17: max |v| = 2.1e-40, so 127 / max |v| overflows float32" */
+static void range_detail(const quant_matrix *failed, int is_x, char *detail)
+{
+    if (!detail)
+        return;
+    const char *g = failed->gran == QUANT_GRAN_TENSOR ? "tensor"
+                    : failed->gran == QUANT_GRAN_BLOCK ? "block"
+                    : is_x ? "row" : "channel";
+    int zp = failed->scheme == QUANT_SCHEME_ZEROPOINT;
+    if (failed->gran == QUANT_GRAN_TENSOR)
+        snprintf(detail, QUANT_DETAIL_LEN, "%s per tensor: %s = %.3g, so %s overflows float32", is_x ? "X" : "W",
+                 zp ? "max v - min v" : "max |v|", (double)failed->failed_value,
+                 zp ? "255 / (max v - min v)" : "127 / max |v|");
+    else
+        snprintf(detail, QUANT_DETAIL_LEN, "%s %s %lld: %s = %.3g, so %s overflows float32", is_x ? "X" : "W", g,
+                 (long long)failed->failed_group, zp ? "max v - min v" : "max |v|",
+                 (double)failed->failed_value, zp ? "255 / (max v - min v)" : "127 / max |v|");
+}
+
+/* W quantized at opts' scheme and w_gran, with W dequantized beside it: what every
+ * threshold of one (scheme, w_gran, block) shares. */
+typedef struct {
+    quant_matrix q;
+    float *dq;
+} w_int8_entry;
+
+static void w_int8_entry_free(void *p)
+{
+    w_int8_entry *e = p;
+    if (!e)
+        return;
+    quant_matrix_free(&e->q);
+    free(e->dq);
+    free(e);
+}
+
+/* Moves a freshly quantized *own into the cache (with W dequantized); returns the
+ * entry, or NULL when there is no cache or it did not take the entry (*own is then
+ * still the caller's). */
+static w_int8_entry *w_int8_remember(quant_cache *cache, const quant_cache_key *key, quant_matrix *own)
+{
+    if (!cache)
+        return NULL;
+    const int64_t nk = own->rows * own->cols;
+    w_int8_entry *e = malloc(sizeof *e);
+    float *dq = malloc((size_t)nk * sizeof *dq);
+    if (!e || !dq || quant_dequantize(own, dq) != QUANT_OK) {
+        free(e);
+        free(dq);
+        return NULL;
+    }
+    e->q = *own;
+    e->dq = dq;
+    int64_t bytes = quant_matrix_code_bytes(own) + quant_matrix_scale_bytes(own) + nk * (int64_t)sizeof *dq;
+    if (!quant_cache_put(cache, key, NULL, e, bytes, w_int8_entry_free)) {
+        free(e);
+        free(dq);
+        return NULL;
+    }
+    memset(own, 0, sizeof *own);
+    return e;
+}
 
 static quant_status lowp_int8(const float *xq, const float *w, int64_t m, int64_t k, int64_t n,
-                              const quant_matmul_opts *opts, float *y, float *xdq, float *wdq,
-                              int64_t *xb, int64_t *wcb, int64_t *wsb, char *detail)
+                              const quant_matmul_opts *opts, const lowp_ctx *ctx, float *y,
+                              float *xdq, float *wdq, int64_t *xb, int64_t *wcb, int64_t *wsb,
+                              char *detail)
 {
     /* Per-column scales of X cannot be taken out of the k-sum of an integer GEMM. */
     if (opts->x_gran == QUANT_GRAN_CHANNEL)
         return QUANT_ERR_UNSUPPORTED;
     if (k > QUANT_MAX_K)
         return QUANT_ERR_RANGE;
-    quant_matrix qx, qw;
+    quant_matrix qx, own;
     memset(&qx, 0, sizeof qx);
-    memset(&qw, 0, sizeof qw);
+    memset(&own, 0, sizeof own);
+    quant_cache_key key = { .kind = QUANT_CACHE_W_INT8, .w = w, .k = k, .n = n,
+                            .scheme = opts->scheme, .gran = opts->w_gran,
+                            .block = opts->w_gran == QUANT_GRAN_BLOCK ? opts->block : 0 };
+    w_int8_entry *cached = NULL;
     quant_status st = quant_matrix_init(&qx, opts->scheme, opts->x_gran, m, k, opts->block);
-    if (st == QUANT_OK)
-        st = quant_matrix_init(&qw, opts->scheme, opts->w_gran, n, k, opts->block);
-    const quant_matrix *failed = NULL;
     if (st == QUANT_OK && (st = quant_quantize(xq, &qx)) == QUANT_ERR_RANGE)
-        failed = &qx;
-    if (st == QUANT_OK && (st = quant_quantize(w, &qw)) == QUANT_ERR_RANGE)
-        failed = &qw;
-    if (failed && detail) {
-        /* e.g. "W channel 17: max |v| = 2.1e-40, so 127 / max |v| overflows float32" */
-        int is_x = failed == &qx;
-        const char *g = failed->gran == QUANT_GRAN_TENSOR ? "tensor"
-                        : failed->gran == QUANT_GRAN_BLOCK ? "block"
-                        : is_x ? "row" : "channel";
-        int zp = opts->scheme == QUANT_SCHEME_ZEROPOINT;
-        if (failed->gran == QUANT_GRAN_TENSOR)
-            snprintf(detail, QUANT_DETAIL_LEN, "%s per tensor: %s = %.3g, so %s overflows float32", is_x ? "X" : "W",
-                     zp ? "max v - min v" : "max |v|", (double)failed->failed_value,
-                     zp ? "255 / (max v - min v)" : "127 / max |v|");
-        else
-            snprintf(detail, QUANT_DETAIL_LEN, "%s %s %lld: %s = %.3g, so %s overflows float32", is_x ? "X" : "W", g,
-                     (long long)failed->failed_group, zp ? "max v - min v" : "max |v|",
-                     (double)failed->failed_value, zp ? "255 / (max v - min v)" : "127 / max |v|");
+        range_detail(&qx, 1, detail);
+    if (st == QUANT_OK && !(cached = quant_cache_find(ctx->cache, &key, NULL))) {
+        st = quant_matrix_init(&own, opts->scheme, opts->w_gran, n, k, opts->block);
+        if (st == QUANT_OK && (st = quant_quantize(w, &own)) == QUANT_ERR_RANGE)
+            range_detail(&own, 0, detail);
+        if (st == QUANT_OK)
+            cached = w_int8_remember(ctx->cache, &key, &own);
     }
-    if (st == QUANT_OK)
-        st = quant_matmul_q(&qx, &qw, y);
+    const quant_matrix *qw = cached ? &cached->q : &own;
+    if (st == QUANT_OK) {
+        /* Whole-row groups can skip the zeroed outlier columns (matmul_q_kept). */
+        if (ctx->keep && qx.gran != QUANT_GRAN_BLOCK && qw->gran != QUANT_GRAN_BLOCK)
+            st = matmul_q_kept(&qx, qw, ctx->keep, ctx->nkeep, y);
+        else
+            st = quant_matmul_q(&qx, qw, y);
+    }
     if (st == QUANT_OK && xdq)
         st = quant_dequantize(&qx, xdq);
-    if (st == QUANT_OK && wdq)
-        st = quant_dequantize(&qw, wdq);
+    if (st == QUANT_OK && wdq) {
+        if (cached)
+            memcpy(wdq, cached->dq, (size_t)(n * k) * sizeof *wdq);
+        else
+            st = quant_dequantize(qw, wdq);
+    }
     if (st == QUANT_OK) {
         *xb = quant_matrix_code_bytes(&qx) + quant_matrix_scale_bytes(&qx);
-        *wcb = quant_matrix_code_bytes(&qw);
-        *wsb = quant_matrix_scale_bytes(&qw);
+        *wcb = quant_matrix_code_bytes(qw);
+        *wsb = quant_matrix_scale_bytes(qw);
     }
     quant_matrix_free(&qx);
-    quant_matrix_free(&qw);
+    quant_matrix_free(&own);
     return st;
 }
 
 /* fp8: codes decoded to their exact values, multiplied with float32 accumulation
  * (what an fp8 tensor-core GEMM does), then descaled by sx_i * sw_j. */
 static quant_status lowp_fp8(const float *xq, const float *w, int64_t m, int64_t k, int64_t n,
-                             const quant_matmul_opts *opts, float *y, float *xdq, float *wdq,
-                             int64_t *xb, int64_t *wcb, int64_t *wsb, char *detail)
+                             const quant_matmul_opts *opts, const lowp_ctx *ctx, float *y,
+                             float *xdq, float *wdq, int64_t *xb, int64_t *wcb, int64_t *wsb,
+                             char *detail)
 {
+    (void)ctx;
+    (void)detail;
     if ((opts->x_gran != QUANT_GRAN_TENSOR && opts->x_gran != QUANT_GRAN_ROW) ||
         (opts->w_gran != QUANT_GRAN_TENSOR && opts->w_gran != QUANT_GRAN_ROW &&
          opts->w_gran != QUANT_GRAN_CHANNEL))
@@ -475,15 +622,16 @@ done:
     return st;
 }
 
-/* The int8 / fp8 pipeline with the LLM.int8() decomposition around `lowp`. */
+/* The int8 / fp8 pipeline with the LLM.int8() decomposition around `lowp`. cache is
+ * NULL or the memo of calls on these very x and w. */
 static quant_status matmul_decomposed(const float *x, const float *w, int64_t m, int64_t k,
-                                      int64_t n, const quant_matmul_opts *opts,
+                                      int64_t n, const quant_matmul_opts *opts, quant_cache *cache,
                                       lowp_product_fn lowp, float *y, quant_matmul_info *info)
 {
-    const int64_t mk = m * k, nk = n * k;
+    const int64_t mk = m * k, nk = n * k, mn = m * n;
     uint8_t *cols = malloc((size_t)k);
-    float *xz = NULL, *xo = NULL, *wo = NULL, *wdq = NULL, *xe = NULL;
-    int64_t *oidx = NULL;
+    float *xz = NULL, *xo = NULL, *wo = NULL, *wdq = NULL, *xe = NULL, *prod = NULL;
+    int64_t *oidx = NULL, *keep = NULL;
     int64_t no = 0, xb = 0, wcb = 0, wsb = 0;
     quant_status st = QUANT_OK;
     if (!cols) {
@@ -495,27 +643,35 @@ static quant_status matmul_decomposed(const float *x, const float *w, int64_t m,
         goto done;
 
     const float *xq = x;
+    lowp_ctx ctx = { .cache = cache };
     if (no > 0) {
         xz = malloc((size_t)mk * sizeof *xz);
         oidx = malloc((size_t)no * sizeof *oidx);
-        if (!xz || !oidx) {
+        keep = malloc((size_t)(k - no + 1) * sizeof *keep);
+        if (!xz || !oidx || !keep) {
             st = QUANT_ERR_NOMEM;
             goto done;
         }
-        for (int64_t j = 0, o = 0; j < k; j++)
+        for (int64_t j = 0, o = 0, q = 0; j < k; j++) {
             if (cols[j])
                 oidx[o++] = j;
+            else
+                keep[q++] = j;
+        }
         memcpy(xz, x, (size_t)mk * sizeof *xz);
 #pragma omp parallel for schedule(static) if (m * no > (1 << 15))
         for (int64_t i = 0; i < m; i++)
             for (int64_t o = 0; o < no; o++)
                 xz[i * k + oidx[o]] = 0.0f;
         xq = xz;
+        ctx.keep = keep;
+        ctx.nkeep = k - no;
     }
 
     /* Dequantized W is needed for the `dequant` outlier weights and for w_rel_err;
      * dequantized X for x_rel_err. */
-    int need_wdq = (no > 0 && opts->outlier_weights == QUANT_OUTLIER_DEQUANT) || info;
+    const int dequant = opts->outlier_weights == QUANT_OUTLIER_DEQUANT;
+    int need_wdq = (no > 0 && dequant) || info;
     if (need_wdq)
         wdq = malloc((size_t)nk * sizeof *wdq);
     if (info)
@@ -524,29 +680,60 @@ static quant_status matmul_decomposed(const float *x, const float *w, int64_t m,
         st = QUANT_ERR_NOMEM;
         goto done;
     }
-    st = lowp(xq, w, m, k, n, opts, y, xe, wdq, &xb, &wcb, &wsb, info ? info->detail : NULL);
+    st = lowp(xq, w, m, k, n, opts, &ctx, y, xe, wdq, &xb, &wcb, &wsb, info ? info->detail : NULL);
     if (st != QUANT_OK)
         goto done;
 
     if (no > 0) {
-        xo = malloc((size_t)(m * no) * sizeof *xo);
-        wo = malloc((size_t)(n * no) * sizeof *wo);
-        if (!xo || !wo) {
-            st = QUANT_ERR_NOMEM;
-            goto done;
+        /* The outlier product depends on X, O and the outlier weights: with fp16 weights
+         * it is the same for every scheme at this outlier set. */
+        quant_cache_key key = { .kind = QUANT_CACHE_OUTLIER_PRODUCT, .x = x, .w = w, .m = m, .k = k,
+                                .n = n, .outlier_weights = opts->outlier_weights };
+        if (dequant) {
+            key.scheme = opts->scheme;
+            key.gran = opts->w_gran;
+            key.block = opts->w_gran == QUANT_GRAN_BLOCK ? opts->block : 0;
         }
-        const float *wsrc = opts->outlier_weights == QUANT_OUTLIER_DEQUANT ? wdq : w;
-        /* element-wise: threads change nothing */
+        const float *v = quant_cache_find(cache, &key, cols);
+        if (!v || info) {
+            xo = malloc((size_t)(m * no) * sizeof *xo);
+            wo = malloc((size_t)(n * no) * sizeof *wo);
+            if (!xo || !wo) {
+                st = QUANT_ERR_NOMEM;
+                goto done;
+            }
+            const float *wsrc = dequant ? wdq : w;
+            /* The outlier columns rounded to fp16, row by row: threads change nothing. */
 #pragma omp parallel for schedule(static) if (m * no > (1 << 15))
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t o = 0; o < no; o++)
-                xo[i * no + o] = quant_f16_to_f32(quant_f32_to_f16(x[i * k + oidx[o]]));
+            for (int64_t i = 0; i < m; i++) {
+                for (int64_t o = 0; o < no; o++)
+                    xo[i * no + o] = x[i * k + oidx[o]];
+                quant_round_f16(xo + i * no, xo + i * no, (size_t)no);
+            }
 #pragma omp parallel for schedule(static) if (n * no > (1 << 15))
-        for (int64_t j = 0; j < n; j++)
-            for (int64_t o = 0; o < no; o++)
-                wo[j * no + o] = quant_f16_to_f32(quant_f32_to_f16(wsrc[j * k + oidx[o]]));
-        /* Y += X[:,O] W[:,O]^T, float32 accumulation (beta = 1 adds onto the low-precision part). */
-        quant_gemm_f32(xo, no, wo, no, m, n, no, y, n, 1);
+            for (int64_t j = 0; j < n; j++) {
+                for (int64_t o = 0; o < no; o++)
+                    wo[j * no + o] = wsrc[j * k + oidx[o]];
+                quant_round_f16(wo + j * no, wo + j * no, (size_t)no);
+            }
+        }
+        if (!v) {
+            /* X[:,O] W[:,O]^T with float32 accumulation */
+            prod = malloc((size_t)mn * sizeof *prod);
+            if (!prod) {
+                st = QUANT_ERR_NOMEM;
+                goto done;
+            }
+            quant_gemm_f32(xo, no, wo, no, m, n, no, prod, n, 0);
+            v = prod;
+            if (quant_cache_put(cache, &key, cols, prod, mn * (int64_t)sizeof *prod, free))
+                prod = NULL;
+        }
+        /* Y += the outlier product, added onto the low-precision part as
+         * quant_gemm_f32's accumulate = 1 would: element-wise, threads change nothing. */
+#pragma omp parallel for schedule(static) if (mn > (1 << 16))
+        for (int64_t i = 0; i < mn; i++)
+            y[i] = y[i] + v[i];
     }
 
     if (info) {
@@ -580,7 +767,9 @@ done:
     free(wo);
     free(wdq);
     free(xe);
+    free(prod);
     free(oidx);
+    free(keep);
     return st;
 }
 
@@ -635,8 +824,9 @@ static quant_status matmul_lowp(const float *x, const float *w, int64_t m, int64
                                 quant_matmul_info *info)
 {
     const int64_t mk = m * k, nk = n * k;
+    /* Under SmoothQuant the operands are this call's own copies: nothing to share. */
     if (opts->smooth_alpha == 0.0f)
-        return matmul_decomposed(x, w, m, k, n, opts, lowp, y, info);
+        return matmul_decomposed(x, w, m, k, n, opts, opts->cache, lowp, y, info);
     float *s = malloc((size_t)k * sizeof *s);
     float *xs = malloc((size_t)mk * sizeof *xs);
     float *ws = malloc((size_t)nk * sizeof *ws);
@@ -646,7 +836,7 @@ static quant_status matmul_lowp(const float *x, const float *w, int64_t m, int64
         if (st == QUANT_OK)
             st = quant_smooth_apply(x, w, m, k, n, s, xs, ws);
         if (st == QUANT_OK)
-            st = matmul_decomposed(xs, ws, m, k, n, opts, lowp, y, info);
+            st = matmul_decomposed(xs, ws, m, k, n, opts, NULL, lowp, y, info);
     }
     free(s);
     free(xs);

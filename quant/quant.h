@@ -368,6 +368,24 @@ quant_status quant_matmul_q(const quant_matrix *qx, const quant_matrix *qw, floa
 quant_status quant_outlier_cols(const float *x, int64_t m, int64_t k, float threshold,
                                 uint8_t *cols, int64_t *n_outliers);
 
+/* ---------------------------------------------------------------------------- */
+/* Work shared between calls on the same operands                               */
+
+/* A memo for quant_matmul_scheme calls on one X and W (the points of a sweep): W
+ * quantized at one (scheme, w_gran, block), reused by every threshold, and the
+ * LLM.int8() outlier product X[:,O] W[:,O]^T with fp16 outlier weights, reused by
+ * every int8 / fp8 scheme whose threshold finds the same columns O. A call with a
+ * cache gives Y and info bit for bit as the same call without one. The caller
+ * promises that x and w keep their addresses and contents while the cache lives
+ * (create it with the tensors, free it with them); calls under SmoothQuant, whose
+ * operands are per-call copies, do not use it. Least recently used entries are freed
+ * beyond budget_bytes (an entry larger than the budget is not kept). Not thread-safe:
+ * one caller at a time. */
+typedef struct quant_cache quant_cache;
+quant_cache *quant_cache_new(int64_t budget_bytes);   /* NULL when out of memory */
+void quant_cache_free(quant_cache *c);                 /* NULL is accepted */
+int64_t quant_cache_bytes(const quant_cache *c);       /* bytes held now */
+
 /* Options of one quantized matmul: the point's scheme. */
 typedef struct quant_matmul_opts {
     quant_scheme scheme;
@@ -378,6 +396,7 @@ typedef struct quant_matmul_opts {
     float smooth_alpha;                   /* SmoothQuant migration strength in [0, 1]; 0 = off.
                                            * Used by the int8 and fp8 schemes, ignored by the
                                            * float and 4-bit ones. */
+    quant_cache *cache;                   /* NULL, or the memo of calls on the same x and w */
 } quant_matmul_opts;
 
 /* What a quantized matmul produced beside Y, for metrics and memory columns. */

@@ -25,6 +25,34 @@ void quant_gemm_f32(const float *x, int64_t ldx, const float *w, int64_t ldw, in
 void quant_gemm_f64(const float *x, int64_t ldx, const float *w, int64_t ldw, int64_t m,
                     int64_t n, int64_t k, double *y, int64_t ldy);
 
+/* The memo of cache.c. A key names a sub-result by the operands and the options it
+ * depends on (fields that do not matter are 0); an outlier set, when part of the key,
+ * is passed beside it as k bytes. */
+enum { QUANT_CACHE_W_INT8 = 1, QUANT_CACHE_OUTLIER_PRODUCT };
+typedef struct {
+    int kind;
+    const float *x, *w;
+    int64_t m, k, n;
+    quant_scheme scheme;
+    quant_gran gran;
+    int64_t block;
+    quant_outlier_weights outlier_weights;
+} quant_cache_key;
+/* Starts a call: entries found or put from now on are kept until the next begin. */
+void quant_cache_begin(quant_cache *c);
+/* The payload stored under key (and cols), or NULL. c may be NULL. */
+void *quant_cache_find(quant_cache *c, const quant_cache_key *key, const uint8_t *cols);
+/* Stores payload (bytes large) under key, evicting least recently used entries of
+ * earlier calls to stay within the budget. Returns 1 when the cache took it (it frees
+ * it later with free_payload), 0 when it did not (the caller still owns it). */
+int quant_cache_put(quant_cache *c, const quant_cache_key *key, const uint8_t *cols,
+                    void *payload, int64_t bytes, void (*free_payload)(void *));
+
+/* quant_round_f16 without the F16C instructions (what it does on other CPUs), and
+ * whether this CPU has them: for the test that checks the two agree bit for bit. */
+void quant_round_f16_portable(const float *src, float *dst, size_t count);
+int quant_have_f16c(void);
+
 /* 1 when a, b > 0 and a * b fits in int64 and in size_t; the product in *out. */
 int quant_size_mul(int64_t a, int64_t b, int64_t *out);
 

@@ -158,5 +158,6 @@ quant_status quant_matmul_scheme(const float *x, const float *w, int64_t m, int6
         return QUANT_ERR_NONFINITE;
     if (info)
         memset(info, 0, sizeof *info);
+    quant_cache_begin(opts->cache);
     return t->matmul(t, x, w, m, k, n, opts, y, info);
 }

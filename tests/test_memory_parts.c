@@ -160,7 +160,7 @@ Test(memory_parts, float_schemes_store_codes_only)
             tq_fill_normal(x, m * k, 1, 1.0);
             tq_fill_normal(w, n * k, 2, 0.05);
             /* granularities and threshold are ignored by the float schemes */
-            quant_matmul_opts o = {t->id, QUANT_GRAN_ROW, QUANT_GRAN_BLOCK, 16, 6.0f, QUANT_OUTLIER_FP16, 0.0f};
+            quant_matmul_opts o = {t->id, QUANT_GRAN_ROW, QUANT_GRAN_BLOCK, 16, 6.0f, QUANT_OUTLIER_FP16, 0.0f, NULL};
             quant_matmul_info info;
             cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, &info), QUANT_OK, "%s", t->name);
             char what[64];
@@ -196,7 +196,7 @@ Test(memory_parts, int8_and_fp8_codes_scales_zero_points_and_outlier_columns)
                         if (thresholds[ti] == 0.0f)
                             o = 0;
                         quant_matmul_opts opts = {t->id, xgs[xi], wgs[wi], block, thresholds[ti],
-                                                  (quant_outlier_weights)ow, 0.0f};
+                                                  (quant_outlier_weights)ow, 0.0f, NULL};
                         quant_matmul_info info;
                         quant_status st = quant_matmul_scheme(x, w, m, k, n, &opts, y, &info);
                         char what[128];
@@ -232,7 +232,7 @@ Test(memory_parts, a_scale_per_column_of_x_is_unsupported_by_int8_and_fp8)
     static const quant_scheme s[] = {QUANT_SCHEME_ABSMAX, QUANT_SCHEME_ZEROPOINT, QUANT_SCHEME_FP8_E4M3,
                                      QUANT_SCHEME_FP8_E5M2};
     for (int i = 0; i < 4; i++) {
-        quant_matmul_opts o = {s[i], QUANT_GRAN_CHANNEL, QUANT_GRAN_CHANNEL, 0, 0.0f, QUANT_OUTLIER_FP16, 0.0f};
+        quant_matmul_opts o = {s[i], QUANT_GRAN_CHANNEL, QUANT_GRAN_CHANNEL, 0, 0.0f, QUANT_OUTLIER_FP16, 0.0f, NULL};
         cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, NULL), QUANT_ERR_UNSUPPORTED);
     }
 }
@@ -262,7 +262,7 @@ Test(memory_parts, fourbit_packed_codes_block_scales_and_second_level)
             tq_fill_normal(x, m * k, 5, 1.0);
             tq_fill_normal(w, n * k, 6, 0.02);
             /* threshold and granularities are ignored: no outlier columns */
-            quant_matmul_opts o = {t->id, QUANT_GRAN_ROW, QUANT_GRAN_BLOCK, block, 6.0f, QUANT_OUTLIER_FP16, 0.0f};
+            quant_matmul_opts o = {t->id, QUANT_GRAN_ROW, QUANT_GRAN_BLOCK, block, 6.0f, QUANT_OUTLIER_FP16, 0.0f, NULL};
             quant_matmul_info info;
             cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, &info), QUANT_OK, "%s", t->name);
             char what[96];
@@ -289,7 +289,7 @@ Test(memory_parts, nf4_block_64_is_4_5_bits_per_weight_and_4_127_with_double_qua
     tq_fill_normal(x, m * k, 9, 1.0);
     tq_fill_normal(w, n * k, 10, 0.02);
     const double nk = (double)(n * k);
-    quant_matmul_opts o = {QUANT_SCHEME_NF4, QUANT_GRAN_TENSOR, QUANT_GRAN_BLOCK, 64, 0.0f, QUANT_OUTLIER_FP16, 0.0f};
+    quant_matmul_opts o = {QUANT_SCHEME_NF4, QUANT_GRAN_TENSOR, QUANT_GRAN_BLOCK, 64, 0.0f, QUANT_OUTLIER_FP16, 0.0f, NULL};
     quant_matmul_info info;
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, &info), QUANT_OK);
     cr_assert_eq(8.0 * (double)info.w_bytes / nk, 4.5);

@@ -207,7 +207,7 @@ Test(quant_fourbit, bits_per_parameter_match_the_formulas_from_stored_bytes)
     const double params = (double)(n * k);
     for (int s = 0; s < N_FOURBIT; s++) {
         quant_matmul_opts o = {fourbit_schemes[s], QUANT_GRAN_TENSOR, QUANT_GRAN_BLOCK, 64, 0.0f,
-                               QUANT_OUTLIER_FP16, 0.0f};
+                               QUANT_OUTLIER_FP16, 0.0f, NULL};
         quant_matmul_info info;
         cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, &info), QUANT_OK);
         double bpp = 8.0 * (double)info.w_bytes / params;
@@ -239,7 +239,7 @@ Test(quant_fourbit, matmul_is_fp16_x_times_fp16_dequantized_w)
     tq_fill_normal(w, n * k, 62, 0.02);
     for (int s = 0; s < N_FOURBIT; s++) {
         quant_matmul_opts o = {fourbit_schemes[s], QUANT_GRAN_ROW, QUANT_GRAN_BLOCK, 32, 6.0f,
-                               QUANT_OUTLIER_FP16, 0.5f};
+                               QUANT_OUTLIER_FP16, 0.5f, NULL};
         quant_matmul_info info;
         cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, &info), QUANT_OK);
         cr_assert_eq(info.outlier_cols, 0, "4-bit schemes ignore the threshold");
@@ -261,7 +261,7 @@ Test(quant_fourbit, matmul_is_fp16_x_times_fp16_dequantized_w)
             }
     }
     quant_matmul_opts o = {QUANT_SCHEME_NF4, QUANT_GRAN_TENSOR, QUANT_GRAN_BLOCK, 16, 0.0f,
-                           QUANT_OUTLIER_FP16, 0.0f};
+                           QUANT_OUTLIER_FP16, 0.0f, NULL};
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, NULL), QUANT_ERR_BLOCK);
     o.block = 8192;
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, NULL), QUANT_ERR_BLOCK);

@@ -168,7 +168,7 @@ Test(quant_fp8, matmul_equals_float64_product_of_the_dequantized_operands)
         for (int xg = 0; xg < 2; xg++) {
             quant_gran gx = xg ? QUANT_GRAN_ROW : QUANT_GRAN_TENSOR;
             quant_gran gw = xg ? QUANT_GRAN_CHANNEL : QUANT_GRAN_TENSOR;
-            quant_matmul_opts o = {(quant_scheme)s, gx, gw, 0, 0.0f, QUANT_OUTLIER_FP16, 0.0f};
+            quant_matmul_opts o = {(quant_scheme)s, gx, gw, 0, 0.0f, QUANT_OUTLIER_FP16, 0.0f, NULL};
             quant_matmul_info info;
             cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, &info), QUANT_OK);
             quant_fp8_roundtrip((quant_scheme)s, gx, x, m, k, 0, xd);
@@ -205,7 +205,7 @@ Test(quant_fp8, outlier_decomposition_counts_columns_and_fp16_bytes)
         if (fabsf(x[i]) >= 6.0f && i % k != 3 && i % k != 40)
             x[i] = 5.0f;
     quant_matmul_opts o = {QUANT_SCHEME_FP8_E4M3, QUANT_GRAN_ROW, QUANT_GRAN_CHANNEL, 0, 6.0f,
-                           QUANT_OUTLIER_FP16, 0.0f};
+                           QUANT_OUTLIER_FP16, 0.0f, NULL};
     quant_matmul_info info;
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, &info), QUANT_OK);
     cr_assert_eq(info.outlier_cols, 2);

@@ -256,7 +256,7 @@ Test(quant_matmul, threshold_zero_never_flags_outliers)
 
 static quant_matmul_opts opts_of(quant_scheme s, float t, quant_outlier_weights ow)
 {
-    quant_matmul_opts o = {s, QUANT_GRAN_ROW, QUANT_GRAN_CHANNEL, 0, t, ow, 0.0f};
+    quant_matmul_opts o = {s, QUANT_GRAN_ROW, QUANT_GRAN_CHANNEL, 0, t, ow, 0.0f, NULL};
     return o;
 }
 
@@ -379,7 +379,7 @@ Test(quant_matmul, zeropoint_bytes_count_int32_zero_points)
     tq_fill_normal(x, m * k, 81, 1.0);
     tq_fill_normal(w, n * k, 82, 1.0);
     quant_matmul_opts o = {QUANT_SCHEME_ZEROPOINT, QUANT_GRAN_TENSOR, QUANT_GRAN_BLOCK, 8, 0.0f,
-                           QUANT_OUTLIER_FP16, 0.0f};
+                           QUANT_OUTLIER_FP16, 0.0f, NULL};
     quant_matmul_info info;
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, &info), QUANT_OK);
     cr_assert_eq(info.w_bytes, n * k + 8 * (n * k / 8));
@@ -391,7 +391,7 @@ Test(quant_matmul, scheme_errors_are_reported)
     const int64_t m = 4, k = 30, n = 3;
     float x[120] = {0}, w[90] = {0}, y[12];
     quant_matmul_opts o = {QUANT_SCHEME_ABSMAX, QUANT_GRAN_ROW, QUANT_GRAN_BLOCK, 7, 0.0f,
-                           QUANT_OUTLIER_FP16, 0.0f};
+                           QUANT_OUTLIER_FP16, 0.0f, NULL};
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, NULL), QUANT_ERR_BLOCK);
     o.w_gran = QUANT_GRAN_CHANNEL;
     o.x_gran = QUANT_GRAN_CHANNEL;

@@ -75,7 +75,7 @@ Test(quant_smooth, alpha_zero_is_off_and_bit_identical)
     outlier_data(x, w, m, k, n);
     for (int s = QUANT_SCHEME_ABSMAX; s <= QUANT_SCHEME_FP8_E5M2; s++) {
         quant_matmul_opts o = {(quant_scheme)s, QUANT_GRAN_ROW, QUANT_GRAN_CHANNEL, 0, 0.0f,
-                               QUANT_OUTLIER_FP16, 0.0f};
+                               QUANT_OUTLIER_FP16, 0.0f, NULL};
         quant_matmul_opts d = o;
         d.smooth_alpha = 0.5f;
         cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y0, NULL), QUANT_OK);
@@ -96,7 +96,7 @@ Test(quant_smooth, alpha_half_cuts_per_tensor_absmax_error_on_outlier_channels)
     outlier_data(x, w, m, k, n);
     cr_assert_eq(quant_matmul_ref_f64(x, w, m, k, n, ref), QUANT_OK);
     quant_matmul_opts o = {QUANT_SCHEME_ABSMAX, QUANT_GRAN_TENSOR, QUANT_GRAN_TENSOR, 0, 0.0f,
-                           QUANT_OUTLIER_FP16, 0.0f};
+                           QUANT_OUTLIER_FP16, 0.0f, NULL};
     quant_metrics plain, smooth;
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, NULL), QUANT_OK);
     quant_metrics_compute(y, ref, m, n, &plain);
@@ -122,14 +122,14 @@ Test(quant_smooth, float_and_fourbit_schemes_ignore_alpha_and_bad_alpha_is_an_er
                                    QUANT_SCHEME_FP4_DQ};
     for (int i = 0; i < 4; i++) {
         quant_matmul_opts o = {ignore[i], QUANT_GRAN_TENSOR, QUANT_GRAN_BLOCK, 32, 0.0f,
-                               QUANT_OUTLIER_FP16, 0.0f};
+                               QUANT_OUTLIER_FP16, 0.0f, NULL};
         cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y0, NULL), QUANT_OK);
         o.smooth_alpha = 0.8f;
         cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y1, NULL), QUANT_OK);
         cr_assert_eq(memcmp(y0, y1, sizeof y0), 0);
     }
     quant_matmul_opts o = {QUANT_SCHEME_ABSMAX, QUANT_GRAN_ROW, QUANT_GRAN_CHANNEL, 0, 0.0f,
-                           QUANT_OUTLIER_FP16, -0.1f};
+                           QUANT_OUTLIER_FP16, -0.1f, NULL};
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y0, NULL), QUANT_ERR_ARG);
     o.smooth_alpha = NAN;
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y0, NULL), QUANT_ERR_ARG);

@@ -87,6 +87,8 @@ typedef struct {
                                   a backend may skip the checked run and the operand-error
                                   passes (cuda does: DESIGN 5). 0 (the default): Y and
                                   every error column as usual */
+    quant_cache *cache;        /* NULL, or the memo of the points on these x and w; used by
+                                  the checked run only, never by a timed one */
 } qlab_backend_job;
 
 /* One timed run: writes each stage's time in microseconds into us[0..n_stages),

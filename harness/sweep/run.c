@@ -465,6 +465,8 @@ int qlab_run(const qlab_run_opts *o)
                 .p = p, .x = wl.x, .w = wl.w, .bias = wl.bias,
                 .measure_latency = e.measure_latency, .measure_memory = e.measure_memory,
                 .timing = &e.timing, .skip_error = !e.measure_error,
+                /* peak_bytes measures the pipeline, not what earlier points left behind */
+                .cache = e.measure_memory ? NULL : wl.cache,
             };
             if (b->run(&job, y, &row, &samples, row.message, sizeof row.message))
                 failed = 1;

@@ -155,6 +155,7 @@ void qlab_workload_free(qlab_workload *wl)
     free(wl->w);
     free(wl->bias);
     free(wl->y_ref);
+    quant_cache_free(wl->cache);
     memset(wl, 0, sizeof *wl);
 }
 
@@ -193,9 +194,8 @@ static int workload_from_dump(const qlab_point *p, qlab_workload *wl, char *err,
     return rc;
 }
 
-int qlab_workload_make(const qlab_point *p, qlab_workload *wl, char *err, size_t err_len)
+static int workload_tensors(const qlab_point *p, qlab_workload *wl, char *err, size_t err_len)
 {
-    memset(wl, 0, sizeof *wl);
     if (strcmp(p->workload, "dump") == 0)
         return workload_from_dump(p, wl, err, err_len);
     if (strcmp(p->workload, "synthetic") != 0) {
@@ -236,6 +236,20 @@ int qlab_workload_make(const qlab_point *p, qlab_workload *wl, char *err, size_t
         free(cols);
     }
     return 0;
+}
+
+int qlab_workload_make(const qlab_point *p, qlab_workload *wl, char *err, size_t err_len)
+{
+    memset(wl, 0, sizeof *wl);
+    int rc = workload_tensors(p, wl, err, err_len);
+    if (rc == 0) {
+        /* Room for W quantized at a few (scheme, granularity) pairs and the outlier
+         * products of a threshold sweep, in proportion to the operands. Without it
+         * (out of memory) the points only run slower. */
+        int64_t operands = 4 * (wl->m * wl->k + wl->n * wl->k + wl->m * wl->n);
+        wl->cache = quant_cache_new(4 * operands);
+    }
+    return rc;
 }
 
 int qlab_workload_reference(qlab_workload *wl, char *err, size_t err_len)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/point.h"
+#include "quant/quant.h"
 
 typedef struct {
     int64_t m, k, n;
@@ -19,6 +20,7 @@ typedef struct {
     float *bias;     /* [n] or NULL */
     double *y_ref;   /* [m,n] float64 reference X W^T (+ bias), filled by workload_reference */
     uint64_t key;    /* hash of the workload values that made it */
+    quant_cache *cache;  /* work shared by the points on these tensors (quant_cache), or NULL */
 } qlab_workload;
 
 /* Key of a point's workload: equal keys mean equal tensors (the runner reuses them). */
