@@ -123,8 +123,8 @@ static void widen_slice(const int8_t *src, int64_t ld, int64_t rows, int64_t p0,
     }
 }
 
-quant_status quant_i8_gemm_kernel(const int8_t *x, int64_t ldx, const int8_t *w, int64_t ldw,
-                                  int64_t m, int64_t n, int64_t k, int32_t *acc, int64_t ldc)
+quant_status quant_i8_gemm_portable(const int8_t *x, int64_t ldx, const int8_t *w, int64_t ldw,
+                                    int64_t m, int64_t n, int64_t k, int32_t *acc, int64_t ldc)
 {
     int64_t kc_max = k < GEMM_KC ? k : GEMM_KC;
     int16_t *xs = malloc((size_t)(m * kc_max) * sizeof *xs);
@@ -172,6 +172,15 @@ quant_status quant_i8_gemm_kernel(const int8_t *x, int64_t ldx, const int8_t *w,
     free(xs);
     free(ws);
     return QUANT_OK;
+}
+
+quant_status quant_i8_gemm_kernel(const int8_t *x, int64_t ldx, const int8_t *w, int64_t ldw,
+                                  int64_t m, int64_t n, int64_t k, int32_t *acc, int64_t ldc)
+{
+    /* The same integers either way (integer sums are exact): VNNI where the CPU has it. */
+    if (quant_have_vnni())
+        return quant_i8_gemm_vnni(x, ldx, w, ldw, m, n, k, acc, ldc);
+    return quant_i8_gemm_portable(x, ldx, w, ldw, m, n, k, acc, ldc);
 }
 
 quant_status quant_matmul_i8_i32(const int8_t *qx, const int8_t *qw, int64_t m, int64_t k,

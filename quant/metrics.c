@@ -3,9 +3,33 @@
  * One accumulation routine serves both reference precisions; each metric is named
  * for exactly what it computes. Non-finite values in y (an fp16 product that
  * overflowed) propagate into the metrics as inf or NaN rather than being hidden.
+ *
+ * Every sum runs in the order of gemm.c: eight lanes, lane l takes the elements
+ * l, l+8, l+16, ... of a row (or of the whole array for quant_rel_err_f32) in
+ * increasing order, and the lanes are added as ((0+1)+(2+3))+((4+5)+(6+7)); the
+ * metrics over a matrix then add the rows' sums in increasing row order. GCC vector
+ * extensions fix that order whatever instructions the compiler picks, and the build
+ * disables FMA contraction, so the bits are the same on every x86-64 machine.
  */
 #include <math.h>
+#include <string.h>
 #include "quant.h"
+
+#define LANES 8
+typedef double v8d __attribute__((vector_size(LANES * sizeof(double))));
+typedef float v8f __attribute__((vector_size(LANES * sizeof(float))));
+
+static inline v8d load8d(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, v8d);
+}
+
+static inline double hsum(v8d a)
+{
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
 
 /* rel_err from the two Frobenius norms, with the rules stated in quant.h. */
 static double rel_err_from_norms(double err_norm, double ref_norm)
@@ -15,10 +39,59 @@ static double rel_err_from_norms(double err_norm, double ref_norm)
     return err_norm / ref_norm;
 }
 
-/* Reference element r of row-major storage that is float32 (ref32) or float64. */
-static double ref_at(const double *ref64, const float *ref32, int64_t i)
+/* A row's sums, lane by lane. */
+typedef struct {
+    v8d err2, ref2, abs, dot, yy;
+    double max_abs;
+    int64_t nonfinite;
+} row_sums;
+
+/* max |d| that lets a NaN through and keeps it: once NaN, always NaN. */
+static inline double max_nan(double m, double ad)
 {
-    return ref64 ? ref64[i] : (double)ref32[i];
+    return (ad > m || isnan(ad)) ? ad : m;
+}
+
+static void add_element(row_sums *s, int l, double a, double b)
+{
+    double d = a - b;
+    s->nonfinite += !isfinite(a);
+    s->err2[l] += d * d;
+    s->ref2[l] += b * b;
+    double ad = fabs(d);
+    s->max_abs = max_nan(s->max_abs, ad);
+    s->abs[l] += ad;
+    s->dot[l] += a * b;
+    s->yy[l] += a * a;
+}
+
+static void row_of(const float *y, const double *ref64, const float *ref32, int64_t cols, row_sums *s)
+{
+    memset(s, 0, sizeof *s);
+    v8d mx = {0};
+    int64_t c = 0;
+    for (; c + LANES <= cols; c += LANES) {
+        v8d a = load8d(y + c), b;
+        if (ref64)
+            memcpy(&b, ref64 + c, sizeof b);
+        else
+            b = load8d(ref32 + c);
+        v8d d = a - b, ad;
+        for (int l = 0; l < LANES; l++) {
+            ad[l] = fabs(d[l]);
+            mx[l] = max_nan(mx[l], ad[l]);
+            s->nonfinite += !isfinite(a[l]);
+        }
+        s->err2 += d * d;
+        s->ref2 += b * b;
+        s->abs += ad;
+        s->dot += a * b;
+        s->yy += a * a;
+    }
+    for (int l = 0; l < LANES; l++)
+        s->max_abs = max_nan(s->max_abs, mx[l]);
+    for (int l = 0; c + l < cols; l++)
+        add_element(s, l, y[c + l], ref64 ? ref64[c + l] : (double)ref32[c + l]);
 }
 
 static quant_status metrics_core(const float *y, const double *ref64, const float *ref32,
@@ -29,22 +102,14 @@ static quant_status metrics_core(const float *y, const double *ref64, const floa
     double err2 = 0.0, ref2 = 0.0, max_abs = 0.0, sum_abs = 0.0, cos_sum = 0.0;
     int64_t cos_rows = 0, zero_ref = 0, nonfinite = 0;
     for (int64_t r = 0; r < rows; r++) {
-        double dot = 0.0, yy = 0.0, rr = 0.0;
-        for (int64_t c = 0; c < cols; c++) {
-            int64_t i = r * cols + c;
-            double a = y[i], b = ref_at(ref64, ref32, i);
-            double d = a - b;
-            nonfinite += !isfinite(a);
-            err2 += d * d;
-            ref2 += b * b;
-            double ad = fabs(d);
-            if (ad > max_abs || isnan(ad))
-                max_abs = ad;
-            sum_abs += ad;
-            dot += a * b;
-            yy += a * a;
-            rr += b * b;
-        }
+        row_sums s;
+        row_of(y + r * cols, ref64 ? ref64 + r * cols : NULL, ref32 ? ref32 + r * cols : NULL, cols, &s);
+        double rr = hsum(s.ref2), yy = hsum(s.yy), dot = hsum(s.dot);
+        err2 += hsum(s.err2);
+        ref2 += rr;
+        sum_abs += hsum(s.abs);
+        max_abs = max_nan(max_abs, s.max_abs);
+        nonfinite += s.nonfinite;
         /* A zero reference row has no direction to agree with: it is left out (and
          * counted) rather than scored 1 or 0; a zero output row under a nonzero
          * reference shares nothing with it and scores 0. */
@@ -89,11 +154,18 @@ quant_status quant_metrics_compute_f32(const float *y, const float *y_ref, int64
 
 double quant_rel_err_f32(const float *a, const float *b, size_t count)
 {
-    double err2 = 0.0, ref2 = 0.0;
-    for (size_t i = 0; i < count; i++) {
-        double d = (double)a[i] - (double)b[i];
+    v8d err2 = {0}, ref2 = {0};
+    size_t i = 0;
+    for (; i + LANES <= count; i += LANES) {
+        v8d x = load8d(a + i), r = load8d(b + i);
+        v8d d = x - r;
         err2 += d * d;
-        ref2 += (double)b[i] * (double)b[i];
+        ref2 += r * r;
     }
-    return rel_err_from_norms(sqrt(err2), sqrt(ref2));
+    for (int l = 0; i + (size_t)l < count; l++) {
+        double d = (double)a[i + l] - (double)b[i + l];
+        err2[l] += d * d;
+        ref2[l] += (double)b[i + l] * (double)b[i + l];
+    }
+    return rel_err_from_norms(sqrt(hsum(err2)), sqrt(hsum(ref2)));
 }

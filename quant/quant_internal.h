@@ -14,6 +14,15 @@
  * Returns QUANT_ERR_NOMEM if its int16 scratch slices cannot be allocated. */
 quant_status quant_i8_gemm_kernel(const int8_t *x, int64_t ldx, const int8_t *w, int64_t ldw,
                                   int64_t m, int64_t n, int64_t k, int32_t *acc, int64_t ldc);
+/* The kernel's two implementations, which give the same integers: the portable C one
+ * (int16-widened 4x4 tiles that compilers vectorize for the build's target), and the
+ * AVX-512 VNNI one of gemm_vnni.c (QUANT_ERR_UNSUPPORTED where quant_have_vnni() is 0).
+ * quant_i8_gemm_kernel uses VNNI when this CPU has it (checked at run time). */
+quant_status quant_i8_gemm_portable(const int8_t *x, int64_t ldx, const int8_t *w, int64_t ldw,
+                                    int64_t m, int64_t n, int64_t k, int32_t *acc, int64_t ldc);
+quant_status quant_i8_gemm_vnni(const int8_t *x, int64_t ldx, const int8_t *w, int64_t ldw,
+                                int64_t m, int64_t n, int64_t k, int32_t *acc, int64_t ldc);
+int quant_have_vnni(void);
 
 /* The fixed-order float GEMMs of gemm.c (its header gives the order): for i < m, j < n,
  * y[i*ldy + j] (+)= sum_{p<k} x[i*ldx + p] * w[j*ldw + p]. quant_gemm_f32 accumulates in

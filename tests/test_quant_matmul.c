@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include "../quant/quant.h"
+#include "../quant/quant_internal.h"
 #include "test_quant_util.h"
 
 static void naive_i8(const int8_t *x, const int8_t *w, int64_t m, int64_t k, int64_t n,
@@ -49,6 +50,49 @@ Test(quant_matmul, i8_i32_equals_naive_int64_loop_exactly)
     check_i8_shape(64, 512, 64, 4);
     check_i8_shape(33, 513, 67, 5);
     check_i8_shape(3, 2, 130, 6);
+}
+
+/* Both kernels on sub-matrices (leading dimensions larger than k), at every edge
+ * of their tiles and k steps, and on codes at the extremes where unsigned-times-signed
+ * wraps modulo 2^32 inside the VNNI kernel: the same integers. Where the CPU has no
+ * VNNI, the VNNI kernel must refuse (the dispatcher then never picks it). */
+Test(quant_matmul, vnni_and_portable_int8_kernels_agree_exactly)
+{
+    static const int64_t shapes[][3] = {{1, 1, 1}, {4, 64, 4}, {5, 65, 3}, {33, 127, 67}, {64, 1024, 64},
+                                        {7, 3000, 9}, {2, 131071, 3}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2], ld = k + 5;
+        int8_t *x = malloc((size_t)(m * ld)), *w = malloc((size_t)(n * ld));
+        int32_t *a = malloc((size_t)(m * n) * sizeof *a), *b = malloc((size_t)(m * n) * sizeof *b);
+        cr_assert(x && w && a && b);
+        for (int extreme = 0; extreme < 3; extreme++) {
+            if (extreme == 0) {
+                tq_fill_codes(x, m * ld, 70 + s, -128, 127);
+                tq_fill_codes(w, n * ld, 80 + s, -128, 127);
+            } else {
+                /* x at -128 or 127 against w at -128: the largest sums of either sign */
+                memset(x, extreme == 1 ? 0x80 : 0x7f, (size_t)(m * ld));
+                memset(w, 0x80, (size_t)(n * ld));
+            }
+            cr_assert_eq(quant_i8_gemm_portable(x, ld, w, ld, m, n, k, a, n), QUANT_OK);
+            quant_status st = quant_i8_gemm_vnni(x, ld, w, ld, m, n, k, b, n);
+            if (!quant_have_vnni()) {
+                cr_assert_eq(st, QUANT_ERR_UNSUPPORTED);
+                continue;
+            }
+            cr_assert_eq(st, QUANT_OK);
+            for (int64_t i = 0; i < m * n; i++)
+                cr_assert_eq(a[i], b[i], "%lldx%lldx%lld (codes %s) at %lld: portable %d, vnni %d", (long long)m,
+                             (long long)k, (long long)n, extreme ? "extreme" : "random", (long long)i, a[i], b[i]);
+            if (extreme)
+                cr_assert_eq((int64_t)a[0], (int64_t)k * (extreme == 1 ? 16384 : -16256));
+        }
+        free(x);
+        free(w);
+        free(a);
+        free(b);
+    }
+    cr_log_info("AVX-512 VNNI on this CPU: %s", quant_have_vnni() ? "yes, compared" : "no, refused as it must");
 }
 
 Test(quant_matmul, i8_i32_extreme_codes_at_max_k_do_not_overflow)

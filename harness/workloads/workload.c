@@ -100,17 +100,22 @@ static double rng_student_t(uint64_t key, uint64_t counter, double df)
 
 int qlab_fill_dist(const qlab_dist *d, uint64_t key, float *v, size_t count)
 {
+    /* Value i is a function of (key, i) alone, so threads change nothing. */
+    const int par = count > (1u << 16);
     if (strcmp(d->dist, "normal") == 0) {
+#pragma omp parallel for schedule(static) if (par)
         for (size_t i = 0; i < count; i++)
             v[i] = (float)(d->std * qlab_rng_normal(key, i));
     } else if (strcmp(d->dist, "uniform") == 0) {
         double a = d->std * sqrt(3.0);
+#pragma omp parallel for schedule(static) if (par)
         for (size_t i = 0; i < count; i++)
             v[i] = (float)(a * (2.0 * qlab_rng_uniform(key, i) - 1.0));
     } else if (strcmp(d->dist, "student_t") == 0) {
         if (!(d->df > 2))
             return -1;
         double scale = d->std * sqrt((d->df - 2.0) / d->df);
+#pragma omp parallel for schedule(static) if (par)
         for (size_t i = 0; i < count; i++)
             v[i] = (float)(scale * rng_student_t(key, i, d->df));
     } else {
