@@ -59,7 +59,12 @@ quant_status quant_matmul_f32(const float *x, const float *w, int64_t m, int64_t
 #define GEMM_KC 512
 
 /* 16 dot products of 4 rows of x against 4 rows of w over k values; the result is
- * stored into (add = 0) or added onto (add = 1) the 4x4 tile at acc. */
+ * stored into (add = 0) or added onto (add = 1) the 4x4 tile at acc. Compiled twice,
+ * for AVX2 and for the build's target, and picked at load time (GCC target_clones):
+ * a portable build still runs AVX2 (vpmaddwd) on CPUs that have it. */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 static void tile_4x4(const int16_t *restrict x, int64_t ldx, const int16_t *restrict w,
                      int64_t ldw, int64_t k, int32_t *restrict acc, int64_t ldc, int add)
 {
