@@ -313,7 +313,9 @@ static int exists(const char *dir, const char *fig, const char *ext)
     return access(p, F_OK) == 0;
 }
 
-static const char *const error_figs[] = {"error_vs_threshold", "error_by_granularity", "memory"};
+/* write_results sweeps three shapes (k = n = 1024, 2048, 4096); a figure that does not
+ * map k draws each apart, FIG-k=K (n follows k), where the values differ. */
+static const char *const error_figs[] = {"error_vs_threshold-k=4096", "error_by_granularity-k=4096", "memory-k=4096"};
 static const char *const timing_figs[] = {"speedup_vs_k", "stage_breakdown", "throughput"};
 static const char *const layer_figs[] = {"error_vs_layer", "error_vs_depth"};
 
@@ -338,7 +340,8 @@ Test(plot, full_results_give_every_error_and_timing_figure_as_png_and_pdf, .time
         cr_assert_not_null(strstr(log, p), "the log does not name %s:\n%s", p, log);
     }
     cr_assert_not_null(strstr(log, "skipped error_vs_layer: "), "log:\n%s", log);
-    cr_assert_not_null(strstr(log, "6 figures drawn"), "log:\n%s", log);
+    /* 3 error figures x 3 shapes and the 3 timing figures, which map k (or the shape) */
+    cr_assert_not_null(strstr(log, "12 figures drawn"), "log:\n%s", log);
     scratch_free(&s);
 }
 
@@ -484,8 +487,8 @@ Test(plot, all_zero_errors_skip_the_log_axis_figures_with_a_reason_and_draw_the_
         cr_assert(!exists(s.out, log_figs[i], "pdf"), "%s.pdf drawn from zeros", log_figs[i]);
     }
     /* memory and timing do not depend on the error: drawn */
-    assert_png(s.out, "memory");
-    assert_pdf(s.out, "memory");
+    assert_png(s.out, "memory-k=4096");
+    assert_pdf(s.out, "memory-k=4096");
     for (int i = 0; i < 3; i++)
         assert_png(s.out, timing_figs[i]);
     assert_no_stray_files(s.out);
@@ -500,8 +503,11 @@ Test(plot, nan_and_inf_are_left_out_with_a_note_and_every_figure_is_drawn, .time
     char log[16384], err[1024];
     int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
     cr_assert_eq(rc, 0, "rc %d: %s\nlog:\n%s", rc, err, log);
-    static const char *const figs[] = {"error_vs_threshold", "error_by_granularity", "memory", "speedup_vs_k",
-                                       "stage_breakdown", "throughput", "error_vs_layer", "error_vs_depth"};
+    /* two errors in three are NaN or inf: no two shapes share a cell of the error figures
+     * (nothing merged), and the chains are drawn apart from the matmuls (depth 0) */
+    static const char *const figs[] = {"error_vs_threshold-depth=0", "error_by_granularity-depth=0", "memory-k=4096",
+                                       "speedup_vs_k", "stage_breakdown", "throughput", "error_vs_layer",
+                                       "error_vs_depth"};
     for (int i = 0; i < 8; i++) {
         assert_png(s.out, figs[i]);
         assert_pdf(s.out, figs[i]);
@@ -519,8 +525,10 @@ Test(plot, a_series_of_zeros_is_left_out_with_a_note_on_the_figure, .timeout = 1
     char log[16384], err[1024];
     int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
     cr_assert_eq(rc, 0, "rc %d: %s\nlog:\n%s", rc, err, log);
-    assert_png(s.out, "error_vs_threshold");
-    assert_png(s.out, "error_by_granularity");
+    /* the chains (depth 2, 4, 8) are drawn apart from the matmuls (depth 0) */
+    assert_png(s.out, "error_vs_threshold-k=4096,depth=0");
+    assert_png(s.out, "error_by_granularity-k=4096,depth=0");
+    assert_png(s.out, "error_by_granularity-k=1024,depth=8");
     cr_assert_not_null(strstr(log, "error_vs_threshold: "), "no note for error_vs_threshold; log:\n%s", log);
     cr_assert_not_null(strstr(log, "of 0 not drawn (log axis)"), "the zeros left out are not reported; log:\n%s",
                        log);
@@ -596,13 +604,13 @@ static void plot_broken(scratch *s, int echo, char *log, size_t log_len, char *e
     cr_assert_eq(setenv("QLAB_PLOTS_DIR", dir, 1), 0);
     int rc = plot_capture(s->h5, s->out, log, log_len, err, err_len);
     cr_assert_eq(rc, 2, "a figure that could be drawn failed: exit status 2 expected, got %d", rc);
-    /* the others are drawn */
-    assert_png(s->out, "error_by_granularity");
-    assert_png(s->out, "memory");
-    cr_assert_not_null(strstr(log, "2 figures drawn, 6 skipped, 1 failed"), "log:\n%s", log);
+    /* the others are drawn (one file per shape) */
+    assert_png(s->out, "error_by_granularity-k=4096");
+    assert_png(s->out, "memory-k=4096");
+    cr_assert_not_null(strstr(log, "6 figures drawn, 6 skipped, 1 failed"), "log:\n%s", log);
     /* no empty or partial file */
-    cr_assert(!exists(s->out, "error_vs_threshold", "png"), "a failed figure left its PNG");
-    cr_assert(!exists(s->out, "error_vs_threshold", "pdf"), "a failed figure left its PDF");
+    cr_assert(!exists(s->out, "error_vs_threshold-k=1024", "png"), "a failed figure left its PNG");
+    cr_assert(!exists(s->out, "error_vs_threshold-k=1024", "pdf"), "a failed figure left its PDF");
     assert_no_stray_files(s->out);
     cr_assert_not_null(strstr(err, "error_vs_threshold"), "the failed figure is not named: %s", err);
     cr_assert_not_null(strstr(log, "failed error_vs_threshold: "), "log:\n%s", log);

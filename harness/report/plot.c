@@ -50,20 +50,50 @@ static void rm_tmpdir(const char *dir)
     rmdir(dir);
 }
 
-/* Every figure kind, in the order they are drawn. Each returns 0 drawn, 1 skipped,
- * 2 failed; each starts from an empty temp dir and zeroed value counters. */
-static int fig_layers_in_families(plot_ctx *c);
-static int fig_threshold_in_families(plot_ctx *c);
+/* ---------------------------------------------------------------------------- */
+/* The built-in figures                                                          */
 
-static const struct {
-    const char *name;
-    int (*draw)(plot_ctx *);
-} figures[] = {
-    {"error_vs_threshold", fig_threshold_in_families}, {"error_by_granularity", plot_fig_granularity},
-    {"speedup_vs_k", plot_fig_speedup},         {"stage_breakdown", plot_fig_stages},
-    {"memory", plot_fig_memory},                {"error_vs_bits", plot_fig_bits},
-    {"throughput", plot_fig_throughput},        {"error_vs_layer", fig_layers_in_families},
-    {"error_vs_depth", plot_fig_depth},
+/* The axes that name a series: the scheme with its granularities, block, SmoothQuant
+ * alpha and outlier weights (the legend, plot_series_label), and its threshold where
+ * that is not the x axis. */
+#define SERIES "scheme,x_granularity,w_granularity,block,smooth_alpha,outlier_weights"
+#define SERIES_T SERIES ",threshold"
+
+/* Every built-in figure kind, in the order they are drawn, declared as `plots:` figures
+ * are: plot_figure selects the rows, splits apart every axis a figure does not map
+ * that varies among them (one file per value, never averaged), draws per scheme
+ * family beyond 8 series, and hands each file to the renderer. rep_t 1: threshold 0
+ * and the one nearest 6; 2: that one only. A dump's layers are a figure's reduce
+ * axis: their median, which the subtitle names. Each renderer fixes its own log axes. */
+static const plot_decl builtin[] = {
+    /* name, x, y, series, reduce, filter, rep_t, layers, all_modes, families, logx, logy, style, needs, draw */
+    {"error_vs_threshold", "threshold", "rel_err,outlier_frac", SERIES, "layer", "", 0, 0, 0, 2, 0, 1,
+     "lines; t = 0 (no decomposition) an open marker apart from the line; fp16 floor; outlier fraction on y2",
+     "needs int8 points at more than one outlier threshold", plot_fig_threshold, NULL},
+    {"error_by_granularity", "", "rel_err", SERIES, "layer", "threshold=0", 0, 0, 0, 0, 0, 1,
+     "bars: a cluster per scheme, a bar per granularity; fp16 and bf16 floors",
+     "needs int8 points at threshold 0", plot_fig_granularity, NULL},
+    {"speedup_vs_k", "k", "speedup_vs_fp16,fp16_median_us", SERIES_T, "", "", 1, 0, 0, 0, 1, 0,
+     "lines; the fp16 GEMM's time on y2",
+     "needs latency measurements with an fp16 baseline (median_us, speedup_vs_fp16)", plot_fig_speedup, NULL},
+    {"stage_breakdown", "k", "median_us", "", "", "", 2, 0, 0, 0, 1, 0,
+     "stacked bars of the pipeline's stages (/samples) per k, one series per file",
+     "needs timed LLM.int8() points (int8 or fp8 scheme, threshold > 0, median_us)", plot_fig_stages, NULL},
+    {"memory", "", "w_bits", "scheme,w_granularity,block,threshold,outlier_weights", "layer", "", 1, 0, 0, 0, 0, 0,
+     "stacked bars: codes, scales, second-level scales, outlier columns; % of fp16 on y2",
+     "needs memory columns (w_bytes, w_bytes_fp16)", plot_fig_memory, NULL},
+    {"error_vs_bits", "", "rel_err,w_bits", SERIES_T, "layer", "", 1, 0, 0, 0, 0, 1,
+     "dot chart: a row per configuration by bits, the Pareto front filled",
+     "needs error and memory columns (rel_err, w_bytes, w_bytes_fp16)", plot_fig_bits, NULL},
+    {"throughput", "m,k,n", "tops,gbps", SERIES_T, "", "", 1, 0, 0, 0, 0, 0,
+     "lines over the shapes by size; GB/s on y2", "needs latency measurements (median_us, tops)",
+     plot_fig_throughput, NULL},
+    {"error_vs_layer", "layer", "rel_err", SERIES_T ",mode", "", "", 1, 1, 1, 3, 0, 1,
+     "lines; propagated and isolated in two panels",
+     "the /layers table is empty (no chain or model points) and no dump has more than one layer",
+     plot_fig_layers, NULL},
+    {"error_vs_depth", "depth", "rel_err", SERIES_T ",mode", "", "workload=chain", 1, 0, 1, 0, 1, 1,
+     "lines; isolated mode thin and dotted", "needs chain points at more than one depth", plot_fig_depth, NULL},
 };
 
 /* Appends "FIG: MSG" (MSG without its "plot: ") to the growing list *list of failures,
@@ -127,151 +157,6 @@ static void note_nonfinite(plot_ctx *c, const qlab_results_data *d)
     if (n_time)
         plot_log(c, "plot: %lld point%s with a NaN or infinite timing (median_us, speedup_vs_fp16, tops or gbps): "
                  "those values left out of the timing figures", (long long)n_time, n_time == 1 ? "" : "s");
-}
-
-/* ---------------------------------------------------------------------------- */
-/* Per-layer figures in families                                                 */
-
-/* More series than a reader can tell apart in one panel: the per-layer figure is then
- * drawn once per scheme family, each with the float baselines for reference. */
-#define MAX_SERIES 8
-
-static const char *family_of(const char *scheme)
-{
-    if (!strcmp(scheme, "fp32") || !strcmp(scheme, "fp16") || !strcmp(scheme, "bf16"))
-        return "float";
-    if (!strncmp(scheme, "fp8", 3))
-        return "fp8";
-    if (!strcmp(scheme, "absmax") || !strcmp(scheme, "zeropoint"))
-        return "int8";
-    return "4bit";
-}
-
-/* Number of distinct legend series (labels made with lbl) among the usable points
- * that `want` accepts (all when NULL), counted up to 64. */
-static int count_series(const qlab_results_data *d, int lbl, int (*want)(const qlab_row *))
-{
-    int n = 0;
-    char (*seen)[256] = calloc(64, sizeof *seen);
-    if (!seen)
-        return 0;
-    for (int64_t i = 0; i < d->n_points && n < 64; i++) {
-        const qlab_row *r = &d->points[i];
-        if (r->status != QLAB_STATUS_OK || (want && !want(r)))
-            continue;
-        char lab[256];
-        plot_series_label(r, lbl, lab, sizeof lab);
-        int k = 0;
-        while (k < n && strcmp(seen[k], lab))
-            k++;
-        if (k == n)
-            snprintf(seen[n++], sizeof seen[0], "%s", lab);
-    }
-    free(seen);
-    return n;
-}
-
-/* Points with /layers rows: chain points and model points. */
-static int has_layer_rows(const qlab_row *r) { return r->p.depth || !strcmp(r->p.workload, "model"); }
-
-/* int8 and fp8 points (the lines of error_vs_threshold; 4-bit has no threshold). */
-static int is_int8_or_fp8(const qlab_row *r)
-{
-    const char *f = family_of(r->p.scheme);
-    return !strcmp(f, "int8") || !strcmp(f, "fp8");
-}
-
-/* The points of d of `family` and the float baselines, with their layers and samples,
- * into *sub (arrays owned by the caller: sized for all of d). */
-static void family_subset(const qlab_results_data *d, const char *family, qlab_results_data *sub, qlab_row *pts,
-                          qlab_layer_row *lay)
-{
-    *sub = *d;
-    sub->points = pts;
-    sub->layers = lay;
-    sub->n_points = sub->n_layers = 0;
-    sub->n_samples = 0;
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const char *f = family_of(d->points[i].p.scheme);
-        if (!strcmp(f, family) || !strcmp(f, "float"))
-            pts[sub->n_points++] = d->points[i];
-    }
-    for (int64_t l = 0; l < d->n_layers; l++)
-        for (int64_t j = 0; j < sub->n_points; j++)
-            if (d->layers[l].point_id == pts[j].p.id) {
-                lay[sub->n_layers++] = d->layers[l];
-                break;
-            }
-}
-
-/* Figure `name` drawn by draw, split by scheme family when `n_series` exceeds
- * MAX_SERIES: NAME-int8, -fp8, -4bit, each with the float baselines. point_fig: the
- * figure draws c->d (else c->full, the per-layer figures), which is what is split.
- * n_families: 3, or 2 to leave out 4-bit (which has no outlier threshold). Returns
- * what a figure function returns. */
-static int fig_in_families(plot_ctx *c, const char *name, int (*draw)(plot_ctx *), int n_series, int point_fig,
-                           int n_families)
-{
-    const qlab_results_data *src = point_fig ? c->d : c->full;
-    if (n_series <= MAX_SERIES)
-        return draw(c);
-    qlab_row *pts = malloc(((size_t)src->n_points + 1) * sizeof *pts);
-    qlab_layer_row *lay = malloc(((size_t)src->n_layers + 1) * sizeof *lay);
-    if (!pts || !lay) {
-        free(pts);
-        free(lay);
-        snprintf(c->err, c->err_len, "plot: out of memory");
-        return 2;
-    }
-    static const char *const families[] = {"int8", "fp8", "4bit"};
-    static const char *const suffixes[] = {"-int8", "-fp8", "-4bit"};
-    plot_log(c, "%s: %d series, more than %d; one figure per scheme family (%s), each with the float baselines",
-             name, n_series, MAX_SERIES, n_families == 3 ? "int8, fp8, 4-bit" : "int8, fp8");
-    int rc = 1;
-    for (int f = 0; f < n_families; f++) {
-        qlab_results_data sub;
-        family_subset(src, families[f], &sub, pts, lay);
-        int has = 0;
-        for (int64_t i = 0; i < sub.n_points && !has; i++)
-            has = !strcmp(family_of(sub.points[i].p.scheme), families[f]);
-        if (!has)
-            continue;
-        const qlab_results_data *keep_full = c->full, *keep_d = c->d;
-        if (point_fig)
-            c->d = &sub;
-        else
-            c->full = &sub;
-        c->suffix = suffixes[f];
-        int r = draw(c);
-        c->full = keep_full;
-        c->d = keep_d;
-        c->suffix = NULL;
-        if (r == 2) {
-            rc = 2;
-            break;
-        }
-        if (r == 0)
-            rc = rc == 2 ? 2 : 0;
-    }
-    free(pts);
-    free(lay);
-    return rc;
-}
-
-/* Points of a layer dump (a line of the dump's per-layer figure each). */
-static int is_dump_point(const qlab_row *r) { return !strcmp(r->p.workload, "dump"); }
-
-static int fig_layers_in_families(plot_ctx *c)
-{
-    int n = count_series(c->full, LBL_T | c->lbl, c->full->n_layers ? has_layer_rows : is_dump_point);
-    /* a dump's per-layer figure draws its points (c->d); the others the /layers rows */
-    return fig_in_families(c, "error_vs_layer", plot_fig_layers, n, c->full->n_layers == 0, 3);
-}
-
-static int fig_threshold_in_families(plot_ctx *c)
-{
-    return fig_in_families(c, "error_vs_threshold", plot_fig_threshold, count_series(c->d, c->lbl, is_int8_or_fp8),
-                           1, 2);
 }
 
 /* Every figure of d into out_dir; subset (may be NULL) names the values of the axes
@@ -363,27 +248,6 @@ static int plot_one(const qlab_results_data *d, const char *source, const char *
     char fig_err[8192], *failures = NULL;
     c.err = fig_err;
     c.err_len = sizeof fig_err;
-    for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++) {
-        const char *tmpbase = getenv("TMPDIR");
-        snprintf(c.tmp, sizeof c.tmp, "%s/qlab-plot-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
-        if (!mkdtemp(c.tmp)) {
-            snprintf(err, err_len, "plot: cannot create a temporary directory: %s", strerror(errno));
-            free(kept);
-            free(failures);
-            return 2;
-        }
-        fig_err[0] = '\0';
-        c.n_ok = c.n_zero = c.n_nonfinite = 0;
-        int rc = figures[i].draw(&c);
-        rm_tmpdir(c.tmp);
-        if (rc == 2) {
-            if (!fig_err[0])
-                snprintf(fig_err, sizeof fig_err, "plot: failed for an unknown reason");
-            plot_log(&c, "failed %s: %s", figures[i].name, fig_err + (strncmp(fig_err, "plot: ", 6) ? 0 : 6));
-            add_failure(&failures, figures[i].name, fig_err);
-            c.failed++;
-        }
-    }
     /* the figures the experiment declares (`plots:` in its stored config) */
     qlab_figure_spec *specs = NULL;
     int n_specs = 0;
@@ -394,18 +258,41 @@ static int plot_one(const qlab_results_data *d, const char *source, const char *
         add_failure(&failures, "plots", fig_err);
         c.failed++;
     }
-    for (int s = 0; s < n_specs; s++) {
+    int n_builtin = (int)(sizeof builtin / sizeof builtin[0]);
+    for (int i = 0; i < n_builtin + n_specs; i++) {
+        plot_decl decl;
+        char series[QLAB_FIG_MAX_SERIES * 65] = "", filter[QLAB_FIG_MAX_FILTER * (QLAB_PATH_LEN + 73)] = "";
+        if (i < n_builtin) {
+            decl = builtin[i];
+        } else {   /* a declared figure: the lines renderer */
+            const qlab_figure_spec *f = &specs[i - n_builtin];
+            for (int k = 0; k < f->n_series; k++)
+                snprintf(series + strlen(series), sizeof series - strlen(series), "%s%s", k ? "," : "", f->series[k]);
+            for (int k = 0; k < f->n_filter; k++)
+                snprintf(filter + strlen(filter), sizeof filter - strlen(filter), "%s%s", k ? ";" : "", f->filter[k]);
+            decl = (plot_decl){.name = f->name, .x = f->x, .y = f->y, .series = series, .reduce = "",
+                               .filter = filter, .logx = f->logx, .logy = f->logy, .style = "lines",
+                               .needs = "no ok point matches its filter with a finite y", .draw = plot_fig_lines,
+                               .title = f->title};
+        }
         const char *tmpbase = getenv("TMPDIR");
         snprintf(c.tmp, sizeof c.tmp, "%s/qlab-plot-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
-        if (!mkdtemp(c.tmp))
-            break;
+        if (!mkdtemp(c.tmp)) {
+            snprintf(err, err_len, "plot: cannot create a temporary directory: %s", strerror(errno));
+            free(kept);
+            free(failures);
+            free(specs);
+            return 2;
+        }
         fig_err[0] = '\0';
         c.n_ok = c.n_zero = c.n_nonfinite = 0;
-        int rc = plot_fig_declared(&c, &specs[s]);
+        int rc = plot_figure(&c, &decl);
         rm_tmpdir(c.tmp);
         if (rc == 2) {
-            plot_log(&c, "failed %s: %s", specs[s].name, fig_err + (strncmp(fig_err, "plot: ", 6) ? 0 : 6));
-            add_failure(&failures, specs[s].name, fig_err);
+            if (!fig_err[0])
+                snprintf(fig_err, sizeof fig_err, "plot: failed for an unknown reason");
+            plot_log(&c, "failed %s: %s", decl.name, fig_err + (strncmp(fig_err, "plot: ", 6) ? 0 : 6));
+            add_failure(&failures, decl.name, fig_err);
             c.failed++;
         }
     }
@@ -442,30 +329,6 @@ static const char *const unmapped_axes[] = {
 };
 #define N_UNMAPPED ((int)(sizeof unmapped_axes / sizeof unmapped_axes[0]))
 
-static void value_text(const qlab_row *r, const qlab_column *c, char *buf, size_t len)
-{
-    const char *p = (const char *)r + c->offset;
-    if (c->kind == QLAB_COL_F64) {
-        double v;
-        memcpy(&v, p, 8);
-        snprintf(buf, len, "%g", v == 0 ? 0.0 : v);
-    } else if (c->kind == QLAB_COL_U64) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        snprintf(buf, len, "%llu", (unsigned long long)v);
-    } else if (c->kind == QLAB_COL_I64) {
-        int64_t v;
-        memcpy(&v, p, 8);
-        snprintf(buf, len, "%lld", (long long)v);
-    } else {
-        const char *base = c->kind == QLAB_COL_STR ? strrchr(p, '/') : NULL;
-        snprintf(buf, len, "%.*s", (int)c->size, base ? base + 1 : p);
-    }
-    for (char *q = buf; *q; q++)   /* a folder name: no separators */
-        if (*q == '/' || *q == ' ')
-            *q = '_';
-}
-
 /* The key of row r over the varying unmapped axes ("x_outlier_scale=20,w_std=0.1"). */
 static void combo_key(const qlab_row *r, const qlab_column *const *cols, int n, char *buf, size_t len)
 {
@@ -473,7 +336,7 @@ static void combo_key(const qlab_row *r, const qlab_column *const *cols, int n, 
     buf[0] = '\0';
     for (int i = 0; i < n && o < len; i++) {
         char v[96];
-        value_text(r, cols[i], v, sizeof v);
+        plot_col_text(r, cols[i], v, sizeof v);
         o += (size_t)snprintf(buf + o, len - o, "%s%s=%s", i ? "," : "", cols[i]->name, v);
     }
 }
@@ -492,7 +355,7 @@ int qlab_plot_data(const qlab_results_data *d, const char *source, const char *o
         for (int64_t i = 0; i < d->n_points && !varies; i++) {
             if (d->points[i].status != QLAB_STATUS_OK)
                 continue;
-            value_text(&d->points[i], c, v, sizeof v);
+            plot_col_text(&d->points[i], c, v, sizeof v);
             if (first) {
                 snprintf(v0, sizeof v0, "%s", v);
                 first = 0;
@@ -509,12 +372,9 @@ int qlab_plot_data(const qlab_results_data *d, const char *source, const char *o
     const char *dir = out_dir ? out_dir : "plots/out";
     int64_t n = d->n_points;
     char (*keys)[512] = malloc((size_t)(n ? n : 1) * sizeof *keys);
-    char *done = calloc((size_t)(n ? n : 1), 1);
-    qlab_row *pts = malloc((size_t)(n ? n : 1) * sizeof *pts);
-    qlab_layer_row *lay = malloc((size_t)(d->n_layers ? d->n_layers : 1) * sizeof *lay);
-    qlab_sample *smp = malloc((size_t)(d->n_samples ? d->n_samples : 1) * sizeof *smp);
+    char *done = calloc((size_t)(n ? n : 1), 1), *keep = calloc((size_t)(n ? n : 1), 1);
     int rc = 0;
-    if (!keys || !done || !pts || !lay || !smp) {
+    if (!keys || !done || !keep) {
         snprintf(err, err_len, "plot: out of memory");
         rc = 2;
         goto out;
@@ -528,77 +388,35 @@ int qlab_plot_data(const qlab_results_data *d, const char *source, const char *o
         fprintf(log, " var%s between points and no figure maps %s: each value drawn apart, never merged, "
                 "into a folder per value under %s\n", n_vary == 1 ? "ies" : "y", n_vary == 1 ? "it" : "them", dir);
     }
-    /* group number of each point, and of each point id (ids are dense: 0..n-1 in a
-     * run, resume and merge keep them so) */
-    int64_t *group = malloc((size_t)(n ? n : 1) * sizeof *group), n_groups = 0, max_id = 0;
-    for (int64_t i = 0; i < n; i++)
-        max_id = d->points[i].p.id > max_id ? d->points[i].p.id : max_id;
-    int64_t *group_of_id = max_id < INT32_MAX ? malloc((size_t)(max_id + 1) * sizeof *group_of_id) : NULL;
-    if (!group || !group_of_id) {
-        free(group);
-        free(group_of_id);
-        snprintf(err, err_len, "plot: out of memory");
-        rc = 2;
-        goto out;
-    }
-    for (int64_t i = 0; i <= max_id; i++)
-        group_of_id[i] = -1;
-    for (int64_t i = 0; i < n; i++)
-        group[i] = -1;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < n && rc != 2; i++) {
         if (done[i] || d->points[i].status != QLAB_STATUS_OK)
             continue;
-        for (int64_t j = i; j < n; j++)
-            if (!done[j] && d->points[j].status == QLAB_STATUS_OK && !strcmp(keys[j], keys[i])) {
-                done[j] = 1;
-                group[j] = n_groups;
-            }
-        n_groups++;
-    }
-    for (int64_t i = 0; i < n; i++)
-        if (d->points[i].p.id >= 0)
-            group_of_id[d->points[i].p.id] = group[i];
-    for (int64_t g = 0; g < n_groups; g++) {
-        qlab_results_data sub = *d;
-        sub.points = pts;
-        sub.layers = lay;
-        sub.samples = smp;
-        sub.n_points = sub.n_layers = sub.n_samples = 0;
-        const char *key = NULL;
-        for (int64_t j = 0; j < n; j++)
-            if (group[j] == g) {
-                key = keys[j];
-                pts[sub.n_points++] = d->points[j];
-            }
-        for (int64_t l = 0; l < d->n_layers; l++) {
-            int64_t id = d->layers[l].point_id;
-            if (id >= 0 && id <= max_id && group_of_id[id] == g)
-                lay[sub.n_layers++] = d->layers[l];
+        for (int64_t j = 0; j < n; j++) {
+            keep[j] = !done[j] && d->points[j].status == QLAB_STATUS_OK && !strcmp(keys[j], keys[i]);
+            done[j] |= keep[j];
         }
-        for (int64_t k = 0; k < d->n_samples; k++) {
-            int64_t id = d->samples[k].point_id;
-            if (id >= 0 && id <= max_id && group_of_id[id] == g)
-                smp[sub.n_samples++] = d->samples[k];
+        qlab_results_data sub;
+        if (plot_subset(d, keep, &sub)) {
+            snprintf(err, err_len, "plot: out of memory");
+            rc = 2;
+            break;
         }
         char sub_dir[PATH_MAX];
-        snprintf(sub_dir, sizeof sub_dir, "%s/%s", dir, key);
+        snprintf(sub_dir, sizeof sub_dir, "%s/%s", dir, keys[i]);
         if (log)
-            fprintf(log, "plot: %s (%lld points) -> %s\n", key, (long long)sub.n_points, sub_dir);
+            fprintf(log, "plot: %s (%lld points) -> %s\n", keys[i], (long long)sub.n_points, sub_dir);
         char sub_err[1024] = "";
-        int r = plot_one(&sub, source, key, sub_dir, log, sub_err, sizeof sub_err);
+        int r = plot_one(&sub, source, keys[i], sub_dir, log, sub_err, sizeof sub_err);
+        plot_subset_free(&sub);
         if (r > rc) {
             rc = r;
-            snprintf(err, err_len, "%s: %s", key, sub_err);
+            snprintf(err, err_len, "%s: %s", keys[i], sub_err);
         }
     }
-    free(group);
-    free(group_of_id);
 out:
     free(keys);
     free(done);
-    free(pts);
-    free(lay);
-    free(smp);
+    free(keep);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include "report/stats.h"
 #include "quant/quant.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -273,25 +274,16 @@ int plot_cmp_series(const void *a, const void *b)
 /* ---------------------------------------------------------------------------- */
 /* Row filters, medians, shapes                                                  */
 
-/* Figures whose x axis is not the threshold show t = 0 and one threshold > 0: a line
- * per threshold would multiply the series without showing anything the threshold
- * figure does not. */
-int plot_keep_t(const plot_ctx *c, const qlab_row *r)
-{
-    return r->p.threshold <= 0 || r->p.threshold == c->rep_t;
-}
-
-/* The figure's series: the rows passing f grouped by their label (plot_series_label with
- * `flags`), sorted by plot_cmp_series. Returns 0, or 2 with c->err on out of memory (ss is
- * then empty). */
-int plot_collect_series(plot_ctx *c, const row_filter *f, int flags, series_set *ss)
+/* The figure's series: the rows `want` accepts grouped by their label (plot_series_label
+ * with `flags`), sorted by plot_cmp_series. Returns 0, or 2 with c->err on out of
+ * memory (ss is then empty). */
+int plot_collect_series(plot_ctx *c, int (*want)(const qlab_row *), int flags, series_set *ss)
 {
     const qlab_results_data *d = c->d;
     memset(ss, 0, sizeof *ss);
     for (int64_t i = 0; i < d->n_points; i++) {
         const qlab_row *r = &d->points[i];
-        if (!f->want(r) || (f->shape && !plot_same_shape(r, f->shape)) || (f->m && r->p.m != f->m) ||
-            (f->by_t && !plot_keep_t(c, r)))
+        if (!want(r))
             continue;
         char lab[256];
         plot_series_label(r, flags, lab, sizeof lab);
@@ -372,64 +364,136 @@ int plot_draws_where(const qlab_results_data *d, const series *s, row_field f, r
     return draws;
 }
 
-/* Subtitle naming the data a point figure holds: the shape of a synthetic matmul,
- * the layers of a dump at that shape (their median is drawn), or a model's
- * sentence embeddings. */
-void plot_shape_desc(const qlab_results_data *d, const qlab_row *shape, int n_shapes, char *buf, size_t len)
+/* Subtitle naming the data of a figure (see plot_internal.h). */
+void plot_shape_desc(const qlab_results_data *d, const qlab_row *r, char *buf, size_t len)
 {
-    if (!strcmp(shape->p.workload, "model")) {
-        snprintf(buf, len, "%s sentence embeddings%s%s%s", shape->p.model[0] ? shape->p.model : "model",
-                 shape->p.mode[0] ? " (" : "", shape->p.mode, shape->p.mode[0] ? ")" : "");
+    if (!strcmp(r->p.workload, "model")) {
+        snprintf(buf, len, "%s sentence embeddings%s%s%s", r->p.model[0] ? r->p.model : "model",
+                 r->p.mode[0] ? " (" : "", r->p.mode, r->p.mode[0] ? ")" : "");
         return;
     }
-    int off = snprintf(buf, len, "m=%lld k=%lld n=%lld", (long long)shape->p.m, (long long)shape->p.k,
-                       (long long)shape->p.n);
-    if (off < 0 || (size_t)off >= len)
-        return;
-    if (!strcmp(shape->p.workload, "dump")) {
-        /* distinct layers of this shape among usable dump rows */
+    if (!strcmp(r->p.workload, "dump")) {
+        /* distinct layers among usable dump rows */
         int64_t n_layers = 0;
+        const char *one = r->p.layer;
         for (int64_t i = 0; i < d->n_points; i++) {
-            const qlab_row *r = &d->points[i];
-            if (!plot_row_usable(r) || !plot_same_shape(r, shape) || strcmp(r->p.workload, "dump"))
+            const qlab_row *q = &d->points[i];
+            if (!plot_row_usable(q) || strcmp(q->p.workload, "dump"))
                 continue;
             int seen = 0;
             for (int64_t j = 0; j < i && !seen; j++)
-                seen = plot_row_usable(&d->points[j]) && plot_same_shape(&d->points[j], shape) &&
-                       !strcmp(d->points[j].p.layer, r->p.layer);
+                seen = plot_row_usable(&d->points[j]) && !strcmp(d->points[j].p.layer, q->p.layer);
             n_layers += !seen;
+            one = q->p.layer;
         }
         if (n_layers > 1)
-            snprintf(buf + off, len - (size_t)off, ", median of %lld dump layers of this shape%s",
-                     (long long)n_layers, n_shapes > 1 ? " (the largest)" : "");
+            snprintf(buf, len, "median over %lld dump layers", (long long)n_layers);
         else
-            snprintf(buf + off, len - (size_t)off, ", layer %s%s", shape->p.layer,
-                     n_shapes > 1 ? " (largest shape)" : "");
+            snprintf(buf, len, "m=%lld k=%lld n=%lld, layer %s", (long long)r->p.m, (long long)r->p.k,
+                     (long long)r->p.n, one);
         return;
     }
-    if (n_shapes > 1)
-        snprintf(buf + off, len - (size_t)off, " (largest shape swept)");
+    snprintf(buf, len, "m=%lld k=%lld n=%lld", (long long)r->p.m, (long long)r->p.k, (long long)r->p.n);
 }
 
-/* The largest shape among rows passing want (see plot_internal.h). */
-const qlab_row *plot_largest_shape(const qlab_results_data *d, int (*want)(const qlab_row *), int *n_shapes)
+/* ---------------------------------------------------------------------------- */
+/* Column values, families, subsets                                              */
+
+void plot_col_text(const qlab_row *r, const qlab_column *c, char *buf, size_t len)
 {
-    const qlab_row *best = NULL;
-    int n = 0;
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const qlab_row *r = &d->points[i];
-        if (!want(r))
-            continue;
-        int seen = 0;
-        for (int64_t j = 0; j < i && !seen; j++)
-            seen = want(&d->points[j]) && plot_same_shape(&d->points[j], r);
-        if (seen)
-            continue;
-        n++;
-        if (!best || plot_shape_size(r) > plot_shape_size(best))
-            best = r;
+    const char *p = (const char *)r + c->offset;
+    switch (c->kind) {
+    case QLAB_COL_F64: { double v; memcpy(&v, p, 8); snprintf(buf, len, "%g", v == 0 ? 0.0 : v); break; }
+    case QLAB_COL_I64: { int64_t v; memcpy(&v, p, 8); snprintf(buf, len, "%lld", (long long)v); break; }
+    case QLAB_COL_U64: { uint64_t v; memcpy(&v, p, 8); snprintf(buf, len, "%llu", (unsigned long long)v); break; }
+    case QLAB_COL_I32:
+    case QLAB_COL_STATUS: { int32_t v; memcpy(&v, p, 4); snprintf(buf, len, "%d", (int)v); break; }
+    case QLAB_COL_STR: {
+        const char *base = memchr(p, '\0', c->size) ? strrchr(p, '/') : NULL;
+        snprintf(buf, len, "%.*s", (int)(c->size < 120 ? c->size : 120), base ? base + 1 : p);
+        break;
     }
-    if (n_shapes)
-        *n_shapes = n;
-    return best;
+    }
+    for (char *q = buf; *q; q++)   /* a file or folder name: no separators */
+        if (*q == '/' || *q == ' ')
+            *q = '_';
+}
+
+double plot_col_num(const qlab_row *r, const qlab_column *c)
+{
+    const char *p = (const char *)r + c->offset;
+    switch (c->kind) {
+    case QLAB_COL_F64: { double v; memcpy(&v, p, 8); return v; }
+    case QLAB_COL_I64: { int64_t v; memcpy(&v, p, 8); return (double)v; }
+    case QLAB_COL_U64: { uint64_t v; memcpy(&v, p, 8); return (double)v; }
+    case QLAB_COL_I32: { int32_t v; memcpy(&v, p, 4); return v; }
+    default: return NAN;
+    }
+}
+
+double plot_value(const qlab_row *r, const char *name)
+{
+    if (!strcmp(name, "w_bits"))
+        return r->w_bytes > 0 && r->w_bytes_fp16 > 0 ? 16.0 * (double)r->w_bytes / (double)r->w_bytes_fp16 : NAN;
+    const qlab_column *c = qlab_results_column("points", name);
+    return c ? plot_col_num(r, c) : NAN;
+}
+
+const char *plot_family_of(const char *scheme)
+{
+    if (!strcmp(scheme, "fp32") || !strcmp(scheme, "fp16") || !strcmp(scheme, "bf16"))
+        return "float";
+    if (!strncmp(scheme, "fp8", 3))
+        return "fp8";
+    if (!strcmp(scheme, "absmax") || !strcmp(scheme, "zeropoint"))
+        return "int8";
+    return "4bit";
+}
+
+int plot_subset(const qlab_results_data *d, const char *keep, qlab_results_data *sub)
+{
+    *sub = *d;
+    sub->n_points = sub->n_layers = sub->n_samples = 0;
+    sub->points = malloc(((size_t)d->n_points + 1) * sizeof *sub->points);
+    sub->layers = malloc(((size_t)d->n_layers + 1) * sizeof *sub->layers);
+    sub->samples = malloc(((size_t)d->n_samples + 1) * sizeof *sub->samples);
+    /* kept point ids (ids are dense, 0..n-1 in a run; resume and merge keep them so) */
+    int64_t max_id = 0;
+    for (int64_t i = 0; i < d->n_points; i++)
+        max_id = d->points[i].p.id > max_id ? d->points[i].p.id : max_id;
+    char *by_id = max_id < INT32_MAX ? calloc((size_t)max_id + 1, 1) : NULL;
+    if (!sub->points || !sub->layers || !sub->samples || !by_id) {
+        free(by_id);
+        plot_subset_free(sub);
+        return -1;
+    }
+    for (int64_t i = 0; i < d->n_points; i++)
+        if (keep[i]) {
+            sub->points[sub->n_points++] = d->points[i];
+            if (d->points[i].p.id >= 0)
+                by_id[d->points[i].p.id] = 1;
+        }
+    for (int64_t l = 0; l < d->n_layers; l++) {
+        int64_t id = d->layers[l].point_id;
+        if (id >= 0 && id <= max_id && by_id[id])
+            sub->layers[sub->n_layers++] = d->layers[l];
+    }
+    for (int64_t k = 0; k < d->n_samples; k++) {
+        int64_t id = d->samples[k].point_id;
+        if (id >= 0 && id <= max_id && by_id[id])
+            sub->samples[sub->n_samples++] = d->samples[k];
+    }
+    free(by_id);
+    return 0;
+}
+
+void plot_subset_free(qlab_results_data *sub)
+{
+    free(sub->points);
+    free(sub->layers);
+    free(sub->samples);
+    sub->points = NULL;
+    sub->layers = NULL;
+    sub->samples = NULL;
+    sub->n_points = sub->n_layers = sub->n_samples = 0;
 }

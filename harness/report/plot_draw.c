@@ -34,7 +34,12 @@ void plot_log(plot_ctx *c, const char *fmt, ...)
 
 int plot_skip(plot_ctx *c, const char *fig, const char *why)
 {
-    plot_log(c, "skipped %s%s: %s", fig, c->suffix ? c->suffix : "", why);
+    if (c->skip_why) {
+        snprintf(c->skip_why, c->skip_why_len, "%s", why);
+        return 1;
+    }
+    plot_log(c, "skipped %s%s%s%s: %s", fig, c->suffix ? c->suffix : "", c->family ? "-" : "",
+             c->family ? c->family : "", why);
     c->skipped++;
     return 1;
 }
@@ -81,22 +86,29 @@ int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *va
     char outs[N_TERMS][PATH_MAX + 64];
     for (int t = 0; t < N_TERMS; t++) {
         char *out = outs[t];
-        snprintf(out, sizeof outs[t], "%s/%s%s%s.%s", c->out_dir, fig, c->suffix ? c->suffix : "", tags[t], exts[t]);
+        snprintf(out, sizeof outs[t], "%s/%s%s%s%s%s.%s", c->out_dir, fig, c->suffix ? c->suffix : "",
+                 c->family ? "-" : "", c->family ? c->family : "", tags[t], exts[t]);
         char q_dir[PATH_MAX * 2 + 3], q_out[PATH_MAX * 2 + 3], q_scr[PATH_MAX * 2 + 3];
         char q_ttl[1100], q_sub[1800];
         qlab_gp_quote(c->tmp, q_dir, sizeof q_dir);
         qlab_gp_quote(out, q_out, sizeof q_out);
         qlab_gp_quote(c->scripts, q_scr, sizeof q_scr);
         qlab_gp_quote(c->title, q_ttl, sizeof q_ttl);
-        /* a figure drawn per scheme family names its family first ("int8 schemes; ...") */
-        char fam[48] = "";
-        if (c->suffix && c->suffix[0] == '-')
-            snprintf(fam, sizeof fam, "%s schemes%s", !strcmp(c->suffix, "-4bit") ? "4-bit" : c->suffix + 1,
-                     (subtitle && *subtitle) || c->gran_note[0] || note[0] ? "; " : "");
-        char sub_full[900];
-        snprintf(sub_full, sizeof sub_full, "%s%s%s%s%s%s", fam, subtitle ? subtitle : "",
-                 subtitle && *subtitle && c->gran_note[0] ? "; " : "", c->gran_note,
-                 note[0] && ((subtitle && *subtitle) || c->gran_note[0]) ? "; " : "", note);
+        /* the parts of the subtitle, "; " between them: the values this file is drawn
+         * for (a split, "depth=4"), the family ("int8 schemes"), the figure's own, the
+         * granularity, the values not drawn */
+        char split[600] = "", fam[48] = "", sub_full[900] = "";
+        if (c->suffix)
+            snprintf(split, sizeof split, "%s", c->suffix + 1);
+        for (char *q = split; *q; q++)
+            if (*q == ',')
+                *q = ' ';
+        if (c->family)
+            snprintf(fam, sizeof fam, "%s schemes", !strcmp(c->family, "4bit") ? "4-bit" : c->family);
+        const char *parts[] = {split, fam, subtitle ? subtitle : "", c->gran_note, note};
+        for (size_t i = 0, o = 0; i < sizeof parts / sizeof parts[0]; i++)
+            if (parts[i][0] && o < sizeof sub_full)
+                o += (size_t)snprintf(sub_full + o, sizeof sub_full - o, "%s%s", o ? "; " : "", parts[i]);
         qlab_gp_quote(sub_full, q_sub, sizeof q_sub);
         size_t elen = strlen(vars) + sizeof q_dir + sizeof q_out + sizeof q_scr + sizeof q_ttl + sizeof q_sub + 64;
         char *e = malloc(elen);

@@ -3,8 +3,9 @@
  * error_vs_threshold: relative error of each int8/fp8 series against the LLM.int8()
  * outlier threshold, with the fp16 floor and the outlier fraction on the right axis.
  * error_by_granularity: bars of relative error at threshold 0, one cluster per scheme,
- * one bar per granularity combination. Both show one shape, the largest that
- * supports them; rows come from plot_data.c, drawing goes through plot_draw.c.
+ * one bar per granularity combination. plot_figure has chosen the rows (one shape,
+ * one value of every axis the figures do not map); rows come from plot_data.c,
+ * drawing goes through plot_draw.c.
  */
 #include "report/plot_internal.h"
 #include "quant/quant.h"
@@ -17,20 +18,22 @@
 static double f_outlier_frac(const qlab_row *r) { return r->outlier_frac; }
 static int p_threshold(const qlab_row *r, double t) { return r->p.threshold == t; }
 
-/* ---------------------------------------------------------------------------- */
-/* error_vs_threshold: error vs outlier threshold                                */
-
-static int int8_rows_thresholds(const qlab_results_data *d, const qlab_row *shape, dvec *ts)
+/* Median rel_err of a float scheme (a reference line), NaN if absent. */
+static double float_floor(const qlab_results_data *d, const char *scheme)
 {
-    ts->n = 0;
+    dvec fl = {0};
     for (int64_t i = 0; i < d->n_points; i++) {
         const qlab_row *r = &d->points[i];
-        if (plot_row_usable(r) && !plot_is_float(r) && plot_same_shape(r, shape))
-            plot_dvec_push(ts, r->p.threshold);
+        if (plot_row_usable(r) && !strcmp(r->p.scheme, scheme))
+            plot_dvec_push(&fl, r->rel_err);
     }
-    plot_dvec_unique(ts);
-    return (int)ts->n;
+    double v = plot_dvec_median(&fl);
+    free(fl.v);
+    return v;
 }
+
+/* ---------------------------------------------------------------------------- */
+/* error_vs_threshold: error vs outlier threshold                                */
 
 /* int8 / fp8 rows with the outlier decomposition on. */
 static int want_quant_thresholded(const qlab_row *r)
@@ -42,34 +45,20 @@ int plot_fig_threshold(plot_ctx *c)
 {
     const char *fig = "error_vs_threshold";
     const qlab_results_data *d = c->d;
-    const qlab_row *shape = NULL;
-    int n_shapes = 0;
     dvec ts = {0};
-    /* the largest shape with more than one threshold: the bigger the matmul, the closer to a real layer */
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const qlab_row *r = &d->points[i];
-        if (!plot_row_usable(r) || plot_is_float(r))
-            continue;
-        int seen = 0;
-        for (int64_t j = 0; j < i && !seen; j++)
-            seen = plot_row_usable(&d->points[j]) && !plot_is_float(&d->points[j]) && plot_same_shape(&d->points[j], r);
-        if (seen)
-            continue;
-        if (int8_rows_thresholds(d, r, &ts) > 1) {
-            n_shapes++;
-            if (!shape || plot_shape_size(r) > plot_shape_size(shape))
-                shape = r;
-        }
-    }
+    for (int64_t i = 0; i < d->n_points; i++)
+        if (plot_row_usable(&d->points[i]) && !plot_is_float(&d->points[i]))
+            plot_dvec_push(&ts, d->points[i].p.threshold);
+    plot_dvec_unique(&ts);
+    int64_t n_t = ts.n;
     free(ts.v);
-    if (!shape)
+    if (n_t < 2)
         return plot_skip(c, fig, "needs int8 points at more than one outlier threshold");
 
     /* series: int8 rows with t > 0; the t = 0 rows of the same scheme and granularity
      * join every such series as its left end */
     series_set ss;
-    const row_filter rf = { want_quant_thresholded, shape, 0, 0 };
-    if (plot_collect_series(c, &rf, c->lbl, &ss))
+    if (plot_collect_series(c, want_quant_thresholded, c->lbl, &ss))
         return 2;
     if (ss.n == 0) {
         plot_series_free(&ss);
@@ -79,7 +68,7 @@ int plot_fig_threshold(plot_ctx *c)
         const qlab_row *f = ss.s[i].first;
         for (int64_t j = 0; j < d->n_points; j++) {
             const qlab_row *r = &d->points[j];
-            if (plot_row_usable(r) && plot_same_shape(r, shape) && r->p.threshold == 0 &&
+            if (plot_row_usable(r) && r->p.threshold == 0 &&
                 !strcmp(r->p.scheme, f->p.scheme) && !strcmp(r->p.x_granularity, f->p.x_granularity) &&
                 !strcmp(r->p.w_granularity, f->p.w_granularity) && r->p.block == f->p.block &&
                 r->p.smooth_alpha == f->p.smooth_alpha)
@@ -130,7 +119,7 @@ int plot_fig_threshold(plot_ctx *c)
     int plain = 0, smooth = 0;
     for (int64_t i = 0; i < d->n_points; i++) {
         const qlab_row *r = &d->points[i];
-        if (plot_row_usable(r) && !plot_is_float(r) && plot_same_shape(r, shape) && r->p.threshold > 0) {
+        if (plot_row_usable(r) && !plot_is_float(r) && r->p.threshold > 0) {
             plain |= !plot_is_smooth(r);
             smooth |= plot_is_smooth(r);
         }
@@ -151,7 +140,7 @@ int plot_fig_threshold(plot_ctx *c)
         dvec v = {0};
         for (int64_t i = 0; i < d->n_points; i++) {
             const qlab_row *r = &d->points[i];
-            if (plot_row_usable(r) && !plot_is_float(r) && plot_same_shape(r, shape) && r->p.threshold == all_t.v[j] &&
+            if (plot_row_usable(r) && !plot_is_float(r) && r->p.threshold == all_t.v[j] &&
                 isfinite(r->outlier_frac) && plot_is_smooth(r) == !plain)
                 plot_dvec_push(&v, r->outlier_frac);
         }
@@ -169,18 +158,10 @@ int plot_fig_threshold(plot_ctx *c)
     fclose(f);
     free(all_t.v);
 
-    /* fp16 floor at the same shape */
-    dvec fl = {0};
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const qlab_row *r = &d->points[i];
-        if (plot_row_usable(r) && !strcmp(r->p.scheme, "fp16") && plot_same_shape(r, shape))
-            plot_dvec_push(&fl, r->rel_err);
-    }
-    double floor_v = plot_dvec_median(&fl);
-    free(fl.v);
+    double floor_v = float_floor(d, "fp16");
 
     char sub[256], vars[8192];
-    plot_shape_desc(d, shape, n_shapes, sub, sizeof sub);
+    plot_shape_desc(d, ss.n ? ss.s[0].first : &d->points[0], sub, sizeof sub);
     /* a fraction spanning decades (low t sends most columns to fp16) reads on a log axis */
     snprintf(vars, sizeof vars, "nser=%d; floor=%.6g; has_frac=%d; frac_log=%d; has_err=%d;",
              ss.n, isfinite(floor_v) ? floor_v : -1.0, frac_any,
@@ -189,8 +170,6 @@ int plot_fig_threshold(plot_ctx *c)
     plot_series_free(&ss);
     if (c->n_ok == 0)
         return plot_skip_unshowable(c, fig, "relative error");
-    if (n_shapes > 1)
-        plot_log(c, "%s: %d shapes support it; drawing the largest, %s", fig, n_shapes, sub);
     if (any_draws)
         plot_log(c, "%s: points repeated over draws: the mean with its 95%% interval (error bars)", fig);
     return plot_draw(c, fig, sub, vars);
@@ -202,20 +181,6 @@ int plot_fig_threshold(plot_ctx *c)
 static int want_int8_t0(const qlab_row *r)
 {
     return plot_row_usable(r) && !plot_is_float(r) && r->p.threshold == 0;
-}
-
-/* Median rel_err of a float scheme at the shape (a reference line), NaN if absent. */
-static double float_floor(const qlab_results_data *d, const qlab_row *shape, const char *scheme)
-{
-    dvec fl = {0};
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const qlab_row *r = &d->points[i];
-        if (plot_row_usable(r) && !strcmp(r->p.scheme, scheme) && plot_same_shape(r, shape))
-            plot_dvec_push(&fl, r->rel_err);
-    }
-    double v = plot_dvec_median(&fl);
-    free(fl.v);
-    return v;
 }
 
 /* Tick text of a bar cluster: the scheme, with SmoothQuant's alpha when on. */
@@ -231,18 +196,16 @@ int plot_fig_granularity(plot_ctx *c)
 {
     const char *fig = "error_by_granularity";
     const qlab_results_data *d = c->d;
-    int n_shapes = 0;
-    const qlab_row *shape = plot_largest_shape(d, want_int8_t0, &n_shapes);
-    if (!shape)
+    series_set ss;
+    if (plot_collect_series(c, want_int8_t0, LBL_T | c->lbl, &ss))
+        return 2;
+    if (ss.n == 0) {
+        plot_series_free(&ss);
         return plot_skip(c, fig, "needs int8 points at threshold 0");
-
+    }
     /* clusters: schemes (SmoothQuant variants apart, after the plain scheme); bars:
      * the granularity combinations each cluster has, packed, so that a weight-only
      * scheme's cluster holds its one bar */
-    series_set ss;
-    const row_filter rf = { want_int8_t0, shape, 0, 0 };
-    if (plot_collect_series(c, &rf, LBL_T | c->lbl, &ss))
-        return 2;
     int grans[N_GRAN + 1] = {0};
     const qlab_row *gran_row[N_GRAN + 1] = {0};
     for (int i = 0; i < ss.n; i++) {
@@ -310,9 +273,9 @@ int plot_fig_granularity(plot_ctx *c)
     fclose(fk);
     plot_series_free(&ss);
 
-    double floor_v = float_floor(d, shape, "fp16"), bf16_v = float_floor(d, shape, "bf16");
+    double floor_v = float_floor(d, "fp16"), bf16_v = float_floor(d, "bf16");
     char sub[256], vars[1600];
-    plot_shape_desc(d, shape, n_shapes, sub, sizeof sub);
+    plot_shape_desc(d, &d->points[0], sub, sizeof sub);
     size_t a = strlen(sub);
     snprintf(sub + a, sizeof sub - a, ", threshold 0");
     snprintf(vars, sizeof vars,

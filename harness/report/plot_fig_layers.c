@@ -3,8 +3,8 @@
  * error_vs_layer: each layer's error per scheme, from /layers (chains and models, both
  * modes side by side) or, without /layers, from the points of a layer dump;
  * error_vs_depth: the error at the end of a chain against its depth. Both read every
- * point (c->full), isolated-mode ones included. Rows come from plot_data.c, drawing
- * goes through plot_draw.c.
+ * point (c->full), isolated-mode ones included, as plot_figure chose them. Rows come
+ * from plot_data.c, drawing goes through plot_draw.c.
  */
 #include "report/plot_internal.h"
 #include "quant/quant.h"
@@ -115,8 +115,7 @@ static int fig_dump_layers(plot_ctx *c)
     fclose(fk);
 
     series_set ss;
-    const row_filter rf = { want_dump_layer, NULL, 0, 1 };
-    if (plot_collect_series(c, &rf, LBL_T | c->lbl, &ss))
+    if (plot_collect_series(c, want_dump_layer, LBL_T | c->lbl, &ss))
         return 2;
     double hi = 0, lo = INFINITY;
     for (int64_t j = 0; j < d->n_points; j++)
@@ -352,7 +351,7 @@ int plot_fig_depth(plot_ctx *c)
     series_set ss = {0};
     for (int64_t i = 0; i < d->n_points; i++) {
         const qlab_row *r = &d->points[i];
-        if (!want_chain(r) || !plot_keep_t(c, r))
+        if (!want_chain(r))
             continue;
         char lab[256];
         plot_series_label(r, LBL_T | c->lbl, lab, sizeof lab);

@@ -3,7 +3,8 @@
  * memory: stored bits per weight per scheme, stacked as codes, scales, second-level
  * scales and fp16 outlier columns. error_vs_bits: one row per configuration (fewest
  * bits first) at its relative error, its bits per weight on the right axis, the
- * Pareto-optimal ones filled. Rows come from plot_data.c, drawing
+ * Pareto-optimal ones filled. plot_figure has chosen the rows (one shape, the
+ * thresholds shown, a dump's layers together); rows come from plot_data.c, drawing
  * goes through plot_draw.c.
  */
 #include "report/plot_internal.h"
@@ -69,14 +70,10 @@ int plot_fig_memory(plot_ctx *c)
 {
     const char *fig = "memory";
     const qlab_results_data *d = c->d;
-    int n_shapes = 0;
-    const qlab_row *shape = plot_largest_shape(d, want_mem, &n_shapes);
-    if (!shape)
-        return plot_skip(c, fig, "needs memory columns (w_bytes, w_bytes_fp16)");
     series_set ss = {0};
     for (int64_t i = 0; i < d->n_points; i++) {
         const qlab_row *r = &d->points[i];
-        if (!want_mem(r) || !plot_same_shape(r, shape) || !plot_keep_t(c, r))
+        if (!want_mem(r))
             continue;
         char lab[256];
         plot_series_label_w(r, lab, sizeof lab);
@@ -129,14 +126,13 @@ int plot_fig_memory(plot_ctx *c)
     }
     fclose(f);
     char sub[256], vars[512];
-    if (!strcmp(shape->p.workload, "model"))
-        snprintf(sub, sizeof sub, "every linear layer of %s", shape->p.model[0] ? shape->p.model : "the model");
-    else if (!strcmp(shape->p.workload, "dump"))
-        snprintf(sub, sizeof sub, "W of n=%lld x k=%lld (dump layers of this shape%s)", (long long)shape->p.n,
-                 (long long)shape->p.k, n_shapes > 1 ? "; the largest" : "");
+    const qlab_row *r0 = ss.n ? ss.s[0].first : &d->points[0];
+    if (!strcmp(r0->p.workload, "model"))
+        snprintf(sub, sizeof sub, "every linear layer of %s", r0->p.model[0] ? r0->p.model : "the model");
+    else if (!strcmp(r0->p.workload, "dump"))
+        plot_shape_desc(d, r0, sub, sizeof sub);
     else
-        snprintf(sub, sizeof sub, "W of n=%lld x k=%lld%s", (long long)shape->p.n, (long long)shape->p.k,
-                 n_shapes > 1 ? " (largest shape swept)" : "");
+        snprintf(sub, sizeof sub, "W of n=%lld x k=%lld", (long long)r0->p.n, (long long)r0->p.k);
     snprintf(vars, sizeof vars, "nbar=%d; ymax=%.6g; has_scales2=%d; has_outl=%d; has_unsplit=%d; lab_lines=%d;",
              ss.n, ymax, any[2] > 0, any[3] > 0, any[4] > 0, max_lines + 1);
     plot_series_free(&ss);
@@ -185,39 +181,16 @@ int plot_fig_bits(plot_ctx *c)
 {
     const char *fig = "error_vs_bits";
     const qlab_results_data *d = c->d;
-    int n_shapes = 0;
-    const qlab_row *shape = plot_largest_shape(d, want_bits, &n_shapes);
-    if (!shape && plot_largest_shape(d, want_bits_zero, NULL)) {
-        /* errors of 0 only: say so, unless the figure needs what the data lack anyway */
-        dvec widths = {0};
-        for (int64_t i = 0; i < d->n_points; i++) {
-            const qlab_row *r = &d->points[i];
-            quant_scheme id = quant_scheme_from_name(r->p.scheme);
-            c->n_zero += want_bits_zero(r);
-            if (want_bits_zero(r) && !plot_is_float(r) && id < QUANT_SCHEME_COUNT)
-                plot_dvec_push(&widths, (double)quant_scheme_get(id)->bits);
-        }
-        plot_dvec_unique(&widths);
-        int64_t n_widths = widths.n;
-        free(widths.v);
-        if (n_widths < 2)
-            return plot_skip(c, fig, "needs quantized schemes of two code widths (e.g. 4-bit and 8-bit weights)");
-        return plot_skip_unshowable(c, fig, "relative error");
-    }
-    if (!shape)
-        return plot_skip(c, fig, "needs error and memory columns (rel_err, w_bytes, w_bytes_fp16)");
-    /* a dump's layers differ in shape: take every layer (each series' median) */
-    int all_dump = !strcmp(shape->p.workload, "dump");
-    for (int64_t i = 0; i < d->n_points; i++) {   /* rows of 0 error: the note says they are not drawn */
-        const qlab_row *r = &d->points[i];
-        c->n_zero += want_bits_zero(r) && (all_dump || plot_same_shape(r, shape)) && plot_keep_t(c, r);
-    }
-    /* a trade-off needs quantized schemes of two code widths (4- and 8-bit codes) */
+    /* a trade-off needs quantized schemes of two code widths (4- and 8-bit codes);
+     * rows of 0 error are counted (not drawn: a log axis has no 0) */
     dvec widths = {0};
+    int n_drawable = 0;
     for (int64_t i = 0; i < d->n_points; i++) {
         const qlab_row *r = &d->points[i];
         quant_scheme id = quant_scheme_from_name(r->p.scheme);
-        if (want_bits(r) && !plot_is_float(r) && id < QUANT_SCHEME_COUNT && (all_dump || plot_same_shape(r, shape)))
+        c->n_zero += want_bits_zero(r);
+        n_drawable += want_bits(r);
+        if ((want_bits(r) || want_bits_zero(r)) && !plot_is_float(r) && id < QUANT_SCHEME_COUNT)
             plot_dvec_push(&widths, (double)quant_scheme_get(id)->bits);
     }
     plot_dvec_unique(&widths);
@@ -225,10 +198,11 @@ int plot_fig_bits(plot_ctx *c)
     free(widths.v);
     if (n_widths < 2)
         return plot_skip(c, fig, "needs quantized schemes of two code widths (e.g. 4-bit and 8-bit weights)");
+    if (n_drawable == 0)
+        return plot_skip_unshowable(c, fig, "relative error");
 
     series_set ss;
-    const row_filter rf = { want_bits, all_dump ? NULL : shape, 0, 1 };
-    if (plot_collect_series(c, &rf, LBL_T | c->lbl, &ss))
+    if (plot_collect_series(c, want_bits, LBL_T | c->lbl, &ss))
         return 2;
     bits_pt *pts = calloc((size_t)ss.n + 1, sizeof *pts);
     if (!pts) {
@@ -288,21 +262,7 @@ int plot_fig_bits(plot_ctx *c)
     free(pts);
 
     char sub[300], vars[8192];
-    if (all_dump) {
-        int64_t n_layers = 0;
-        for (int64_t i = 0; i < d->n_points; i++) {
-            const qlab_row *r = &d->points[i];
-            if (!want_bits(r) || strcmp(r->p.workload, "dump"))
-                continue;
-            int seen = 0;
-            for (int64_t j = 0; j < i && !seen; j++)
-                seen = want_bits(&d->points[j]) && !strcmp(d->points[j].p.layer, r->p.layer);
-            n_layers += !seen;
-        }
-        snprintf(sub, sizeof sub, "median over %lld dump layers", (long long)n_layers);
-    } else {
-        plot_shape_desc(d, shape, n_shapes, sub, sizeof sub);
-    }
+    plot_shape_desc(d, ss.s[0].first, sub, sizeof sub);
     /* taller than the default canvas when the rows would crowd (22 fit) */
     snprintf(vars, sizeof vars, "xmin=%.6g; xmax=%.6g; nrow=%d; n_front=%d; hscale=%g; %s", lo / 2.5, hi * 2, ss.n,
              n_front, ss.n > 22 ? fmin(3.0, ss.n / 22.0) : 1.0, seps);

@@ -2,8 +2,9 @@
  *
  * speedup_vs_k: speedup over the fp16 GEMM against the model dimension k;
  * stage_breakdown: the LLM.int8() pipeline's stages (from /samples) against k;
- * throughput: TOPS per shape. Rows come from plot_data.c, drawing goes through
- * plot_draw.c.
+ * throughput: TOPS per shape. plot_figure has chosen the rows (one m, the thresholds
+ * shown; stage_breakdown one series); rows come from plot_data.c, drawing goes
+ * through plot_draw.c.
  */
 #include "report/plot_internal.h"
 #include "quant/quant.h"
@@ -29,26 +30,16 @@ static int want_timed(const qlab_row *r)
            isfinite(r->speedup_vs_fp16);
 }
 
-/* The m (and n) with the most distinct k among timed rows. Returns the count of k. */
-static int pick_k_sweep(const qlab_results_data *d, int (*want)(const qlab_row *), int64_t *m_out)
+/* Number of distinct k among the rows want accepts. */
+static int64_t count_k(const qlab_results_data *d, int (*want)(const qlab_row *))
 {
-    int best = 0;
-    for (int64_t i = 0; i < d->n_points; i++) {
-        const qlab_row *r = &d->points[i];
-        if (!want(r))
-            continue;
-        dvec ks = {0};
-        for (int64_t j = 0; j < d->n_points; j++)
-            if (want(&d->points[j]) && d->points[j].p.m == r->p.m)
-                plot_dvec_push(&ks, (double)d->points[j].p.k);
-        plot_dvec_unique(&ks);
-        if (ks.n > best || (ks.n == best && r->p.m > *m_out)) {
-            best = (int)ks.n;
-            *m_out = r->p.m;
-        }
-        free(ks.v);
-    }
-    return best;
+    dvec ks = {0};
+    for (int64_t j = 0; j < d->n_points; j++)
+        if (want(&d->points[j]))
+            plot_dvec_push(&ks, (double)d->points[j].p.k);
+    plot_dvec_unique(&ks);
+    free(ks.v);
+    return ks.n;
 }
 
 static int want_timed_quantized(const qlab_row *r)
@@ -60,16 +51,11 @@ int plot_fig_speedup(plot_ctx *c)
 {
     const char *fig = "speedup_vs_k";
     const qlab_results_data *d = c->d;
-    int64_t m = 0;
-    int nk = pick_k_sweep(d, want_timed, &m);
-    if (nk == 0)
-        return plot_skip(c, fig, "needs latency measurements with an fp16 baseline (median_us, speedup_vs_fp16)");
-    if (nk < 2)
+    if (count_k(d, want_timed) < 2)
         return plot_skip(c, fig, "needs timed points at more than one model dimension k");
 
     series_set ss;
-    const row_filter rf = { want_timed_quantized, NULL, m, 1 };
-    if (plot_collect_series(c, &rf, LBL_T | c->lbl, &ss))
+    if (plot_collect_series(c, want_timed_quantized, LBL_T | c->lbl, &ss))
         return 2;
     if (ss.n == 0) {
         plot_series_free(&ss);
@@ -116,7 +102,7 @@ int plot_fig_speedup(plot_ctx *c)
         dvec v = {0};
         for (int64_t i = 0; i < d->n_points; i++) {
             const qlab_row *r = &d->points[i];
-            if (want_timed(r) && r->p.m == m && (double)r->p.k == all_k.v[j])
+            if (want_timed(r) && (double)r->p.k == all_k.v[j])
                 plot_dvec_push(&v, f_fp16_us(r));
         }
         double med = plot_dvec_median(&v);
@@ -128,7 +114,7 @@ int plot_fig_speedup(plot_ctx *c)
     free(all_k.v);
 
     char sub[256], vars[8192];
-    snprintf(sub, sizeof sub, "m=%lld tokens", (long long)m);
+    snprintf(sub, sizeof sub, "m=%lld tokens", (long long)ss.s[0].first->p.m);
     snprintf(vars, sizeof vars, "nser=%d; kticks='%s';", ss.n, kticks);
     plot_style_vars(&sk, vars, sizeof vars);
     plot_series_free(&ss);
@@ -160,34 +146,17 @@ int plot_fig_stages(plot_ctx *c)
 {
     const char *fig = "stage_breakdown";
     const qlab_results_data *d = c->d;
-    int64_t m = 0;
-    int nk = pick_k_sweep(d, want_llm_int8_timed, &m);
-    if (nk == 0)
-        return plot_skip(c, fig, "needs timed LLM.int8() points (int8 or fp8 scheme, threshold > 0, median_us)");
-
-    /* the decomposition series with the most k values (absmax row/channel first by sort order) */
+    /* one series per file (plot_figure splits the others apart) */
     series_set ss;
-    const row_filter rf = { want_llm_int8_timed, NULL, m, 1 };
-    if (plot_collect_series(c, &rf, LBL_T | c->lbl, &ss))
+    if (plot_collect_series(c, want_llm_int8_timed, LBL_T | c->lbl, &ss))
         return 2;
-    int best = -1;
-    int64_t best_nk = 0;
-    for (int i = 0; i < ss.n; i++) {
-        dvec ks = {0};
-        for (int64_t j = 0; j < ss.s[i].n; j++)
-            plot_dvec_push(&ks, (double)d->points[ss.s[i].rows[j]].p.k);
-        plot_dvec_unique(&ks);
-        int pref = !strcmp(ss.s[i].first->p.scheme, "absmax") && plot_gran_index(ss.s[i].first) == 4;
-        if (ks.n > best_nk || (ks.n == best_nk && pref)) {
-            best_nk = ks.n;
-            best = i;
-        }
-        free(ks.v);
-    }
-    if (best < 0) {   /* every such series at a threshold other figures do not show */
+    if (ss.n == 0) {
         plot_series_free(&ss);
-        return plot_skip(c, fig, "needs timed LLM.int8() points at the threshold the figures show");
+        return plot_skip(c, fig, "needs timed LLM.int8() points (int8 or fp8 scheme, threshold > 0, median_us)");
     }
+    int best = 0;   /* several only where they time alike: the one with most rows */
+    for (int i = 1; i < ss.n; i++)
+        best = ss.s[i].n > ss.s[best].n ? i : best;
     const series *s = &ss.s[best];
 
     FILE *f = plot_tsv_open(c, "stages.tsv");
@@ -234,7 +203,7 @@ int plot_fig_stages(plot_ctx *c)
     free(ks.v);
     fclose(f);
     char sub[400];
-    snprintf(sub, sizeof sub, "%s, m=%lld tokens", s->label, (long long)m);
+    snprintf(sub, sizeof sub, "%s, m=%lld tokens", s->label, (long long)s->first->p.m);
     plot_series_free(&ss);
     if (!any_stage)
         return plot_skip(c, fig, "needs per-stage timing samples (quantize_x, gemm_i8 or gemm_fp8, outlier_gemm, dequant) in /samples");
@@ -297,8 +266,7 @@ int plot_fig_throughput(plot_ctx *c)
     fclose(f);
 
     series_set ss;
-    const row_filter rf = { want_tput, NULL, 0, 1 };
-    if (plot_collect_series(c, &rf, LBL_T | c->lbl, &ss))
+    if (plot_collect_series(c, want_tput, LBL_T | c->lbl, &ss))
         return 2;
     style_lists sk = {0};
     int n_gbps = 0;   /* GB/s values drawn */

@@ -1,16 +1,24 @@
 /* plot_internal.h: what the files of `qlab plot` share; private to harness/report/plot*.c.
  *
- * `qlab plot` (plot.h) is five files, each calling only the ones below it:
+ * `qlab plot` (plot.h) is these files, each calling only the ones below it:
  *   plot.c           the entry point: checks gnuplot and the scripts, builds the context,
- *                    runs every figure kind in turn, each in its own temporary directory
- *   plot_fig_*.c     the figure kinds, one function per figure: error (threshold,
- *                    granularity), memory (memory, error vs bits), timing (speedup,
- *                    stages, throughput), layers (per layer, depth); each picks its rows,
- *                    writes its TSVs and calls plot_draw, or plot_skip with a reason
+ *                    and holds the table of built-in figure declarations (plot_decl);
+ *                    every figure, built-in or declared in the config (`plots:`), goes
+ *                    through plot_figure
+ *   plot_figure.c    the one selection and split every figure goes through: the rows a
+ *                    declaration selects, the axes it does not map that vary among them
+ *                    (one file per value, never averaged), the split by scheme family
+ *                    beyond 8 series; then the declaration's renderer, once per file
+ *   plot_fig_*.c     the renderers (drawing styles): lines of declared figures, the
+ *                    threshold lines, granularity bars, stacked memory bars, the bits dot
+ *                    chart, timing lines and stages, per-layer and depth lines; each lays
+ *                    out the rows of one file, writes its TSVs and calls plot_draw, or
+ *                    plot_skip with a reason
  *   plot_draw.c      the gnuplot side: the log, skips, TSV files, style keys, and
  *                    plot_draw, which runs plots/<figure>.gp (through gnuplot.h)
  *   plot_data.c      data selection: row classes (float, weight-only, usable), legend
- *                    labels, the series collector and row filters, medians, shapes
+ *                    labels, the series collector and row filters, medians, column
+ *                    values, subsets of a results file
  * Names shared between them start with plot_ (every other global of the library starts
  * with qlab_ or quant_).
  */
@@ -32,6 +40,10 @@
  * reference, ~1e-7) would squeeze them into a corner, so it stays below the axis
  * and its legend entry says so, with its largest error. */
 #define OFF_SCALE 1e-4
+
+/* More series than a reader can tell apart in one panel: a figure whose declaration
+ * allows it is then drawn once per scheme family, each with the float baselines. */
+#define MAX_SERIES 8
 
 /* Number of granularity combinations plot_gran_index returns (1..N_GRAN). */
 #define N_GRAN 8
@@ -69,7 +81,11 @@ typedef struct {
                                        rows left out where propagated ones exist) */
     const qlab_results_data *full;  /* every point, for the per-layer and depth figures */
     const char *out_dir;
-    const char *suffix;        /* appended to figure file names ("-int8"), or NULL */
+    const struct plot_decl *decl;  /* the figure being drawn */
+    const char *suffix;        /* the values of the axes a figure is split by, appended to its
+                                  file names ("-depth=4"), or NULL */
+    const char *family;        /* the scheme family a figure is drawn for ("int8", "fp8", "4bit":
+                                  FIG-int8.png) when it has more than MAX_SERIES series, or NULL */
     const char *script;        /* plots/<script>.gp instead of plots/<figure>.gp, or NULL */
     char tmp[PATH_MAX];
     char scripts[PATH_MAX];
@@ -79,6 +95,10 @@ typedef struct {
     char *err;
     size_t err_len;
     int drawn, skipped, failed;
+    char *skip_why;            /* set: plot_skip puts its reason here (skip_why_len bytes) instead of
+                                  logging and counting it; plot_figure then logs the skips of a
+                                  split figure together */
+    size_t skip_why_len;
     int n_ok, n_zero, n_nonfinite;  /* this figure's values on a log axis: drawn, 0 and
                                        NaN/inf (not drawn; see plot_log_value) */
     double rep_t;              /* the one threshold > 0 shown where t is not the x axis */
@@ -86,14 +106,30 @@ typedef struct {
     char gran_note[128];       /* that granularity, for subtitles */
 } plot_ctx;
 
-/* Which rows of c->d a figure draws: want(r), and where set the same shape as
- * `shape`, m tokens, and plot_keep_t. */
-typedef struct {
-    int (*want)(const qlab_row *r);
-    const qlab_row *shape;     /* NULL: any shape */
-    int64_t m;                 /* 0: any m */
-    int by_t;                  /* 1: only the thresholds plot_keep_t keeps */
-} row_filter;
+/* A figure declaration: what a figure maps and how it is drawn. The built-in kinds
+ * are a table of these (plot.c), and a figure declared in the config (`plots:`) becomes
+ * one; plot_figure consumes both the same way. Lists are comma-separated names. */
+typedef struct plot_decl {
+    const char *name;      /* file name: NAME.png, NAME.pdf, NAME-1col.pdf */
+    const char *x;         /* axes on x ("k"; "m,k,n" a shape; "layer" the layer of a /layers row or
+                              a dump point); "" none: one value per series (bars, dots) */
+    const char *y;         /* the values drawn: /points columns or w_bits (16 w_bytes / w_bytes_fp16).
+                              A row is selected when the first is finite (and > 0 for a timing or
+                              memory column, 0 there being "not measured"); all are compared when
+                              deciding whether an axis merges anything */
+    const char *series;    /* axes whose values name a line, bar or dot */
+    const char *reduce;    /* axes summarised by the median, named in the subtitle (a dump's layers) */
+    const char *filter;    /* AXIS=VALUE conditions (report/filter.h), ';' between them */
+    int rep_t;             /* 1: threshold 0 and the one nearest 6 only (c->rep_t); 2: that one only */
+    int layers;            /* 1: rows are /layers rows (x the layer index); without /layers a dump's points */
+    int all_modes;         /* 1: isolated-mode points too (c->full), else c->d */
+    int families;          /* beyond MAX_SERIES series: 2 one figure each for int8, fp8; 3 and 4-bit; 0 never */
+    int logx, logy;        /* log axes (the renderers of built-in kinds fix their own) */
+    const char *style;     /* how it is drawn, in words (the renderer's) */
+    const char *needs;     /* the skip reason when no row is selected */
+    int (*draw)(plot_ctx *c);   /* the renderer: draws c->d (= c->full), the rows of one file */
+    const char *title;     /* declared figures: the title */
+} plot_decl;
 
 /* Style keys of a figure's series, in order: scheme name, granularity index,
  * decomposition flag and SmoothQuant flag, as the space-separated lists that
@@ -150,12 +186,10 @@ void plot_series_free(series_set *ss);
 int plot_cmp_rows(const qlab_row *x, const char *xl, const qlab_row *y, const char *yl);
 int plot_cmp_series(const void *a, const void *b);
 
-/* 1 when a figure whose x axis is not the threshold shows r (t = 0 or c->rep_t). */
-int plot_keep_t(const plot_ctx *c, const qlab_row *r);
-/* The figure's series: the rows of c->d passing f grouped by their label
+/* The figure's series: the rows of c->d that `want` accepts grouped by their label
  * (plot_series_label with `flags`), sorted by plot_cmp_series. Returns 0, or 2 with
  * c->err on out of memory (ss is then empty). */
-int plot_collect_series(plot_ctx *c, const row_filter *f, int flags, series_set *ss);
+int plot_collect_series(plot_ctx *c, int (*want)(const qlab_row *), int flags, series_set *ss);
 /* The threshold > 0 closest to the paper's 6 among rows with status ok (0 if none). */
 double plot_representative_threshold(const qlab_results_data *d);
 
@@ -168,12 +202,27 @@ double plot_median_where(const qlab_results_data *d, const series *s, row_field 
 int plot_draws_where(const qlab_results_data *d, const series *s, row_field f, row_pred pred, double arg,
                      double *mean, double *lo, double *hi);
 
-/* Subtitle naming the data at `shape`: a synthetic matmul's shape, a dump's layers, a
- * model's sentence embeddings; n_shapes > 1 says it is the largest of several. */
-void plot_shape_desc(const qlab_results_data *d, const qlab_row *shape, int n_shapes, char *buf, size_t len);
-/* The largest shape (m k n) among rows passing want; *n_shapes (may be NULL) gets the
- * number of distinct shapes. NULL when no row passes. */
-const qlab_row *plot_largest_shape(const qlab_results_data *d, int (*want)(const qlab_row *), int *n_shapes);
+/* Subtitle naming the data of a figure whose rows share r's workload: a synthetic
+ * matmul's shape, the median over a dump's layers (how many, counted in d), a model's
+ * sentence embeddings. */
+void plot_shape_desc(const qlab_results_data *d, const qlab_row *r, char *buf, size_t len);
+
+/* Text of column c of row r ("%g" for doubles, a path's last part, '/' and ' ' as '_':
+ * usable in a file name), and its number (NaN for text). */
+void plot_col_text(const qlab_row *r, const qlab_column *c, char *buf, size_t len);
+double plot_col_num(const qlab_row *r, const qlab_column *c);
+/* Value `name` of r: a /points column, or w_bits (16 w_bytes / w_bytes_fp16, NaN without
+ * memory columns); NaN for an unknown name or a text column. */
+double plot_value(const qlab_row *r, const char *name);
+
+/* The scheme family of a scheme: "float", "int8", "fp8" or "4bit". */
+const char *plot_family_of(const char *scheme);
+
+/* The points i of d with keep[i] != 0, with their /layers and /samples rows, into *sub
+ * (arrays allocated here, freed by plot_subset_free; attributes shared with d).
+ * Returns 0, or -1 on out of memory (*sub then empty). */
+int plot_subset(const qlab_results_data *d, const char *keep, qlab_results_data *sub);
+void plot_subset_free(qlab_results_data *sub);
 
 /* ---------------------------------------------------------------------------- */
 /* plot_draw.c: the gnuplot side                                                 */
@@ -206,11 +255,24 @@ void plot_style_keys(const qlab_row *r, style_lists *k);
 void plot_style_vars(const style_lists *k, char *vars, size_t len);
 
 /* ---------------------------------------------------------------------------- */
-/* plot_fig_*.c: the figure kinds                                                */
+/* plot_figure.c: the selection and split of every figure                        */
 
-/* Each draws one figure kind from c (c->tmp an empty directory of its own, the value
- * counters at 0). Returns 0 drawn, 1 skipped (the reason logged), 2 failed (c->err);
- * a failure is the figure's own: the others are drawn all the same. */
+/* Draws the figure `decl` declares from c: the rows it selects (status ok, its
+ * filter, its thresholds, a finite first y), split into one file per value
+ * combination of the axes it does not map (x, series, reduce, filter, seed) that vary
+ * within one of its cells (same x, series and reduce values) with different values
+ * drawn, never averaged (the log names them, each file's subtitle its values); each
+ * file drawn per scheme family when it has more than MAX_SERIES series and decl
+ * allows it. Returns 0 when a file was drawn, 1 when every one was skipped (reasons
+ * logged), 2 when one failed (c->err). */
+int plot_figure(plot_ctx *c, const plot_decl *decl);
+
+/* ---------------------------------------------------------------------------- */
+/* plot_fig_*.c: the renderers                                                   */
+
+/* Each draws the rows of one file (c->d and c->full, the rows plot_figure chose; c->tmp
+ * an empty directory of its own, the value counters at 0). Returns 0 drawn, 1 skipped
+ * (the reason logged), 2 failed (c->err); a failure is the figure's own. */
 int plot_fig_threshold(plot_ctx *c);     /* error_vs_threshold     plot_fig_error.c */
 int plot_fig_granularity(plot_ctx *c);   /* error_by_granularity   plot_fig_error.c */
 int plot_fig_memory(plot_ctx *c);        /* memory                 plot_fig_memory.c */
@@ -220,8 +282,7 @@ int plot_fig_stages(plot_ctx *c);        /* stage_breakdown        plot_fig_timi
 int plot_fig_throughput(plot_ctx *c);    /* throughput             plot_fig_timing.c */
 int plot_fig_layers(plot_ctx *c);        /* error_vs_layer         plot_fig_layers.c */
 int plot_fig_depth(plot_ctx *c);         /* error_vs_depth         plot_fig_layers.c */
-
-/* A figure the experiment declares (plot_fig_declared.c): 0 drawn, 1 skipped, 2 failed. */
-int plot_fig_declared(plot_ctx *c, const qlab_figure_spec *f);
+/* y of c->decl against its x, a line per series value (declared figures). */
+int plot_fig_lines(plot_ctx *c);         /* plots: (declared.gp)   plot_fig_declared.c */
 
 #endif
