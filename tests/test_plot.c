@@ -844,3 +844,44 @@ Test(plot, a_declared_figure_is_drawn_and_split_by_an_axis_it_does_not_name, .ti
     cr_assert_not(exists(s.out, "err_k", "png"), "no figure merges the two blocks");
     scratch_free(&s);
 }
+
+Test(plot, a_builtin_figure_splits_an_axis_it_does_not_map_only_where_the_values_differ, .timeout = 120)
+{
+    /* absmax x=row w=channel and fp16 at t = 0, 2, 6 and m = 16, 32: the error depends
+     * on m, the weight memory does not. error_vs_threshold maps neither m nor k, so it
+     * is drawn once per m (never a median of the two); memory is one file. */
+    scratch s;
+    scratch_init(&s);
+    char err[1024];
+    qlab_results *r = NULL;
+    cr_assert_eq(qlab_results_create(s.h5, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qlab_results_set_attr(r, "experiment", "two-m", err, sizeof err), 0, "%s", err);
+    static const double ts[] = {0, 2, 6};
+    int64_t id = 0;
+    for (int64_t m = 16; m <= 32; m *= 2)
+        for (int q = 0; q < 4; q++) {
+            qlab_row row;
+            int fp = q == 3;
+            set_row(&row, id++, fp ? "fp16" : "absmax", fp ? "" : "row", fp ? "" : "channel", fp ? 0 : ts[q], m, 256,
+                    128);
+            row.rel_err = (fp ? 3e-4 : 1e-2 / (1 + ts[q])) * (double)m / 16.0;
+            row.outlier_frac = !fp && ts[q] > 0 ? 0.01 : 0;
+            row.w_bytes_fp16 = 2 * 256 * 128;
+            row.w_bytes = fp ? row.w_bytes_fp16 : 256 * 128 + 128 * 4;
+            cr_assert_eq(qlab_results_append_point(r, &row, err, sizeof err), 0, "%s", err);
+        }
+    cr_assert_eq(qlab_results_close(r, "complete", err, sizeof err), 0, "%s", err);
+    char log[16384];
+    int rc = plot_capture(s.h5, s.out, log, sizeof log, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s\n%s", err, log);
+    cr_assert_not_null(strstr(log, "error_vs_threshold: 1 axis it does not name varies among its points (m)"), "%s",
+                       log);
+    assert_png(s.out, "error_vs_threshold-m=16");
+    assert_png(s.out, "error_vs_threshold-m=32");
+    assert_pdf(s.out, "error_vs_threshold-m=32");
+    cr_assert_not(exists(s.out, "error_vs_threshold", "png"), "no figure merges the two m:\n%s", log);
+    assert_png(s.out, "memory");
+    cr_assert_null(strstr(log, "memory: "), "memory is not split by m, which does not change it:\n%s", log);
+    cr_assert(!exists(s.out, "memory-m=16", "png"));
+    scratch_free(&s);
+}
