@@ -1,19 +1,20 @@
 /* plot.c: `qlab plot`, results -> figures through gnuplot (see plot.h).
  *
- * Every figure follows the same path: select the rows that feed it (status ok,
- * finite metrics), pick one shape where the figure cannot mix shapes (the largest
- * one that supports it, named in the subtitle), group rows into series (scheme +
- * granularities [+ threshold]), reduce repeated rows (seeds, distributions) to their
- * median, write one small TSV per series, then run plots/<figure>.gp twice (png,
- * pdf). The TSVs carry a header line, so the scripts take legend text from it and
- * need no parsing of their own; style keys (scheme, granularity index, decomposition
- * flag) travel as -e variables so that plots/style.gp alone decides the look.
+ * Every figure is a declaration (plot_decl, plot_internal.h): the built-in kinds are
+ * the table `builtin` below, and the figures a config declares (`plots:`) become the
+ * same struct. plot_figure (plot_figure.c) selects each one's rows, draws every axis
+ * it does not map that varies among them apart (one file per value, never a median
+ * over unlike data) and hands each file to the declaration's renderer (plot_fig_*.c),
+ * which writes one small TSV per series (header line = legend text) and runs
+ * plots/<figure>.gp for PNG and two PDFs; style keys travel as -e variables so that
+ * plots/style.gp alone decides the look.
  *
- * This file is the entry point: it finds gnuplot and the scripts, builds the context
- * the figures share (title, the point view, the legend's granularity, the
- * representative threshold) and runs each figure kind in its own temporary directory.
- * The figure kinds are in plot_fig_*.c, data selection in plot_data.c, the gnuplot
- * side in plot_draw.c; plot_internal.h lists what they share.
+ * This file is the entry point: it finds gnuplot and the scripts, splits the data
+ * into folders by the axes no figure maps (distributions, dump file, model), builds
+ * the context the figures share (title, the point view, the legend's granularity,
+ * the representative threshold) and runs every declaration in its own temporary
+ * directory. Data selection helpers are in plot_data.c, the gnuplot side in
+ * plot_draw.c; plot_internal.h lists what they share.
  */
 #include "report/plot.h"
 #include "report/plot_internal.h"
