@@ -47,6 +47,21 @@ if command -v h5dump >/dev/null; then
     expect "h5dump reads the file" 0 h5dump -H "$T/a.h5"
 fi
 
+# A run that measures no error writes NaN, never 0, in its error columns; show prints
+# '-', and compare against a run that measured errors says UNCERTAIN, not SAME.
+expect "a latency-only run exits 0" 0 $QLAB run tests/data/tiny.yaml --set 'measure=[latency]' -o "$T/lat.h5" --no-progress
+expect "its export exits 0" 0 $QLAB export "$T/lat.h5"
+nan_rows=$(awk -F'\t' 'NR==1{for(i=1;i<=NF;i++) c[$i]=i; next}
+    $c["rel_err"]=="nan" && $c["sqnr_db"]=="nan" && $c["cosine"]=="nan" && $c["x_rel_err"]=="nan" {n++} END{print n+0}' <<<"$OUT")
+[ "$nan_rows" = "$n_points" ] && ok "every unmeasured error column is nan ($nan_rows rows)" ||
+    bad "every unmeasured error column is nan ($nan_rows of $n_points)" "$(head -3 <<<"$OUT")"
+expect "show of the latency-only run exits 0" 0 $QLAB show "$T/lat.h5"
+awk '$1 == "absmax" {print $7, $8}' <<<"$OUT" | grep -qvx -- '- -' &&
+    bad "show prints - for unmeasured errors" "$OUT" || ok "show prints - for unmeasured errors"
+expect "compare of a measured base with an unmeasured new exits 0" 0 $QLAB compare "$T/a.h5" "$T/lat.h5"
+contains "it says why accuracy is not compared" "new measured no error: accuracy not compared"
+contains "those points are UNCERTAIN, none SAME" "0 worse, 0 better, $n_points uncertain"
+
 # Never overwrite: -o onto an existing file is refused and leaves it as it was.
 sum=$(md5sum < "$T/a.h5")
 expect "existing -o file exits 2" 2 $QLAB run tests/data/tiny.yaml -o "$T/a.h5"

@@ -9,6 +9,7 @@
 #ifndef QLAB_POINT_H
 #define QLAB_POINT_H
 
+#include <math.h>
 #include <stdint.h>
 #include "quant/quant.h"
 
@@ -107,12 +108,35 @@ typedef struct {
     double rank_agreement;
 } qlab_row;
 
-/* Whether r's error columns hold a measurement. A run whose `measure` has no `error`
- * leaves them 0; a measured point never has rel_err, sqnr_db and cosine all 0 (an
- * exact result has an infinite SQNR and cosine 1). */
+/* Marks r's error columns (rel_err, sqnr_db, max_abs_err, mean_abs_err, cosine,
+ * x_rel_err, w_rel_err) as not measured: NaN, so that no reader of the file (export,
+ * h5py, pandas) can take them for an exact result. A run whose `measure` has no
+ * `error` writes its points so. */
+static inline void qlab_row_set_error_unmeasured(qlab_row *r)
+{
+    r->rel_err = r->sqnr_db = r->max_abs_err = r->mean_abs_err = r->cosine = NAN;
+    r->x_rel_err = r->w_rel_err = NAN;
+}
+
+/* Whether r's error columns hold a measurement: not when they are all NaN (above; a
+ * measured point whose output went NaN still has finite operand errors, since its
+ * operands are checked finite), nor when rel_err, sqnr_db and cosine are all 0 (how
+ * files written before the NaN convention, and imported peer timings, leave them: a
+ * measured point never has all three 0, an exact result having an infinite SQNR and
+ * cosine 1). */
 static inline int qlab_row_error_measured(const qlab_row *r)
 {
-    return !(r->rel_err == 0 && r->sqnr_db == 0 && r->cosine == 0);
+    if (r->rel_err == 0 && r->sqnr_db == 0 && r->cosine == 0)
+        return 0;
+    return !(isnan(r->rel_err) && isnan(r->sqnr_db) && isnan(r->cosine) && isnan(r->x_rel_err) &&
+             isnan(r->w_rel_err));
+}
+
+/* Whether r's byte columns hold a measurement: a run whose `measure` has no `memory`
+ * leaves them 0, and a measured point always has w_bytes_fp16 = 2 n k > 0. */
+static inline int qlab_row_memory_measured(const qlab_row *r)
+{
+    return r->w_bytes_fp16 > 0 || r->w_bytes > 0;
 }
 
 /* One timing sample (/samples). */

@@ -813,11 +813,37 @@ static int compare_core(const qlab_results_data *base, const qlab_results_data *
             /* a peer's point (peer:torch, peer:bitsandbytes) is timed only: its error
              * columns hold no measurement, so only time and bytes are compared */
             int peer = !strncmp(rb->backend, "peer:", 5) || !strncmp(rn->backend, "peer:", 5);
+            /* A run whose `measure` had no `error` has no errors to compare; where only
+             * one side measured them, accuracy cannot be judged: UNCERTAIN, never SAME. */
+            int eb = qlab_row_error_measured(rb), en = qlab_row_error_measured(rn);
+            int mb = qlab_row_memory_measured(rb), mn = qlab_row_memory_measured(rn);
+            for (int what = 0; what < 2; what++) {
+                int b = what ? mb : eb, n = what ? mn : en;
+                if ((what == 0 && peer) || b == n)
+                    continue;
+                ADD_LINE(QLAB_VERDICT_UNCERTAIN);
+                snprintf(l->metric, sizeof l->metric, "%s", what ? "w_bytes" : "rel_err");
+                if (b)
+                    snprintf(l->base, sizeof l->base, "%.10g", what ? (double)rb->w_bytes : rb->rel_err);
+                else
+                    snprintf(l->base, sizeof l->base, "unmeasured");
+                if (n)
+                    snprintf(l->new_, sizeof l->new_, "%.10g", what ? (double)rn->w_bytes : rn->rel_err);
+                else
+                    snprintf(l->new_, sizeof l->new_, "unmeasured");
+                snprintf(l->change, sizeof l->change, "-");
+                snprintf(l->note, sizeof l->note, "%s measured no %s: %s not compared", b ? "new" : "base",
+                         what ? "memory" : "error", what ? "bytes" : "accuracy");
+            }
             for (int m = 0; m < N_METRICS; m++) {
                 if (metrics[m].w_part && !parts)
                     continue;
                 if (peer && (!metrics[m].is_int || !strcmp(metrics[m].name, "outlier_cols")))
                     continue;   /* errors and outlier counts: the peers measure neither */
+                if (!metrics[m].is_int && (!eb || !en))
+                    continue;   /* a run that measured no error */
+                if (metrics[m].is_int && strcmp(metrics[m].name, "outlier_cols") && (!mb || !mn))
+                    continue;   /* a run that measured no memory */
                 double b = metric_value(rb, &metrics[m]), n = metric_value(rn, &metrics[m]);
                 qlab_verdict v = judge_value(&metrics[m], b, n, rtol[m], atol[m]);
                 if (v == QLAB_VERDICT_SAME)

@@ -138,7 +138,7 @@ static void fit_message(char *buf, size_t len, const char *head, const char *bod
  * leave them out. */
 static void note_nonfinite(plot_ctx *c, const qlab_results_data *d)
 {
-    int64_t n_err = 0, n_time = 0, n_layer = 0;
+    int64_t n_err = 0, n_unmeasured = 0, n_time = 0, n_layer = 0;
     for (int64_t i = 0; i < d->n_layers; i++)
         n_layer += !isfinite(d->layers[i].rel_err);
     if (n_layer)
@@ -148,10 +148,16 @@ static void note_nonfinite(plot_ctx *c, const qlab_results_data *d)
         const qlab_row *r = &d->points[i];
         if (r->status != QLAB_STATUS_OK)
             continue;
-        n_err += !isfinite(r->rel_err);
+        if (!qlab_row_error_measured(r))
+            n_unmeasured++;   /* NaN by design: the run measured no error */
+        else
+            n_err += !isfinite(r->rel_err);
         n_time += !isfinite(r->t.median_us) || !isfinite(r->speedup_vs_fp16) || !isfinite(r->tops) ||
                   !isfinite(r->gbps);
     }
+    if (n_unmeasured)
+        plot_log(c, "plot: %lld point%s measured no error (the run's `measure` had no `error`): no error figures of %s",
+                 (long long)n_unmeasured, n_unmeasured == 1 ? "" : "s", n_unmeasured == 1 ? "it" : "them");
     if (n_err)
         plot_log(c, "plot: %lld point%s with a NaN or infinite rel_err left out of the error figures",
                  (long long)n_err, n_err == 1 ? "" : "s");

@@ -472,6 +472,8 @@ int qlab_run(const qlab_run_opts *o)
                 failed = 1;
             else if (e.measure_error)
                 fill_metrics(y, wl.y_ref, p->m, p->n, &row);
+            else
+                qlab_row_set_error_unmeasured(&row);
         }
     record:
         row.status = failed ? QLAB_STATUS_FAILED : QLAB_STATUS_OK;
