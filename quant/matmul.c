@@ -544,8 +544,11 @@ static quant_status lowp_int8(const float *xq, const float *w, int64_t m, int64_
     }
     const quant_matrix *qw = cached ? &cached->q : &own;
     if (st == QUANT_OK) {
-        /* Whole-row groups can skip the zeroed outlier columns (matmul_q_kept). */
-        if (ctx->keep && qx.gran != QUANT_GRAN_BLOCK && qw->gran != QUANT_GRAN_BLOCK)
+        /* Whole-row groups can skip the zeroed outlier columns (matmul_q_kept); that
+         * pays for gathering the codes once an eighth of the columns or more are
+         * outliers. Either way the integers are the same. */
+        if (ctx->keep && 8 * (k - ctx->nkeep) >= k && qx.gran != QUANT_GRAN_BLOCK &&
+            qw->gran != QUANT_GRAN_BLOCK)
             st = matmul_q_kept(&qx, qw, ctx->keep, ctx->nkeep, y);
         else
             st = quant_matmul_q(&qx, qw, y);

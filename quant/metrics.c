@@ -12,6 +12,7 @@
  * disables FMA contraction, so the bits are the same on every x86-64 machine.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "quant.h"
 
@@ -101,9 +102,16 @@ static quant_status metrics_core(const float *y, const double *ref64, const floa
         return QUANT_ERR_ARG;
     double err2 = 0.0, ref2 = 0.0, max_abs = 0.0, sum_abs = 0.0, cos_sum = 0.0;
     int64_t cos_rows = 0, zero_ref = 0, nonfinite = 0;
+    /* Each row's sums on any thread, then the rows added in order: threads change
+     * nothing. */
+    row_sums *rs = aligned_alloc(_Alignof(row_sums), (size_t)rows * sizeof *rs);   /* vector members */
+    if (!rs)
+        return QUANT_ERR_NOMEM;
+#pragma omp parallel for schedule(static) if ((double)rows * (double)cols > 1e5)
+    for (int64_t r = 0; r < rows; r++)
+        row_of(y + r * cols, ref64 ? ref64 + r * cols : NULL, ref32 ? ref32 + r * cols : NULL, cols, &rs[r]);
     for (int64_t r = 0; r < rows; r++) {
-        row_sums s;
-        row_of(y + r * cols, ref64 ? ref64 + r * cols : NULL, ref32 ? ref32 + r * cols : NULL, cols, &s);
+        const row_sums s = rs[r];
         double rr = hsum(s.ref2), yy = hsum(s.yy), dot = hsum(s.dot);
         err2 += hsum(s.err2);
         ref2 += rr;
@@ -121,6 +129,7 @@ static quant_status metrics_core(const float *y, const double *ref64, const floa
         if (yy != 0.0)
             cos_sum += dot / (sqrt(yy) * sqrt(rr));
     }
+    free(rs);
     double err_norm = sqrt(err2), ref_norm = sqrt(ref2);
     out->rel_err = rel_err_from_norms(err_norm, ref_norm);
     if (err_norm == 0.0)
