@@ -24,10 +24,15 @@
 #define TILE_M 32
 #define TILE_N 64
 
-/* Sum of the 16 int32 lanes, modulo 2^32. */
+/* Sum of the 16 int32 lanes, modulo 2^32 (in unsigned arithmetic: wrapping is meant,
+ * and _mm512_reduce_add_epi32 is written with signed adds). */
 VNNI_TARGET static inline uint32_t lanes_sum(__m512i v)
 {
-    return (uint32_t)_mm512_reduce_add_epi32(v);
+    uint32_t lane[16], s = 0;
+    _mm512_storeu_si512((void *)lane, v);
+    for (int i = 0; i < 16; i++)
+        s += lane[i];
+    return s;
 }
 
 /* out[i*ldc + j] = sum_p x[i][p] w[j][p] for i < MR, j < NR (MR, NR <= 4, constant

@@ -293,7 +293,8 @@ int plot_collect_series(plot_ctx *c, int (*want)(const qlab_row *), int flags, s
             return 2;
         }
     }
-    qsort(ss->s, (size_t)ss->n, sizeof *ss->s, plot_cmp_series);
+    if (ss->n > 1)   /* no series: ss->s may be NULL, which qsort must not get */
+        qsort(ss->s, (size_t)ss->n, sizeof *ss->s, plot_cmp_series);
     return 0;
 }
 

@@ -361,7 +361,8 @@ int plot_fig_depth(plot_ctx *c)
         }
         plot_series_add(&ss, lab, r, i);
     }
-    qsort(ss.s, (size_t)ss.n, sizeof *ss.s, plot_cmp_series);
+    if (ss.n > 1)
+        qsort(ss.s, (size_t)ss.n, sizeof *ss.s, plot_cmp_series);
     style_lists sk = {0};
     char iso[1024] = "";
     for (int i = 0; i < ss.n; i++) {

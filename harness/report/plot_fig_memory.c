@@ -79,7 +79,8 @@ int plot_fig_memory(plot_ctx *c)
         plot_series_label_w(r, lab, sizeof lab);
         plot_series_add(&ss, lab, r, i);
     }
-    qsort(ss.s, (size_t)ss.n, sizeof *ss.s, plot_cmp_series);
+    if (ss.n > 1)
+        qsort(ss.s, (size_t)ss.n, sizeof *ss.s, plot_cmp_series);
     FILE *f = plot_tsv_open(c, "mem.tsv");
     if (!f) {
         plot_series_free(&ss);
@@ -221,7 +222,8 @@ int plot_fig_bits(plot_ctx *c)
      * unless another has at most its bits and at most its error, one of them lower
      * (bits compared at the 0.01 printed): in cmp_bits_pt order, the lowest error of
      * its bits group, and lower than every error at fewer bits. Ties are all on it. */
-    qsort(pts, (size_t)ss.n, sizeof *pts, cmp_bits_pt);
+    if (ss.n > 1)
+        qsort(pts, (size_t)ss.n, sizeof *pts, cmp_bits_pt);
     FILE *f = plot_tsv_open(c, "rows.tsv");
     if (!f) {
         plot_series_free(&ss);

@@ -90,7 +90,8 @@ static int splits(const qlab_results_data *src, item *it, int64_t n, const qlab_
             }
         plot_col_text(r, col, it[i].axis, sizeof it[i].axis);
     }
-    qsort(it, (size_t)n, sizeof *it, cmp_item);
+    if (n > 1)
+        qsort(it, (size_t)n, sizeof *it, cmp_item);
     for (int64_t i = 0, j; i < n; i = j) {
         int axis_differs = 0, vals_differ = 0;
         for (j = i + 1; j < n && !strcmp(it[j].cell, it[i].cell); j++) {
