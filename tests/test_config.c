@@ -814,8 +814,11 @@ Test(config, declared_figures_are_read_with_their_defaults)
                            "quant: {scheme: absmax}\n"
                            "plots:\n  - {name: a, x: k, y: rel_err}\n"
                            "  - {name: b, x: k, y: sqnr_db, series: [scheme, threshold], filter: {threshold: 6},"
-                           " logx: true, title: T}\n", &e), 0, "%s", err);
-    cr_assert_eq(e.n_figures, 2);
+                           " logx: true, title: T}\n"
+                           "  - {name: c, x: k, y: w_bits}\n", &e), 0, "%s", err);
+    cr_assert_eq(e.n_figures, 3);
+    cr_assert_str_eq(e.figures[2].y, "w_bits", "bits per weight, derived, is a value a figure can draw");
+    cr_assert_eq(e.figures[2].logy, 0);
     cr_assert_str_eq(e.figures[0].series[0], "scheme", "series defaults to scheme");
     cr_assert_eq(e.figures[0].logy, 1, "an error metric on a log axis by default");
     cr_assert_str_eq(e.figures[0].title, "rel_err vs k");

@@ -821,7 +821,8 @@ Test(plot, a_declared_figure_is_drawn_and_split_by_an_axis_it_does_not_name, .ti
     cr_assert_eq(qlab_results_set_attr(r, "experiment", "declared", err, sizeof err), 0, "%s", err);
     cr_assert_eq(qlab_results_set_attr(r, "config",
                                        "name: declared\nplots:\n  - {name: err_k, x: k, y: rel_err, "
-                                       "filter: {x_granularity: block}}\n", err, sizeof err),
+                                       "filter: {x_granularity: block}}\n"
+                                       "  - {name: bits_block, x: block, y: w_bits, logx: true}\n", err, sizeof err),
                  0, "%s", err);
     int64_t id = 0;
     static const char *const schemes[] = {"absmax", "zeropoint"};
@@ -832,6 +833,10 @@ Test(plot, a_declared_figure_is_drawn_and_split_by_an_axis_it_does_not_name, .ti
                 set_row(&row, id++, schemes[sc], "block", "block", 0, 16, k, 32);
                 row.p.block = b;
                 row.rel_err = 1e-3 * (double)k / (double)b * (sc + 1);
+                /* int8 codes and a float32 scale per block of W [32, k]: 8 + 32 / b bits
+                 * per weight, the same at every k */
+                row.w_bytes_fp16 = 2 * 32 * k;
+                row.w_bytes = 32 * k + 4 * 32 * (k / b);
                 cr_assert_eq(qlab_results_append_point(r, &row, err, sizeof err), 0, "%s", err);
             }
     cr_assert_eq(qlab_results_close(r, "complete", err, sizeof err), 0, "%s", err);
@@ -842,6 +847,9 @@ Test(plot, a_declared_figure_is_drawn_and_split_by_an_axis_it_does_not_name, .ti
     assert_png(s.out, "err_k-block=32");
     assert_png(s.out, "err_k-block=64");
     cr_assert_not(exists(s.out, "err_k", "png"), "no figure merges the two blocks");
+    /* bits per weight (derived) over the block: k varies but moves nothing, so no split */
+    assert_png(s.out, "bits_block");
+    cr_assert_null(strstr(log, "bits_block: 1 axis"), "%s", log);
     scratch_free(&s);
 }
 

@@ -87,9 +87,22 @@ int plot_fig_lines(plot_ctx *c)
         fclose(t);
         free(xs.v);
     }
-    char vars[1024];
-    snprintf(vars, sizeof vars, "nser=%d; logx=%d; logy=%d; has_err=%d; xl='%s'; yl='%s'; what='%s';", nser,
-             dc->logx, dc->logy, any_err, dc->x, dc->y, dc->title ? dc->title : dc->name);
+    /* A log x axis over a few values (block 32, 64, 128) gets its ticks at them:
+     * gnuplot's decades would label none or one of them. */
+    char xt[256] = "";
+    if (dc->logx) {
+        dvec all = {0};
+        for (int64_t i = 0; i < n; i++)
+            plot_dvec_push(&all, plot_col_num(&d->points[i], cx));
+        plot_dvec_unique(&all);
+        for (int64_t j = 0, o = 0; all.n <= 12 && j < all.n && o < (int64_t)sizeof xt - 24; j++)
+            o += snprintf(xt + o, sizeof xt - (size_t)o, "%s%.6g", j ? " " : "", all.v[j]);
+        free(all.v);
+    }
+    char vars[1400];
+    snprintf(vars, sizeof vars, "xt='%s'; nser=%d; logx=%d; logy=%d; has_err=%d; xl='%s'; yl='%s'; what='%s';", xt, nser,
+             dc->logx, dc->logy, any_err, dc->x,
+             strcmp(dc->y, "w_bits") ? dc->y : "bits per weight (w_bits)", dc->title ? dc->title : dc->name);
     free(key); free(ser); free(first);
     if (any_err)
         plot_log(c, "%s%s: draws of one point (repeat) are their mean with the 95%% interval", dc->name,

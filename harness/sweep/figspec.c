@@ -101,9 +101,10 @@ static int one_figure(cfg_ctx *c, struct fy_node *fig, int index, qlab_figure_sp
             int is_axis;
             rc = scalar(c, vn, kn, path, f->y, sizeof f->y);
             const qlab_column *col = rc ? NULL : points_column(f->y, &is_axis);
-            if (!rc && (!col || is_axis || !numeric(col)))
+            /* w_bits, bits per weight (16 w_bytes / w_bytes_fp16), is derived, not stored */
+            if (!rc && strcmp(f->y, "w_bits") && (!col || is_axis || !numeric(col)))
                 rc = cfg_fail(c, vn, kn, path, "'%s' is not a numeric result column of /points (e.g. rel_err, "
-                              "sqnr_db, cosine, median_us, speedup_vs_fp16, w_bytes)", f->y);
+                              "sqnr_db, cosine, median_us, speedup_vs_fp16, w_bytes) nor w_bits", f->y);
         } else if (!strcmp(key, "series")) {
             if (vn && fy_node_is_sequence(vn)) {
                 void *it2 = NULL;
