@@ -33,7 +33,7 @@ DEP_CFLAGS=$(pkg-config --cflags $PKGS)
 DEP_LIBS=$(pkg-config --libs $PKGS)
 # The same language settings as the Makefile; sanitizers instead of -O3.
 CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -g -fno-omit-frame-pointer
-        -ffp-contract=off -fno-fast-math -fopenmp -I. -Iquant -Iharness $DEP_CFLAGS
+        -ffp-contract=off -fno-fast-math -fopenmp -Wno-psabi -I. -Iquant -Iharness $DEP_CFLAGS
         -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
 mkdir -p "$OUT/obj"
