@@ -61,6 +61,10 @@ awk '$1 == "absmax" {print $7, $8}' <<<"$OUT" | grep -qvx -- '- -' &&
 expect "compare of a measured base with an unmeasured new exits 0" 0 $QLAB compare "$T/a.h5" "$T/lat.h5"
 contains "it says why accuracy is not compared" "new measured no error: accuracy not compared"
 contains "those points are UNCERTAIN, none SAME" "0 worse, 0 better, $n_points uncertain"
+expect "plot of the latency-only run exits 0" 0 $QLAB plot "$T/lat.h5" -o "$T/latplot"
+contains "plot says why there are no error figures" "measured no error"
+[ -s "$T/latplot/throughput.png" ] && ok "a run without errors still draws its timing figures" ||
+    bad "a run without errors still draws its timing figures" "$OUT"
 
 # Never overwrite: -o onto an existing file is refused and leaves it as it was.
 sum=$(md5sum < "$T/a.h5")

@@ -26,7 +26,7 @@ static int p_k(const qlab_row *r, double k) { return (double)r->p.k == k; }
 
 static int want_timed(const qlab_row *r)
 {
-    return plot_row_usable(r) && r->t.median_us > 0 && r->speedup_vs_fp16 > 0 && isfinite(r->t.median_us) &&
+    return r->status == QLAB_STATUS_OK && r->t.median_us > 0 && r->speedup_vs_fp16 > 0 && isfinite(r->t.median_us) &&
            isfinite(r->speedup_vs_fp16);
 }
 
@@ -138,7 +138,7 @@ static int stage_in_column(const char *stage, int col)
 
 static int want_llm_int8_timed(const qlab_row *r)
 {
-    return plot_row_usable(r) && !plot_is_float(r) && r->p.threshold > 0 && r->t.median_us > 0 &&
+    return r->status == QLAB_STATUS_OK && !plot_is_float(r) && r->p.threshold > 0 && r->t.median_us > 0 &&
            isfinite(r->t.median_us);
 }
 
@@ -215,7 +215,7 @@ int plot_fig_stages(plot_ctx *c)
 
 static int want_tput(const qlab_row *r)
 {
-    return plot_row_usable(r) && r->t.median_us > 0 && r->tops > 0 && isfinite(r->t.median_us) && isfinite(r->tops);
+    return r->status == QLAB_STATUS_OK && r->t.median_us > 0 && r->tops > 0 && isfinite(r->t.median_us) && isfinite(r->tops);
 }
 
 static int cmp_shape_size(const void *a, const void *b)

@@ -155,8 +155,9 @@ double plot_dvec_median(dvec *a);
 void plot_dvec_unique(dvec *a);
 
 /* Row classes: a float rounding (fp32, fp16, bf16, or no operand granularity); status
- * ok with a finite rel_err; weight-only (4-bit: no X granularity, W's given);
- * SmoothQuant on. */
+ * ok with a finite rel_err (the error figures' rows: the timing figures test status ok
+ * alone, so a run that measured no error still draws them); weight-only (4-bit: no X
+ * granularity, W's given); SmoothQuant on. */
 int plot_is_float(const qlab_row *r);
 int plot_row_usable(const qlab_row *r);
 int plot_is_weight_only(const qlab_row *r);
