@@ -61,6 +61,8 @@ awk '$1 == "absmax" {print $7, $8}' <<<"$OUT" | grep -qvx -- '- -' &&
 expect "compare of a measured base with an unmeasured new exits 0" 0 $QLAB compare "$T/a.h5" "$T/lat.h5"
 contains "it says why accuracy is not compared" "new measured no error: accuracy not compared"
 contains "those points are UNCERTAIN, none SAME" "0 worse, 0 better, $n_points uncertain"
+grep -q "provenance:" <<<"$OUT" && bad "no provenance line when only measurement differs" "$OUT" ||
+    ok "no provenance line when only measurement differs"
 expect "plot of the latency-only run exits 0" 0 $QLAB plot "$T/lat.h5" -o "$T/latplot"
 contains "plot says why there are no error figures" "measured no error"
 [ -s "$T/latplot/throughput.png" ] && ok "a run without errors still draws its timing figures" ||
@@ -275,6 +277,21 @@ expect "after a second Ctrl-C the file opens" 0 $QLAB show "$T/int2.h5"
 expect "after a second Ctrl-C the file resumes" 0 $QLAB run --resume "$T/int2.h5" --no-progress
 [ "$($QLAB export "$T/int2.h5" | tail -n +2 | wc -l)" = 2 ] && ok "the resumed file holds every point" ||
     bad "the resumed file holds every point" "$($QLAB export "$T/int2.h5")"
+
+# One writer at a time: --resume while the run still goes on is refused (exit 2) and
+# changes nothing; once that run is stopped, --resume goes on.
+$QLAB run "$T/slow.yaml" -o "$T/lock.h5" --no-progress >/dev/null 2>"$T/lock.log" &
+pid=$!
+for _ in $(seq 50); do grep -q "points on" "$T/lock.log" && break; sleep 0.1; done
+expect "--resume of a file another qlab is writing exits 2" 2 $QLAB run --resume "$T/lock.h5" --no-progress
+contains "it says another qlab is writing it" "another qlab is writing this file"
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+expect "after that run stops, --resume goes on" 0 $QLAB run --resume "$T/lock.h5" --no-progress
+[ "$($QLAB export "$T/lock.h5" | tail -n +2 | wc -l)" = 2 ] && ok "the resumed file holds every point once" ||
+    bad "the resumed file holds every point once" "$($QLAB export "$T/lock.h5")"
+expect "--resume of a complete file exits 2" 2 $QLAB run --resume "$T/lock.h5"
+[ ! -e "$T/lock.h5.journal" ] && ok "a refused --resume leaves no journal behind" ||
+    bad "a refused --resume leaves no journal behind" "$(ls -la "$T")"
 
 # The ViT commands' mistakes (no model needed: they are refused before it loads).
 expect "census without images exits 2" 2 $QLAB census vit-s14

@@ -956,7 +956,9 @@ static int compare_core(const qlab_results_data *base, const qlab_results_data *
     int values_moved = 0;
     for (int64_t i = 0; i < lines.n; i++)
         values_moved |= lines.v[i].verdict_rank >= 0 && lines.v[i].verdict_rank != QLAB_VERDICT_SAME &&
-                        strcmp(lines.v[i].metric, "time_us") != 0;
+                        strcmp(lines.v[i].metric, "time_us") != 0 &&
+                        /* a column one run did not measure did not move */
+                        strcmp(lines.v[i].base, "unmeasured") != 0 && strcmp(lines.v[i].new_, "unmeasured") != 0;
     if (values_moved && !ab)
         provenance_note(base, new_, md, out);
     if (s.busy)

@@ -59,6 +59,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -352,6 +353,7 @@ struct qlab_results {
     int64_t n[N_TABLES], cap[N_TABLES];
     qlab_journal j;        /* open once the file exists */
     int have_journal;
+    int lock_fd;           /* the writer's lock (writer_lock), -1 when none */
     size_t image_bytes;    /* size of the last image written */
     double fold_t, fold_cost;   /* when the last fold ended, what it took (s) */
 };
@@ -367,6 +369,7 @@ static void results_free(qlab_results *r)
 {
     if (!r) return;
     if (r->have_journal) qlab_journal_close(&r->j, 0);
+    if (r->lock_fd >= 0) close(r->lock_fd);
     for (int64_t i = 0; i < r->n_attrs; i++) {
         free(r->attrs[i].key);
         free(r->attrs[i].value);
@@ -409,6 +412,7 @@ static qlab_results *results_new(const char *path)
 {
     qlab_results *r = calloc(1, sizeof *r);
     if (!r) return NULL;
+    r->lock_fd = -1;
     r->path = dup_str(path);
     const char *slash = strrchr(path, '/');
     if (!slash) r->dir = dup_str(".");
@@ -666,6 +670,35 @@ static int check_dir_writable(const qlab_results *r, char *err, size_t err_len)
     return 0;
 }
 
+/* The writer's lock: an exclusive flock on the journal file (created if absent), held
+ * until the writer is freed, so that two processes never append to one results file
+ * (a --resume while the run still goes on). Returns the descriptor, or -1 with a
+ * message in err: another qlab holds the lock, or the journal cannot be opened. Where
+ * the file system has no flock (some network file systems), it goes on unlocked. */
+static int writer_lock(const char *path, int *created, char *err, size_t err_len)
+{
+    char jp[PATH_MAX + 16];
+    qlab_journal_path(path, jp, sizeof jp);
+    struct stat st;
+    *created = stat(jp, &st) != 0;
+    int fd = open(jp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        qlab_set_err(err, err_len, "%s: cannot open its journal %s: %s", path, jp, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        close(fd);
+        if (*created)
+            unlink(jp);
+        qlab_set_err(err, err_len,
+                     "%s: another qlab is writing this file (its journal %s is locked); wait for that run "
+                     "to end, or stop it, then --resume",
+                     path, jp);
+        return -1;
+    }
+    return fd;
+}
+
 int qlab_results_create(const char *path, qlab_results **out, char *err, size_t err_len)
 {
     *out = NULL;
@@ -684,16 +717,19 @@ int qlab_results_create(const char *path, qlab_results **out, char *err, size_t 
         qlab_set_err(err, err_len, "%s: out of memory", path);
         return 2;
     }
-    if (check_dir_writable(r, err, err_len)) {
+    int created;
+    if (check_dir_writable(r, err, err_len) || (r->lock_fd = writer_lock(path, &created, err, err_len)) < 0) {
         results_free(r);
         return 2;
     }
     remove_stale_tmps(r);
     /* A journal without its results file belongs to a file deleted by hand: its
      * records must not join this new run. */
-    char jp[PATH_MAX + 16];
-    qlab_journal_path(path, jp, sizeof jp);
-    unlink(jp);
+    if (ftruncate(r->lock_fd, 0) != 0) {
+        qlab_set_err(err, err_len, "%s: cannot empty the stale journal beside it: %s", path, strerror(errno));
+        results_free(r);
+        return 2;
+    }
     char now[32], ver[16];
     utc_now(now, sizeof now);
     snprintf(ver, sizeof ver, "%d", QLAB_RESULTS_FORMAT_VERSION);
@@ -722,15 +758,39 @@ int qlab_results_open_append(const char *path, qlab_results **out, char *err, si
     qlab_results_data d;
     int *is_int = NULL;
     uint64_t next_seq = 0;
-    if (read_with_journal(path, &d, &is_int, &next_seq, err, err_len)) return 2;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        qlab_set_err(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return 2;
+    }
+    /* Locked before anything is read or repaired: another writer may be appending. */
+    int created;
+    int lock_fd = writer_lock(path, &created, err, err_len);
+    if (lock_fd < 0)
+        return 2;
+    char jp[PATH_MAX + 16];
+    qlab_journal_path(path, jp, sizeof jp);
+    if (read_with_journal(path, &d, &is_int, &next_seq, err, err_len)) {
+        if (created)   /* leave no journal behind a file that is not resumed */
+            unlink(jp);
+        close(lock_fd);
+        return 2;
+    }
     const char *status = qlab_results_attr(&d, "status");
     if (status && strcmp(status, "complete") == 0) {
         qlab_set_err(err, err_len, "%s: the run is complete; nothing to resume", path);
         free(is_int);
         qlab_results_data_free(&d);
+        if (created)
+            unlink(jp);
+        close(lock_fd);
         return 2;
     }
     qlab_results *r = results_new(path);
+    if (r)
+        r->lock_fd = lock_fd;
+    else
+        close(lock_fd);
     int oom = !r;
     for (int64_t i = 0; !oom && i < d.n_attrs; i++)
         oom = attr_put(r, d.attrs[i].key, d.attrs[i].value, is_int[i]) != 0;
