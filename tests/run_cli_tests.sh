@@ -286,6 +286,8 @@ for _ in $(seq 50); do grep -q "points on" "$T/lock.log" && break; sleep 0.1; do
 expect "--resume of a file another qlab is writing exits 2" 2 $QLAB run --resume "$T/lock.h5" --no-progress
 contains "it says another qlab is writing it" "another qlab is writing this file"
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+expect "plot of the killed run exits 0" 0 $QLAB plot "$T/lock.h5" -o "$T/lockplot"
+contains "plot says the run is partial" "is a partial run (status running"
 expect "after that run stops, --resume goes on" 0 $QLAB run --resume "$T/lock.h5" --no-progress
 [ "$($QLAB export "$T/lock.h5" | tail -n +2 | wc -l)" = 2 ] && ok "the resumed file holds every point once" ||
     bad "the resumed file holds every point once" "$($QLAB export "$T/lock.h5")"

@@ -203,9 +203,14 @@ static int plot_one(const qlab_results_data *d, const char *source, const char *
         dev = qlab_results_attr(d, "device_name");
     if ((!be || !*be) && d->n_points > 0)
         be = d->points[0].backend;
-    snprintf(c.title, sizeof c.title, "%s%s%s, %s backend%s%s", exp && *exp ? exp : source,
+    /* A run that is still going, was killed or was stopped: its figures say so. */
+    const char *status = qlab_results_attr(d, "status");
+    int partial = status && strcmp(status, "complete") != 0;
+    snprintf(c.title, sizeof c.title, "%s%s%s, %s backend%s%s%s%s%s", exp && *exp ? exp : source,
              subset ? ", " : "", subset ? subset : "", be && *be ? be : "?", dev && *dev ? ", " : "",
-             dev && *dev ? dev : "");
+             dev && *dev ? dev : "", partial ? "; PARTIAL: run " : "",
+             !partial ? "" : !strcmp(status, "running") ? "still running or killed" : status,
+             partial ? ", not every point" : "");
 
     /* point figures: a model or chain swept in both modes shows its propagated rows
      * (the end-to-end error); isolated rows are the per-layer figure's business */
@@ -358,6 +363,10 @@ static void combo_key(const qlab_row *r, const qlab_column *const *cols, int n, 
 int qlab_plot_data(const qlab_results_data *d, const char *source, const char *out_dir, FILE *log, char *err,
                    size_t err_len)
 {
+    const char *status = qlab_results_attr(d, "status"), *total = qlab_results_attr(d, "points_total");
+    if (log && status && strcmp(status, "complete"))
+        fprintf(log, "plot: %s is a partial run (status %s, %lld of %s points): the figures show those points "
+                "only, and their titles say PARTIAL\n", source, status, (long long)d->n_points, total ? total : "?");
     const qlab_column *vary[N_UNMAPPED];
     int n_vary = 0;
     for (int a = 0; a < N_UNMAPPED; a++) {
