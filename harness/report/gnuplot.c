@@ -75,11 +75,16 @@ int qlab_gp_find_scripts(const char *probe, char *out, size_t len)
         const char *env = getenv(env_names[i]);
         if (env && *env) {
             snprintf(out, len, "%s", env);
-            return dir_has(out, probe) ? 0 : -1;
+            if (dir_has(out, probe))
+                return 0;
+            snprintf(out, len, "$%s = %s", env_names[i], env);
+            return -1;
         }
     }
     /* Beside the executable: installed (PREFIX/bin/qlab, PREFIX/share/qlab/plots),
-     * then a build folder directly under the tree (build/qlab, plots/). */
+     * then a build folder under the tree (build/qlab or build/NAME/qlab, plots/). */
+    char tried[3 * PATH_MAX] = "";
+    size_t t = 0;
     char exe[PATH_MAX - 32];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
@@ -87,16 +92,21 @@ int qlab_gp_find_scripts(const char *probe, char *out, size_t len)
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            static const char *const rel[] = {"../share/qlab/plots", "../plots"};
+            static const char *const rel[] = {"../share/qlab/plots", "../plots", "../../plots"};
             for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
                 snprintf(out, len, "%s/%s", exe, rel[i]);
                 if (dir_has(out, probe))
                     return 0;
+                if (t < sizeof tried)
+                    t += (size_t)snprintf(tried + t, sizeof tried - t, "%s, ", out);
             }
         }
     }
     snprintf(out, len, "plots");
-    return dir_has(out, probe) ? 0 : -1;
+    if (dir_has(out, probe))
+        return 0;
+    snprintf(out, len, "%s./plots", tried);
+    return -1;
 }
 
 int qlab_mkdir_p(const char *path)

@@ -20,8 +20,8 @@ int qlab_gp_find(char *out, size_t len);
 /* The plots/ directory holding `probe` (e.g. "style.gp"): $QLAB_PLOTS (or its older
  * name $QLAB_PLOTS_DIR) when set, whether or not it holds `probe`; else, relative to
  * the executable's own folder (/proc/self/exe), ../share/qlab/plots (an installed
- * qlab: PREFIX/bin/qlab) or ../plots (a build folder directly under the tree); else
- * ./plots. Returns 0, or -1 if none holds it. */
+ * qlab: PREFIX/bin/qlab), ../plots or ../../plots (build/qlab, build/NAME/qlab); else
+ * ./plots. Returns 0, or -1 if none holds it, with the folders tried written to out. */
 int qlab_gp_find_scripts(const char *probe, char *out, size_t len);
 
 /* mkdir -p. Returns 0, or -1 with errno set. */

@@ -253,8 +253,8 @@ int qlab_history(const char *const *files, int n_files, const qlab_history_opts 
 
     char scripts[4096], title[1024];
     if (qlab_gp_find_scripts("history.gp", scripts, sizeof scripts)) {
-        qlab_set_err(err, err_len, "history: plots/history.gp not found ($QLAB_PLOTS, <qlab>/../share/qlab/plots, <qlab>/../plots, ./plots); "
-                              "the TSV is written");
+        qlab_set_err(err, err_len, "history: no plots/history.gp in %s (set QLAB_PLOTS to the plots/ folder of the "
+                     "qlab tree); the TSV is written", scripts);
         rc = 2;
         goto done;
     }

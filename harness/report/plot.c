@@ -188,8 +188,8 @@ static int plot_one(const qlab_results_data *d, const char *source, const char *
         return 2;
     }
     if (qlab_gp_find_scripts("style.gp", c.scripts, sizeof c.scripts) != 0) {
-        snprintf(err, err_len,
-                 "plot: gnuplot scripts not found (looked for style.gp in $QLAB_PLOTS, <qlab>/../share/qlab/plots, <qlab>/../plots, ./plots)");
+        snprintf(err, err_len, "plot: gnuplot scripts not found: no style.gp in %s (set QLAB_PLOTS to the plots/ "
+                 "folder of the qlab tree, or run `make install`)", c.scripts);
         return 2;
     }
     if (qlab_mkdir_p(c.out_dir) != 0) {
