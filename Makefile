@@ -51,7 +51,10 @@ WARN := -Wall -Wextra -Wno-unused-parameter -Wno-psabi
 # (store/results.h), so the two include roots.
 BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(CPU_ARCH) \
                -ffp-contract=off -fno-fast-math -fopenmp -g $(WARN) -I. -Iharness
-CFLAGS_ALL = $(BASE_CFLAGS) $(DEP_CFLAGS) $(if $(filter 1,$(CUDA)),-DQLAB_HAVE_CUDA -I$(CUDA_HOME)/include) $(EXTRA_CFLAGS)
+# Without CUDA, the binary says why: nvcc missing, or CUDA=0 (make run's choice where no
+# GPU is usable, or the user's) although nvcc is there (QLAB_CUDA_DISABLED).
+CFLAGS_ALL = $(BASE_CFLAGS) $(DEP_CFLAGS) \
+  $(if $(filter 1,$(CUDA)),-DQLAB_HAVE_CUDA -I$(CUDA_HOME)/include,$(if $(NVCC),-DQLAB_CUDA_DISABLED)) $(EXTRA_CFLAGS)
 LDLIBS_ALL = $(DEP_LIBS) -lm -fopenmp $(CUDA_LIBS) $(EXTRA_LDFLAGS)
 
 QUANT_SRC := $(wildcard quant/*.c)

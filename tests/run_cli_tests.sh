@@ -30,6 +30,16 @@ contains "bad --set names the value" "absmx"
 
 expect "dry run exits 0" 0 $QLAB run tests/data/tiny.yaml --dry-run
 contains "dry run prints the count" "points"
+# --backend cuda: a binary without the cuda backend refuses it even in a dry run (it
+# would fail on every machine); one with it accepts it here, GPU or not (a login node).
+if $QLAB info | grep -q "backend cuda: not built"; then
+    expect "dry run with --backend cuda in a build without CUDA exits 2" 2 \
+        $QLAB run tests/data/tiny.yaml --backend cuda --dry-run
+    contains "it says why the build has no CUDA" "this qlab was built without CUDA ("
+else
+    expect "dry run with --backend cuda in a CUDA build exits 0" 0 \
+        $QLAB run tests/data/tiny.yaml --backend cuda --dry-run
+fi
 
 $QLAB run tests/data/tiny.yaml --set name=other --set workload.m=16 -o "$T/d.h5" --no-progress >/dev/null 2>&1
 expect "tiny run exits 0" 0 $QLAB run tests/data/tiny.yaml -o "$T/a.h5" --no-progress

@@ -5,6 +5,16 @@
 
 #include "backends/backend.h"
 
+const char *qlab_no_cuda_reason(void)
+{
+#ifdef QLAB_CUDA_DISABLED
+    return "CUDA=0 at build time, although nvcc was there: `make run` builds CUDA only where a GPU is "
+           "usable; `make` builds the cuda backend";
+#else
+    return "nvcc was not found at build time";
+#endif
+}
+
 const qlab_backend *qlab_backend_select(const char *name, char *why, size_t why_len)
 {
     char reason[256] = "";
@@ -15,7 +25,7 @@ const qlab_backend *qlab_backend_select(const char *name, char *why, size_t why_
         if (qlab_backend_cuda.available(reason, sizeof reason))
             return &qlab_backend_cuda;
 #else
-        snprintf(reason, sizeof reason, "this qlab was built without CUDA (nvcc not found at build time)");
+        snprintf(reason, sizeof reason, "this qlab was built without CUDA (%s)", qlab_no_cuda_reason());
 #endif
         if (strcmp(name, "auto") == 0) {
             snprintf(why, why_len, "cuda backend not usable (%s); using cpu", reason);

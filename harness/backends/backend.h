@@ -136,6 +136,11 @@ int qlab_point_opts(const qlab_point *p, quant_matmul_opts *opts, char *err, siz
 void qlab_mem_peak_reset(void);
 int64_t qlab_mem_peak_bytes(void);
 
+/* Why this binary has no cuda backend: nvcc was missing at build time, or the build
+ * was made with CUDA=0 (make run's build where no GPU is usable). Only meaningful in
+ * a build without QLAB_HAVE_CUDA. */
+const char *qlab_no_cuda_reason(void);
+
 /* Backend by name ("cpu", "cuda", "auto": cuda when usable, else cpu). Returns NULL
  * with a reason in why when the named backend is not built or not usable. */
 const qlab_backend *qlab_backend_select(const char *name, char *why, size_t why_len);

@@ -307,7 +307,7 @@ static int cmd_info(int argc, char **argv)
         printf("backend cuda: built, not usable here: %s\n", why);
     }
 #else
-    printf("backend cuda: not built (nvcc was not found at build time)\n");
+    printf("backend cuda: not built (%s)\n", qlab_no_cuda_reason());
 #endif
     return 0;
 }

@@ -296,6 +296,17 @@ int qlab_run(const qlab_run_opts *o)
     }
 
     if (o->dry_run) {
+#ifndef QLAB_HAVE_CUDA
+        /* A GPU may be missing here and present where the run goes (a cluster's login
+         * node), but a binary without the cuda backend fails everywhere: say so now. */
+        const char *bn = o->backend ? o->backend : e.backend;
+        if (bn && !strcmp(bn, "cuda")) {
+            fprintf(stderr, "qlab: backend cuda: this qlab was built without CUDA (%s)\n", qlab_no_cuda_reason());
+            free(shard);
+            qlab_experiment_free(&e);
+            return 2;
+        }
+#endif
         for (int64_t i = 0; i < e.n_points; i++) {
             if (!in_shard(o, shard, e.points[i].id))
                 continue;
