@@ -36,7 +36,7 @@ set bmargin at screen (narrow ? 0.34 : 0.12)
 set xtics ()
 do for [w in kticks] { set xtics add (w w + 0) }
 unset logscale y
-set xlabel 'model dimension k (= n)'
+set xlabel 'inner dimension k'
 set ylabel 'speedup over fp16 (×)'
 set yrange [0:*]
 set format y '%.1f'

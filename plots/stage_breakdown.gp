@@ -6,7 +6,7 @@
 load scripts.'/style.gp'
 
 set title title_of('LLM.int8() pipeline: time per stage')
-set xlabel 'model dimension k (= n)'
+set xlabel 'inner dimension k'
 set ylabel 'median time per stage (µs)'
 set style data histograms
 set style histogram rowstacked gap 1

@@ -77,6 +77,11 @@ expect "plot of the latency-only run exits 0" 0 $QLAB plot "$T/lat.h5" -o "$T/la
 contains "plot says why there are no error figures" "measured no error"
 [ -s "$T/latplot/throughput.png" ] && ok "a run without errors still draws its timing figures" ||
     bad "a run without errors still draws its timing figures" "$OUT"
+# Figures left in the folder by another file are named, not passed off as current.
+$QLAB plot "$T/a.h5" -o "$T/mixplot" >/dev/null 2>&1
+sleep 1.1
+expect "plot into a folder holding another file's figures exits 0" 0 $QLAB plot "$T/lat.h5" -o "$T/mixplot"
+contains "it says which figures it did not draw" "older figures in $T/mixplot were not drawn from $T/lat.h5"
 
 # Never overwrite: -o onto an existing file is refused and leaves it as it was.
 sum=$(md5sum < "$T/a.h5")

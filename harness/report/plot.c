@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <time.h>
 
 /* ---------------------------------------------------------------------------- */
 /* Driver                                                                        */
@@ -443,13 +445,52 @@ out:
     return rc;
 }
 
+/* Counts the PNGs in dir and its folders (one level down) last written before t0,
+ * keeping the first one's path in first. */
+static int64_t count_older_pngs(const char *dir, time_t t0, int depth, char *first, size_t len)
+{
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return 0;
+    int64_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[PATH_MAX];
+        if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p)
+            continue;
+        struct stat st;
+        if (stat(p, &st) != 0)
+            continue;
+        size_t l = strlen(e->d_name);
+        if (S_ISDIR(st.st_mode) && depth > 0) {
+            n += count_older_pngs(p, t0, depth - 1, first, len);
+        } else if (S_ISREG(st.st_mode) && l > 4 && !strcmp(e->d_name + l - 4, ".png") && st.st_mtime < t0) {
+            if (n++ == 0 && !*first)
+                snprintf(first, len, "%s", p);
+        }
+    }
+    closedir(dp);
+    return n;
+}
+
 int qlab_plot(const char *results_path, const char *out_dir, FILE *log, char *err, size_t err_len)
 {
     qlab_results_data d;
     memset(&d, 0, sizeof d);
     if (qlab_results_read(results_path, &d, err, err_len) != 0)
         return 2;
+    time_t t0 = time(NULL);
     int rc = qlab_plot_data(&d, results_path, out_dir, log, err, err_len);
     qlab_results_data_free(&d);
+    /* Figures this call did not draw, left from another file or an earlier run, would
+     * look current beside the new ones: say so (they are the user's, so kept). */
+    char first[PATH_MAX] = "";
+    int64_t old = rc == 2 ? 0 : count_older_pngs(out_dir ? out_dir : "plots/out", t0, 1, first, sizeof first);
+    if (old > 0 && log)
+        fprintf(log, "plot: %lld older figure%s in %s %s not drawn from %s (e.g. %s): from another file or "
+                "an earlier run; plot into an empty folder to keep them apart\n", (long long)old, old == 1 ? "" : "s",
+                out_dir ? out_dir : "plots/out", old == 1 ? "was" : "were", results_path, first);
     return rc;
 }

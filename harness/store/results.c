@@ -707,6 +707,12 @@ int qlab_results_create(const char *path, qlab_results **out, char *err, size_t 
         return 2;
     }
     struct stat st;
+    if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        qlab_set_err(err, err_len, "%s: is a directory; -o names the results file to write (e.g. %s/run.h5)",
+                     path, path);
+        errno = EISDIR;
+        return 2;
+    }
     if (lstat(path, &st) == 0) {
         qlab_set_err(err, err_len, "%s: results file exists; refusing to overwrite it", path);
         errno = EEXIST;

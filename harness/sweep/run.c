@@ -316,7 +316,7 @@ int qlab_run(const qlab_run_opts *o)
         }
         printf("%lld points", (long long)total);
         if (e.n_skipped)
-            printf(" (%lld skipped: %s)", (long long)e.n_skipped, e.skip_summary);
+            printf(" (%lld repeats not run: %s)", (long long)e.n_skipped, e.skip_summary);
         printf("\n");
         free(shard);
         qlab_experiment_free(&e);
@@ -400,8 +400,10 @@ int qlab_run(const qlab_run_opts *o)
     sigaction(SIGTERM, &sa, &old_term);
     printf("results: %s\n", path);
     fflush(stdout);
+    /* Combinations that would repeat a point (a float scheme at every granularity) are
+     * not points at all: "not run", never "skipped", which show uses for /points rows. */
     fprintf(stderr, "qlab: %s: %lld points on %s%s%s\n", e.name, (long long)total, b->name,
-            e.n_skipped ? ", skipped: " : "", e.n_skipped ? e.skip_summary : "");
+            e.n_skipped ? "; repeats not run: " : "", e.n_skipped ? e.skip_summary : "");
 
     qlab_workload wl = { 0 };
     int have_wl = 0;
