@@ -13,7 +13,8 @@ set title title_of('Weight memory: bits per weight (codes + scales + outlier col
 set ylabel narrow ? 'bits per stored weight' : 'bits per stored weight  (8 w_bytes / weights)'
 set y2label '% of fp16'
 set xlabel ''
-top = (ymax >= 32) ? ymax * 1.25 : (ymax > 16 ? ymax : 16) * 1.35
+# room above the fp16 line for the four-line legend, so it never hides the line
+top = (ymax >= 32) ? ymax * 1.25 : (ymax > 16 ? ymax : 16) * (narrow ? 1.35 : 1.5)
 set yrange [0:top]
 set y2range [0:top / 16 * 100]
 set ytics nomirror
