@@ -3,7 +3,8 @@
 #
 # Reads from dir: s1.tsv .. s<nser>.tsv (x, y, lo, hi; header = legend text). Variables:
 # nser, logx, logy (1: log axis), has_err (1: repeated draws, lo/hi the 95 % interval),
-# xl, yl (axis names), what (the figure's title), xt (with logx and at most 12 distinct
+# xl, yl (axis names), what (the figure's title), bysch (1: series styled by scheme
+# from sch, grn, dec, smo, var as style.gp reads them), xt (with logx and at most 12 distinct
 # x values: those values, where the x ticks go; else empty).
 load scripts.'/style.gp'
 
@@ -22,6 +23,11 @@ if (logx && strlen(xt) > 0) {
 }
 palette = "#0072B2 #D55E00 #009E73 #CC79A7 #E69F00 #56B4E9 #555555 #A6761D"
 col(i) = word(palette, (i - 1) % 8 + 1)
-plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.1*pss pt ((i % 7) + 4) \
-         lc rgb col(i) title columnheader(2), \
-     for [i=1:nser*has_err] dir.'/s'.i.'.tsv' using 1:2:3:4 with yerrorbars lw 1.2 ps 0 lc rgb col(i) notitle
+# bysch: series named by their scheme, styled as in the built-in figures (style.gp's
+# sch/grn/dec/smo/var lists); else the palette in order.
+lcol(i) = bysch ? s_col(i) : col(i)
+lpt(i) = bysch ? s_pt(i) : (i % 7) + 4
+ldt(i) = bysch ? s_dt(i) : 1
+plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.1*pss \
+         pt lpt(i) dt ldt(i) lc rgb lcol(i) title columnheader(2), \
+     for [i=1:nser*has_err] dir.'/s'.i.'.tsv' using 1:2:3:4 with yerrorbars lw 1.2 ps 0 lc rgb lcol(i) notitle

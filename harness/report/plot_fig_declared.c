@@ -99,10 +99,20 @@ int plot_fig_lines(plot_ctx *c)
             o += snprintf(xt + o, sizeof xt - (size_t)o, "%s%.6g", j ? " " : "", all.v[j]);
         free(all.v);
     }
-    char vars[1400];
-    snprintf(vars, sizeof vars, "xt='%s'; nser=%d; logx=%d; logy=%d; has_err=%d; xl='%s'; yl='%s'; what='%s';", xt, nser,
-             dc->logx, dc->logy, any_err, dc->x,
-             strcmp(dc->y, "w_bits") ? dc->y : "bits per weight (w_bits)", dc->title ? dc->title : dc->name);
+    /* Lines named by their scheme take the built-in figures' style of that scheme
+     * (colour, granularity marker, decomposition, variants dashed), so absmax has one
+     * colour in every figure; other series take the palette in order. */
+    int bysch = strstr(dc->series, "scheme") != NULL;
+    style_lists sk;
+    memset(&sk, 0, sizeof sk);
+    for (int s = 0; bysch && s < nser; s++)
+        plot_style_keys(&d->points[first[s]], &sk);
+    char vars[1400 + sizeof sk];
+    snprintf(vars, sizeof vars, "xt='%s'; nser=%d; logx=%d; logy=%d; has_err=%d; xl='%s'; yl='%s'; what='%s'; bysch=%d;",
+             xt, nser, dc->logx, dc->logy, any_err, dc->x,
+             strcmp(dc->y, "w_bits") ? dc->y : "bits per weight (w_bits)", dc->title ? dc->title : dc->name, bysch);
+    if (bysch)
+        plot_style_vars(&sk, vars, sizeof vars);
     free(key); free(ser); free(first);
     if (any_err)
         plot_log(c, "%s%s: draws of one point (repeat) are their mean with the 95%% interval", dc->name,
