@@ -42,6 +42,7 @@ plot for [i=1:nser] dir.'/s'.i.'.tsv' using 1:2 with linespoints lw 2 ps 1.3*pss
          lc rgb s_col(i) dt s_dt(i) pt s_pt(i) title columnheader(2), \
      for [i=1:nser*has_err] dir.'/s'.i.'.tsv' using 1:2:4:5 with yerrorbars lw 1.2 ps 0 \
          lc rgb s_col(i) notitle, \
+     NaN with points ps 1.3*pss lw 2 pt 6 lc rgb '#555555' title 'open marker: t = 0, no decomposition', \
      for [j=1:(floor > 0)] floor with lines lw ref_lw lc rgb col_fp16 dt dt_fp16 title 'fp16 (floor)', \
      for [j=1:has_frac] dir.'/frac.tsv' using 1:2 axes x1y2 with linespoints lw 1.2 ps 0.8*pss \
          lc rgb '#777777' dt (6,4) pt 7 title columnheader(2), \
