@@ -281,7 +281,16 @@ Test(config, block_not_dividing_k_names_block_and_k)
 Test(config, yaml_syntax_error_is_reported_with_position)
 {
     expect_error(CFG_DIR "bad_syntax.yaml", NULL, 0,
-                 (const char *[]){"bad_syntax.yaml:5:3:", "duplicate key", NULL});
+                 (const char *[]){"bad_syntax.yaml:5:3:", "duplicate key 'scheme'", NULL});
+}
+
+Test(config, a_tab_in_the_indentation_is_named_at_its_own_line)
+{
+    qlab_experiment e;
+    err[0] = '\0';
+    cr_assert_eq(qlab_experiment_load_string("name: t\nworkload:\n\tkind: synthetic\n", "t.yaml", NULL, 0, &e,
+                                             err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "t.yaml:3:1: YAML syntax error: a tab in the indentation"), "%s", err);
 }
 
 Test(config, missing_name_is_an_error)

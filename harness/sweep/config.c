@@ -455,6 +455,44 @@ void qlab_experiment_free(qlab_experiment *exp)
     memset(exp, 0, sizeof *exp);
 }
 
+/* Makes libfyaml's report of a failed parse say more: a tab in a line's indentation
+ * (YAML indents with spaces; libfyaml may point at the line before) takes over the
+ * report with its own position, and a duplicate key is named. */
+static void syntax_error_hint(fy_capture *cap, const char *text, size_t len)
+{
+    int line = 1;
+    for (size_t i = 0, bol = 0; i < len; i++) {
+        if (text[i] == '\n') {
+            line++;
+            bol = i + 1;
+        } else if (text[i] == '\t') {
+            int indent = 1;
+            for (size_t j = bol; j < i && indent; j++)
+                indent = text[j] == ' ';
+            if (indent) {
+                snprintf(cap->msg, sizeof cap->msg, "a tab in the indentation (YAML indents with spaces)");
+                cap->line = line;
+                cap->col = (int)(i - bol) + 1;
+                return;
+            }
+        }
+    }
+    if (!strstr(cap->msg, "duplicate key") || cap->line <= 0 || cap->col <= 0)
+        return;
+    /* the key starts at the reported line and column */
+    size_t i = 0;
+    for (int l = 1; i < len && l < cap->line; i++)
+        l += text[i] == '\n';
+    i += (size_t)cap->col - 1;
+    size_t e = i;
+    while (e < len && e - i < 64 && text[e] != ':' && text[e] != '\n' && text[e] != ' ')
+        e++;
+    if (i < len && e > i) {
+        size_t m = strlen(cap->msg);
+        snprintf(cap->msg + m, sizeof cap->msg - m, " '%.*s'", (int)(e - i), text + i);
+    }
+}
+
 /* Loads from an already built document (or reports the parse failure). */
 static int load_document(struct fy_document *fyd, cfg_ctx *c, const char *const *sets, int n_sets,
                          qlab_experiment *exp)
@@ -583,6 +621,8 @@ static int load_common(const char *text, size_t len, char *owned, const char *so
 
     /* the document refers to the text, which we free only after destroying it */
     struct fy_document *fyd = fy_document_build_from_string(&pc, text, len);
+    if (!fyd)
+        syntax_error_hint(&c.cap, text, len);
     int rc = load_document(fyd, &c, sets, n_sets, exp);
     if (fyd) fy_document_destroy(fyd);
     fy_diag_destroy(diag);
