@@ -36,7 +36,7 @@ if (nshape > 4) {
     set xtics rotate by 25 right
     set bmargin at screen (narrow ? 0.38 : 0.2)
 }
-set ylabel 'GB/s'
+set ylabel narrow ? 'GB/s' : 'GB/s (X, W as stored + fp32 Y)'
 set xlabel 'shape m × k × n (ascending 2mnk)'
 if (narrow) {
     set key at screen 0.03, screen 0.16 left top horizontal maxcols 2 reverse Left samplen 3 font f8

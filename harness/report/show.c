@@ -221,6 +221,10 @@ int qlab_show(const qlab_results_data *d, FILE *out)
             n_skipped);
     if (total) fprintf(out, " (%" PRId64 " of %s in the sweep)", n, total);
     fputc('\n', out);
+    const char *status = qlab_results_attr(d, "status");
+    if (n == 0 && status && !strcmp(status, "running"))
+        fprintf(out, "note: a running or killed run keeps its newest points in FILE.journal beside the file; "
+                "a copy without it shows fewer\n");
     if (n == 0) return ferror(out) ? 2 : 0;
 
     sort_key *keys = malloc((size_t)n * sizeof *keys);
