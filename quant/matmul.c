@@ -243,18 +243,20 @@ static int8_t *gather_codes(const int8_t *codes, int64_t rows, int64_t cols, con
     return out;
 }
 
-/* quant_matmul_q over the columns keep[0..nkeep) only, for X whose other columns are
- * zero (the LLM.int8() outlier columns, zeroed before quantization). Their codes are
- * 0 (absmax) or the zero point zx (zeropoint), so each of them adds exactly 0 to the
- * integer sum (qx - zx)(qw - zw): leaving them out gives the same integers, hence the
- * same Y, for less work. Whole-row groups only (nb == 1); keep == NULL: all columns. */
+/* quant_matmul_q for whole-row groups (one k-block: tensor, row or channel scales), over
+ * the columns keep[0..nkeep) only, or over all k columns when keep is NULL. Kept
+ * columns serve X whose other columns are zero (the LLM.int8() outlier columns,
+ * zeroed before quantization): their codes are 0 (absmax) or the zero point zx
+ * (zeropoint), so each adds exactly 0 to the integer sum (qx - zx)(qw - zw), and
+ * leaving them out gives the same integers, hence the same Y, for less work. */
 static quant_status matmul_q_kept(const quant_matrix *qx, const quant_matrix *qw, const int64_t *keep,
                                   int64_t nkeep, float *y)
 {
     const int64_t m = qx->rows, n = qw->rows, k = qx->cols;
     const int zp = qx->scheme == QUANT_SCHEME_ZEROPOINT;
-    int8_t *cx = gather_codes(qx->codes, m, k, keep, nkeep);
-    int8_t *cw = gather_codes(qw->codes, n, k, keep, nkeep);
+    int8_t *gx = keep ? gather_codes(qx->codes, m, k, keep, nkeep) : NULL;
+    int8_t *gw = keep ? gather_codes(qw->codes, n, k, keep, nkeep) : NULL;
+    const int8_t *cx = keep ? gx : qx->codes, *cw = keep ? gw : qw->codes;
     int32_t *acc = malloc((size_t)(m * n) * sizeof *acc);
     int64_t *rx = zp ? calloc((size_t)m, sizeof *rx) : NULL;
     int64_t *rw = zp ? calloc((size_t)n, sizeof *rw) : NULL;
@@ -279,22 +281,23 @@ static quant_status matmul_q_kept(const quant_matrix *qx, const quant_matrix *qw
     }
 #pragma omp parallel for schedule(static) if ((double)m * (double)n > 1e5)
     for (int64_t i = 0; i < m; i++) {
-        int64_t gx = qx->gran == QUANT_GRAN_TENSOR ? 0 : i;
-        double sx = qx->scales[gx];
-        int64_t zx = zp ? qx->zeros[gx] : 0;
+        int64_t f = qx->gran == QUANT_GRAN_TENSOR ? 0 : i;
+        double sx = qx->scales[f];
+        int64_t zx = zp ? qx->zeros[f] : 0;
         for (int64_t j = 0; j < n; j++) {
-            int64_t gw = qw->gran == QUANT_GRAN_TENSOR ? 0 : j;
+            int64_t g = qw->gran == QUANT_GRAN_TENSOR ? 0 : j;
             int64_t c = acc[i * n + j];
             if (zp) {
-                int64_t zw = qw->zeros[gw];
+                /* sum (qx-zx)(qw-zw) = sum qx qw - zw sum qx - zx sum qw + K zx zw */
+                int64_t zw = qw->zeros[g];
                 c = c - zw * rx[i] - zx * rw[j] + nkeep * zx * zw;
             }
-            y[i * n + j] = (float)((double)c / (sx * (double)qw->scales[gw]));
+            y[i * n + j] = (float)((double)c / (sx * (double)qw->scales[g]));
         }
     }
 done:
-    free(cx);
-    free(cw);
+    free(gx);
+    free(gw);
     free(acc);
     free(rx);
     free(rw);
@@ -320,14 +323,16 @@ quant_status quant_matmul_q(const quant_matrix *qx, const quant_matrix *qw, floa
         return QUANT_ERR_BLOCK;
     const int64_t kb = xb < wb ? xb : wb;
     const int64_t nb = k / kb;
+    if (nb == 1)
+        return matmul_q_kept(qx, qw, NULL, k, y);
+    /* k-blocks: int32 inside each, the scaled partial sums added in float64 */
     const int zp = qx->scheme == QUANT_SCHEME_ZEROPOINT;
-
     int32_t *acc = malloc((size_t)mn * sizeof *acc);
-    double *sum = nb > 1 ? calloc((size_t)mn, sizeof *sum) : NULL;
+    double *sum = calloc((size_t)mn, sizeof *sum);
     int64_t *rx = zp ? malloc((size_t)(m * nb) * sizeof *rx) : NULL;
     int64_t *rw = zp ? malloc((size_t)(n * nb) * sizeof *rw) : NULL;
     quant_status st = QUANT_OK;
-    if (!acc || (nb > 1 && !sum) || (zp && (!rx || !rw))) {
+    if (!acc || !sum || (zp && (!rx || !rw))) {
         st = QUANT_ERR_NOMEM;
         goto done;
     }
@@ -352,17 +357,12 @@ quant_status quant_matmul_q(const quant_matrix *qx, const quant_matrix *qw, floa
                     int64_t zw = qw->zeros[gw];
                     c = c - zw * rx[i * nb + b] - zx * rw[j * nb + b] + kb * zx * zw;
                 }
-                double d = (double)c / (sx * (double)qw->scales[gw]);
-                if (nb > 1)
-                    sum[i * n + j] += d;
-                else
-                    y[i * n + j] = (float)d;
+                sum[i * n + j] += (double)c / (sx * (double)qw->scales[gw]);
             }
         }
     }
-    if (nb > 1)
-        for (int64_t i = 0; i < mn; i++)
-            y[i] = (float)sum[i];
+    for (int64_t i = 0; i < mn; i++)
+        y[i] = (float)sum[i];
 done:
     free(acc);
     free(sum);
