@@ -37,7 +37,9 @@ class Results:
       path     the file read
       attrs    dict of the root attributes (str or int): experiment, config,
                git_commit, status, the provenance keys, ...
-      points   DataFrame, one row per point (axis values, errors, timing, memory)
+      points   DataFrame, one row per point (axis values, errors, timing, memory);
+               a run whose `measure` had no `error` holds NaN in the error columns,
+               one without `memory` 0 in the byte columns
       layers   DataFrame, one row per layer of dump, chain and model points, with
                the owning point's axis columns joined (point_id == id)
       samples  DataFrame, every timing sample (point_id, stage, time_us)
