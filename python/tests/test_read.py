@@ -109,6 +109,18 @@ def test_samples_table(qlab_exe, tmp_path):
     assert set(s["point_id"]) <= set(r.points["id"])
 
 
+def test_errors_a_run_did_not_measure_are_nan_never_zero(qlab_exe, tmp_path):
+    cfg = os.path.join(REPO, "tests", "data", "tiny.yaml")
+    out = str(tmp_path / "lat.h5")
+    run_qlab(qlab_exe, "run", cfg, "--set", "measure=[latency]", "-o", out, "--no-progress")
+    p = qlab.read(out).points
+    assert len(p) > 0
+    for col in ("rel_err", "sqnr_db", "max_abs_err", "mean_abs_err", "cosine", "x_rel_err", "w_rel_err"):
+        assert p[col].isna().all(), col
+    assert (p["median_us"] > 0).all()
+    assert (p["w_bytes"] == 0).all()   # memory not measured either
+
+
 def test_a_killed_run_is_read_with_its_journal(qlab_exe, tmp_path):
     """Points waiting in FILE.journal (the run killed before folding them) come
     through `qlab export`; h5py alone sees fewer."""
