@@ -32,6 +32,7 @@
 #include "core/point.h"
 #include "core/version.h"
 #include "store/results.h"
+#include "sweep/config.h"
 
 #define PEERS_FORMAT "qlab-peers"
 #define PEERS_FORMAT_VERSION 1
@@ -75,26 +76,6 @@ typedef struct {
 /* ---------------------------------------------------------------------------- */
 /* Positions and errors                                                          */
 
-/* Start of a node in the text: its own token for a scalar, else its first key or
- * item's (a mapping or sequence node carries no token of its own). */
-static const struct fy_mark *node_mark(struct fy_node *n)
-{
-    if (!n)
-        return NULL;
-    if (fy_node_is_scalar(n)) {
-        struct fy_token *t = fy_node_get_scalar_token(n);
-        return t ? fy_token_start_mark(t) : NULL;
-    }
-    void *it = NULL;
-    if (fy_node_is_mapping(n)) {
-        struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
-        return p ? node_mark(fy_node_pair_key(p)) : NULL;
-    }
-    if (fy_node_is_sequence(n))
-        return node_mark(fy_node_sequence_iterate(n, &it));
-    return NULL;
-}
-
 /* "FILE:LINE:COL: FIELD: message" into f->err (the position of `at`, else of
  * `parent`); returns 2. */
 static int fail(peers_file *f, struct fy_node *at, struct fy_node *parent, const char *field, const char *fmt, ...)
@@ -104,9 +85,9 @@ static int fail(peers_file *f, struct fy_node *at, struct fy_node *parent, const
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    const struct fy_mark *m = node_mark(at);
+    const struct fy_mark *m = qlab_yaml_node_mark(at);
     if (!m)
-        m = node_mark(parent);
+        m = qlab_yaml_node_mark(parent);
     char where[600];
     if (m)
         snprintf(where, sizeof where, "%s:%d:%d", f->path, m->line + 1, m->column + 1);

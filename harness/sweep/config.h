@@ -65,6 +65,13 @@
 #include "sweep/figspec.h"
 #include "backends/backend.h"
 
+struct fy_node;
+struct fy_mark;
+/* Start mark (line, column) of a libfyaml node: its scalar token, or the first scalar
+ * inside it; NULL when there is none. For messages naming a YAML position (the
+ * config's and other YAML inputs', such as import-peers' files). */
+const struct fy_mark *qlab_yaml_node_mark(struct fy_node *n);
+
 typedef struct {
     char *name;               /* `name:` (required; [A-Za-z0-9_.-]+, used in output file names) */
     char *description;        /* may be "" */

@@ -121,8 +121,6 @@ const char *cfg_closest_name(const char *s, const char *const *names);
  * message and position; cfg_capture_reset clears it. */
 void cfg_capture_output(struct fy_diag *diag, void *user, const char *buf, size_t len);
 void cfg_capture_reset(fy_capture *c);
-/* Start mark of a node: its scalar token, or the first scalar inside it (NULL: none). */
-const struct fy_mark *cfg_node_mark(struct fy_node *n);
 /* The --set text whose value subtree holds n, or NULL. */
 const char *cfg_set_origin(const cfg_ctx *c, struct fy_node *n);
 /* Scalar text of n ("" for null), copied NUL-terminated into buf. */

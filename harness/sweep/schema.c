@@ -200,7 +200,7 @@ void cfg_capture_reset(fy_capture *c)
 
 
 /* Start mark of a node: its scalar token, or the first scalar inside it. */
-const struct fy_mark *cfg_node_mark(struct fy_node *n)
+const struct fy_mark *qlab_yaml_node_mark(struct fy_node *n)
 {
     if (!n) return NULL;
     if (fy_node_is_scalar(n)) {
@@ -210,11 +210,11 @@ const struct fy_mark *cfg_node_mark(struct fy_node *n)
     void *it = NULL;
     if (fy_node_is_mapping(n)) {
         struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
-        return p ? cfg_node_mark(fy_node_pair_key(p)) : NULL;
+        return p ? qlab_yaml_node_mark(fy_node_pair_key(p)) : NULL;
     }
     if (fy_node_is_sequence(n)) {
         struct fy_node *item = fy_node_sequence_iterate(n, &it);
-        return cfg_node_mark(item);
+        return qlab_yaml_node_mark(item);
     }
     return NULL;
 }
@@ -239,8 +239,8 @@ int cfg_fail(cfg_ctx *c, struct fy_node *at, struct fy_node *fallback,
     if (set) {
         snprintf(where, sizeof where, "--set '%s'", set);
     } else {
-        const struct fy_mark *m = cfg_node_mark(at);
-        if (!m) m = cfg_node_mark(fallback);
+        const struct fy_mark *m = qlab_yaml_node_mark(at);
+        if (!m) m = qlab_yaml_node_mark(fallback);
         if (m) snprintf(where, sizeof where, "%s:%d:%d", c->source, m->line + 1, m->column + 1);
         else snprintf(where, sizeof where, "%s:1:1", c->source);
     }
