@@ -32,17 +32,12 @@ import tempfile
 TOOL = "check_vit_dump.py"
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PHOTOS = ["astronaut.png", "coffee.png", "chelsea.png"]
-TOKENS = 257
 TOL = 1e-3
 LAYERS = 72
-LINEARS = {   # ONNX node path below layer.N -> qlab's name (as in convert_vit.py)
-    "attention/attention/query": "attention.query",
-    "attention/attention/key": "attention.key",
-    "attention/attention/value": "attention.value",
-    "attention/output/dense": "attention.output",
-    "mlp/fc1": "mlp.fc1",
-    "mlp/fc2": "mlp.fc2",
-}
+# tokens per image, and the ONNX node path below layer.N -> qlab's linear name, as the
+# converter of the weights defines them (stdlib only at import)
+sys.path.insert(0, HERE)
+from convert_vit import LINEARS, TOKENS  # noqa: E402
 NODE = re.compile(r"^/backbone/encoder/layer\.(\d+)/(.+)/MatMul$")
 PROBE = "import numpy, h5py, onnx, onnxruntime"
 
