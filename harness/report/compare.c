@@ -504,6 +504,7 @@ typedef struct {
     char metric[32];
     char base[48], new_[48], change[32], verdict[16], note[96];
     int verdict_rank;     /* qlab_verdict, or -1 for only-in rows */
+    int unmeasured;       /* 1: one run did not measure this column (nothing moved) */
 } cmp_line;
 
 typedef struct {
@@ -822,6 +823,7 @@ static int compare_core(const qlab_results_data *base, const qlab_results_data *
                 if ((what == 0 && peer) || b == n)
                     continue;
                 ADD_LINE(QLAB_VERDICT_UNCERTAIN);
+                l->unmeasured = 1;
                 snprintf(l->metric, sizeof l->metric, "%s", what ? "w_bytes" : "rel_err");
                 if (b)
                     snprintf(l->base, sizeof l->base, "%.10g", what ? (double)rb->w_bytes : rb->rel_err);
@@ -956,9 +958,7 @@ static int compare_core(const qlab_results_data *base, const qlab_results_data *
     int values_moved = 0;
     for (int64_t i = 0; i < lines.n; i++)
         values_moved |= lines.v[i].verdict_rank >= 0 && lines.v[i].verdict_rank != QLAB_VERDICT_SAME &&
-                        strcmp(lines.v[i].metric, "time_us") != 0 &&
-                        /* a column one run did not measure did not move */
-                        strcmp(lines.v[i].base, "unmeasured") != 0 && strcmp(lines.v[i].new_, "unmeasured") != 0;
+                        strcmp(lines.v[i].metric, "time_us") != 0 && !lines.v[i].unmeasured;
     if (values_moved && !ab)
         provenance_note(base, new_, md, out);
     if (s.busy)
