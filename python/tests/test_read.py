@@ -132,13 +132,18 @@ def test_a_killed_run_is_read_with_its_journal(qlab_exe, tmp_path):
         "seed: 3\n"
         "workload:\n"
         "  kind: synthetic\n"
-        "  m: [16, 32, 48, 64]\n"
-        "  k: 64\n"
-        "  n: 32\n"
+        "  m: [64, 128, 192, 256]\n"
+        "  k: 1024\n"
+        "  n: 512\n"
         "quant:\n"
         "  scheme: [absmax, zeropoint, fp16]\n"
         "measure: [error, latency, memory]\n"
-        "timing: {warmup: 1, min_samples: 3, max_noise: 0.0001, min_time_s: 0.3, timeout_s: 0.3}\n")
+        # Points of a few hundred ms, each with a small record: a journal past 4 MiB is
+        # folded into the file at once (tiny shapes fill 0.3 s with ~60,000 samples a
+        # stage), and then no point would wait in it to be read. max_samples caps the
+        # record; the shape keeps the points slow (about 0.4 s each, 5 s in all).
+        "timing: {warmup: 1, min_samples: 3, max_noise: 0.0001, min_time_s: 0.3, timeout_s: 0.3,"
+        " max_samples: 100}\n")
     out = str(tmp_path / "slow.h5")
     journal = out + ".journal"
     proc = subprocess.Popen([qlab_exe, "run", str(cfg), "-o", out, "--no-progress"], cwd=REPO,
