@@ -423,6 +423,63 @@ Test(dump, uint16_without_bfloat16_attribute_is_refused)
     expect_refused(path, (const char *[]){"/layers/000-a/input", "bfloat16", NULL});
 }
 
+/* Two datasets pointing at the same bytes: weight is written, input's storage is never
+ * allocated and its layout message's address (all ones: undefined) is then patched to
+ * weight's. Each claims 64 KiB within the file; together they claim more than the file
+ * holds, which no undamaged file can, and the layer is refused before anything is
+ * allocated for its values. */
+Test(dump, datasets_claiming_more_than_the_file_are_refused)
+{
+    enum { R = 256, C = 64 };
+    const char *path = tmp("shared.h5");
+    float *w = malloc(sizeof(float) * R * C);
+    fill(w, R * C, 1.0f, 21);
+    hid_t lg, f = make_root(path, "qlab-dump", 1, &lg);
+    hid_t g = H5Gcreate2(lg, "000-a", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    add_f32(g, "weight", 2, R, C, w);
+    hsize_t dims[2] = {R, C};
+    hid_t sp = H5Screate_simple(2, dims, NULL), pl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_alloc_time(pl, H5D_ALLOC_TIME_LATE);
+    hid_t ds = H5Dcreate2(g, "input", H5T_IEEE_F32LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    cr_assert_geq(ds, 0);
+    H5Dclose(ds);
+    H5Pclose(pl);
+    H5Sclose(sp);
+    hid_t wd = H5Dopen2(g, "weight", H5P_DEFAULT);
+    uint64_t w_off = H5Dget_offset(wd);
+    H5Dclose(wd);
+    H5Gclose(g);
+    H5Gclose(lg);
+    H5Fclose(f);
+    free(w);
+
+    FILE *fp = fopen(path, "r+b");
+    cr_assert_not_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    unsigned char *buf = malloc((size_t)size);
+    rewind(fp);
+    cr_assert_eq(fread(buf, 1, (size_t)size, fp), (size_t)size);
+    /* the layout message of a contiguous dataset: address (8 bytes) then size (8 bytes) */
+    unsigned char pat[16];
+    memset(pat, 0xff, 8);
+    for (int i = 0; i < 8; i++) pat[8 + i] = (unsigned char)(((uint64_t)R * C * 4) >> (8 * i));
+    long at = -1;
+    for (long i = 0; i + 16 <= size; i++)
+        if (memcmp(buf + i, pat, 16) == 0) {
+            cr_assert_eq(at, -1, "the unallocated address appears twice");
+            at = i;
+        }
+    cr_assert_neq(at, -1, "no unallocated contiguous layout message found");
+    for (int i = 0; i < 8; i++) buf[at + i] = (unsigned char)(w_off >> (8 * i));
+    rewind(fp);
+    cr_assert_eq(fwrite(buf, 1, (size_t)size, fp), (size_t)size);
+    fclose(fp);
+    free(buf);
+    cr_assert_lt(size, 2L * R * C * 4, "the file must hold less than both datasets claim");
+    expect_refused(path, (const char *[]){"/layers/000-a", "more than the whole file", NULL});
+}
+
 Test(dump, truncated_file_is_refused)
 {
     enum { BN = 64, BK = 64 };

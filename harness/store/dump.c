@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "quant/quant.h"
@@ -163,6 +164,7 @@ typedef struct {
     qlab_dump_dtype dtype;
     int rank;
     int64_t dims[2];
+    uint64_t stored; /* bytes the file stores for it (compressed when filtered) */
 } ds_decl;
 
 /* Checks dataset `name` of group g (full path gpath for messages): presence, dtype,
@@ -255,6 +257,7 @@ static int probe_dataset(const char *file, hid_t g, const char *gpath, const cha
     char what[QLAB_LAYER_LEN + 300];
     snprintf(what, sizeof what, "%s: %s/%s", file, gpath, name);
     if (qlab_h5_check_stored(ds, file, what, total * size, err, err_len)) goto done;
+    d->stored = H5Dget_storage_size(ds);
     d->rank = rank;
     d->present = 1;
     rc = 0;
@@ -345,6 +348,21 @@ static int probe_layer(const char *file, hid_t g, const char *gpath, qlab_dump_l
         return 2;
     }
 
+    /* Each dataset's stored bytes were checked against the file's size; together they
+     * must fit too, since datasets never share storage. This also bounds what reading
+     * the layer allocates by QLAB_H5_MAX_RATIO times the file's size (a damaged chunk
+     * index can otherwise let each of the four claim the whole file). */
+    struct stat st;
+    if (stat(file, &st) == 0) {
+        uint64_t sum = 0;
+        for (int i = 0; i < 4; i++) sum += decl->d[i].present ? decl->d[i].stored : 0;
+        if (sum > (uint64_t)st.st_size) {
+            snprintf(err, err_len, "%s: %s: its datasets claim %llu stored bytes together, more "
+                     "than the whole file (%llu bytes; file corrupt?)", file, gpath,
+                     (unsigned long long)sum, (unsigned long long)st.st_size);
+            return 2;
+        }
+    }
     if (x->dims[1] != L->k) {
         /* a weight stored [in, out] (GPT-2's Conv1D) shows as input k = weight's rows */
         int transposed = x->dims[1] == w->dims[0];
