@@ -9,7 +9,8 @@
 # entries go to build/fuzz/corpus/NAME/ so the tree stays clean. A crash, leak,
 # timeout or out-of-memory input is copied to tests/data/fuzz-regressions/NAME/
 # (commit it with the fix: tests/test_fuzz_regressions.c replays it from then on)
-# and the script exits 1. A harness whose reader is not in this checkout is skipped.
+# and the script exits 1. An input that runs out of memory or time only under the
+# sanitizers (replayed in a build without them) is kept in build/fuzz/sanitizer-cost/. A harness whose reader is not in this checkout is skipped.
 # Prints "fuzz: N passed, N failed" and the executions.
 set -u
 cd "$(dirname "$0")/.."
@@ -36,18 +37,29 @@ CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -g -fno-omit-fr
         -ffp-contract=off -fno-fast-math -fopenmp -Wno-psabi -I. -Iquant -Iharness $DEP_CFLAGS
         -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
-mkdir -p "$OUT/obj"
+mkdir -p "$OUT/obj" "$OUT/obj-plain"
 printf 'const char qlab_git_commit[] = "fuzz";\nconst char qlab_source_hash[] = "fuzz";\n' > "$OUT/version.c"
 # Library sources: quant/ and the CPU harness (no main, no CUDA).
 srcs=$(ls quant/*.c harness/*/*.c | grep -v -e '^harness/cli/main\.c$' -e '_cuda\.c$')
 objs=()
 build_fail=0
+# A second build without the sanitizers replays the inputs that ran out of memory or
+# time: AddressSanitizer's shadow memory, quarantine and slowdown are not the code's
+# (libhdf5 opening some damaged files peaks at 2.6 GB under ASan and 16 MB without),
+# so only an input that also fails in the plain build counts.
+PLAIN_CFLAGS=$(echo "$CFLAGS" | sed 's/-fsanitize=address,undefined -fno-sanitize-recover=undefined//')
+plain_objs=()
+stale() { [ ! -f "$2" ] || [ "$1" -nt "$2" ] || [ -n "$(find harness quant -name '*.h' -newer "$2" 2>/dev/null | head -n 1)" ]; }
 for s in $srcs "$OUT/version.c"; do
-    o="$OUT/obj/$(echo "${s%.c}" | tr / _).o"
-    objs+=("$o")
-    if [ ! -f "$o" ] || [ "$s" -nt "$o" ] || [ -n "$(find harness quant -name '*.h' -newer "$o" 2>/dev/null | head -n 1)" ]; then
+    base=$(echo "${s%.c}" | tr / _)
+    o="$OUT/obj/$base.o"; p="$OUT/obj-plain/$base.o"
+    objs+=("$o"); plain_objs+=("$p")
+    if stale "$s" "$o"; then
         echo "$CLANG -c $s" >&2
         $CLANG $CFLAGS -fsanitize=fuzzer-no-link -c "$s" -o "$o" || build_fail=1
+    fi
+    if stale "$s" "$p"; then
+        $CLANG $PLAIN_CFLAGS -fsanitize=fuzzer-no-link -c "$s" -o "$p" || build_fail=1
     fi
 done
 [ "$build_fail" = 0 ] || { echo "fuzz: build failed" >&2; exit 2; }
@@ -65,6 +77,8 @@ for name in $names; do
     if [ -n "$missing" ]; then echo "skip $name: this checkout has no$missing"; continue; fi
     $CLANG $CFLAGS -fsanitize=fuzzer "fuzz/fuzz_$name.c" "${objs[@]}" $DEP_LIBS -lm -o "$bin" || {
         echo "FAIL $name: build"; fail=$((fail + 1)); continue; }
+    $CLANG $PLAIN_CFLAGS -fsanitize=fuzzer "fuzz/fuzz_$name.c" "${plain_objs[@]}" $DEP_LIBS -lm \
+        -o "$bin-plain" || { echo "FAIL $name: build (without sanitizers)"; fail=$((fail + 1)); continue; }
     reg="tests/data/fuzz-regressions/$name"
     corpus="$OUT/corpus/$name"
     art="$OUT/artifacts/$name"
@@ -97,8 +111,15 @@ for name in $names; do
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$art/fuzz.log" | awk '{print $2}' | tail -n 1)
     [ -z "$execs" ] && execs=$(grep -o '^#[0-9]*' "$art/fuzz.log" | tr -d '#' | sort -n | tail -n 1)
     total_execs=$((total_execs + ${execs:-0}))
-    found=""; lib=0; unrep=0
+    found=""; lib=0; unrep=0; cost=0
     for f in $(ls "$art" | grep -E '^(crash|leak|timeout|oom|slow-unit)-' | grep -v '\.log$' || true); do
+        case "$f" in
+        oom-*|timeout-*|slow-unit-*)
+            if timeout 60 "$bin-plain" -timeout=20 -rss_limit_mb=2048 "$art/$f" > "$art/$f.plain.log" 2>&1; then
+                mkdir -p "$OUT/sanitizer-cost/$name"; cp "$art/$f" "$OUT/sanitizer-cost/$name/"
+                cost=$((cost + 1)); continue
+            fi ;;
+        esac
         if ASAN_OPTIONS=detect_leaks=$leaks timeout 60 "$bin" -timeout=10 -rss_limit_mb=2048 \
             "$art/$f" > "$art/$f.log" 2>&1; then
             # Alone it runs clean: the failure needed state that earlier inputs of the
@@ -122,7 +143,7 @@ for name in $names; do
         grep -A 25 -m 1 -E 'ERROR: |runtime error|==[0-9]+==' "$art/fuzz.log" | head -n 40
         fail=$((fail + 1))
     else
-        echo "ok   $name: ${execs:-?} executions in ${FUZZ_SECONDS}s, corpus $(ls "$corpus" | wc -l) inputs$([ $lib -gt 0 ] && echo ", $lib library defects (libhdf5/libfyaml, not qlab code) kept in $OUT/library-defects/$name/")$([ $unrep -gt 0 ] && echo ", $unrep failures that do not reproduce alone kept in $OUT/unreproducible/$name/")"
+        echo "ok   $name: ${execs:-?} executions in ${FUZZ_SECONDS}s, corpus $(ls "$corpus" | wc -l) inputs$([ $lib -gt 0 ] && echo ", $lib library defects (libhdf5/libfyaml, not qlab code) kept in $OUT/library-defects/$name/")$([ $unrep -gt 0 ] && echo ", $unrep failures that do not reproduce alone kept in $OUT/unreproducible/$name/")$([ $cost -gt 0 ] && echo ", $cost out of memory or time only under the sanitizers kept in $OUT/sanitizer-cost/$name/")"
         pass=$((pass + 1))
     fi
 done
