@@ -25,6 +25,14 @@ contains "unknown key names file and line" "bad.yaml:5"
 contains "unknown key suggests the right one" "seed"
 [ ! -e "$T/bad.h5" ] && ok "bad config writes no file" || bad "bad config writes no file"
 
+# Text that crashes libfyaml 0.7 (a tab before a block scalar indicator inside an
+# explicit key): parsed in a child first, so it is exit 2 with the place named, for a
+# config and for compare's tolerance file alike.
+printf 'name: t\n? a:\t>p\n' > "$T/crash.yaml"
+expect "config that crashes the YAML parser exits 2" 2 $QLAB run "$T/crash.yaml" -o "$T/crash.h5"
+contains "the parser crash is located" "crash.yaml:2:5: a tab before the block scalar indicator"
+[ ! -e "$T/crash.h5" ] && ok "parser crash writes no file" || bad "parser crash writes no file"
+
 expect "bad --set exits 2" 2 $QLAB run tests/data/tiny.yaml --set quant.scheme=absmx -o "$T/x.h5"
 contains "bad --set names the value" "absmx"
 
@@ -73,6 +81,8 @@ contains "it says why accuracy is not compared" "new measured no error: accuracy
 contains "those points are UNCERTAIN, none SAME" "0 worse, 0 better, $n_points uncertain"
 grep -q "provenance:" <<<"$OUT" && bad "no provenance line when only measurement differs" "$OUT" ||
     ok "no provenance line when only measurement differs"
+expect "a tolerance file that crashes the YAML parser exits 2" 2 $QLAB compare "$T/a.h5" "$T/a.h5" --tol "$T/crash.yaml"
+contains "the tolerance file's parser crash is named" "crash.yaml: the YAML parser (libfyaml) crashed"
 expect "plot of the latency-only run exits 0" 0 $QLAB plot "$T/lat.h5" -o "$T/latplot"
 contains "plot says why there are no error figures" "measured no error"
 [ -s "$T/latplot/throughput.png" ] && ok "a run without errors still draws its timing figures" ||

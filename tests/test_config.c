@@ -293,6 +293,29 @@ Test(config, a_tab_in_the_indentation_is_named_at_its_own_line)
     cr_assert_not_null(strstr(err, "t.yaml:3:1: YAML syntax error: a tab in the indentation"), "%s", err);
 }
 
+/* libfyaml 0.7.12 dereferences a freed indent cleaning up after this syntax error
+ * (found by fuzz/fuzz_config.c); parsed first in a child, it is a located error. */
+Test(config, text_that_crashes_the_yaml_parser_is_an_error)
+{
+    static const char *const texts[] = {"? a:\t>p", "name: t\nk:\n  ? a :\t|\n  p\n"};
+    static const char *const where[] = {"t.yaml:1:5: a tab before the block scalar indicator '>'",
+                                        "t.yaml:3:8: a tab before the block scalar indicator '|'"};
+    for (int i = 0; i < 2; i++) {
+        qlab_experiment e;
+        err[0] = '\0';
+        cr_assert_eq(qlab_experiment_load_string(texts[i], "t.yaml", NULL, 0, &e, err, sizeof err), 2);
+        cr_assert_not_null(strstr(err, where[i]), "%s", err);
+    }
+    /* the same tab where libfyaml copes is left to libfyaml: a valid config loads */
+    qlab_experiment e;
+    cr_assert_eq(qlab_experiment_load_string("name: t\ndescription:\t>\n  two words\n"
+                                             "workload: {kind: synthetic, m: 4, k: 4, n: 4}\n"
+                                             "quant: {scheme: fp16}\n", "t.yaml", NULL, 0,
+                                             &e, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(e.description, "two words\n");
+    qlab_experiment_free(&e);
+}
+
 Test(config, missing_name_is_an_error)
 {
     expect_error(CFG_DIR "missing_name.yaml", NULL, 0,

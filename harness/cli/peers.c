@@ -31,6 +31,7 @@
 #include "backends/backend.h"
 #include "core/point.h"
 #include "core/version.h"
+#include "core/yaml_guard.h"
 #include "store/results.h"
 #include "sweep/config.h"
 
@@ -458,6 +459,10 @@ static int peers_read(const char *path, peers_file *f, char *err, size_t err_len
     struct fy_diag *diag = fy_diag_create(&dc);
     if (!diag) {
         snprintf(err, err_len, "%s: cannot set up the JSON parser", path);
+        return 2;
+    }
+    if (qlab_yaml_guard(NULL, 0, path, 1, path, err, err_len)) {
+        fy_diag_destroy(diag);
         return 2;
     }
     struct fy_parse_cfg pc;

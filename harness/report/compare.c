@@ -17,6 +17,7 @@
 #include "report/compare.h"
 #include "report/filter.h"
 #include "backends/backend.h"
+#include "core/yaml_guard.h"
 
 #include <libfyaml.h>
 #include <math.h>
@@ -162,6 +163,7 @@ int qlab_compare_set_tol(qlab_compare_opts *o, const char *which, const char *as
 
 int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, size_t err_len)
 {
+    if (qlab_yaml_guard(NULL, 0, path, 0, path, err, err_len)) return 2;
     struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET};
     struct fy_document *doc = fy_document_build_from_file(&cfg, path);
     if (!doc) {

@@ -14,6 +14,7 @@
  */
 #include "sweep/config.h"
 #include "sweep/config_internal.h"
+#include "core/yaml_guard.h"
 #include "store/dump.h"
 
 #include <errno.h>
@@ -602,6 +603,11 @@ static int load_common(const char *text, size_t len, char *owned, const char *so
         return 2;
     }
 
+    /* a parser crash or hang on this text becomes a message (core/yaml_guard.h) */
+    if (qlab_yaml_guard(text, len, NULL, 0, source, c.err, c.err_len)) {
+        free(owned);
+        return 2;
+    }
     struct fy_diag_cfg dc;
     fy_diag_cfg_default(&dc);
     dc.fp = NULL;                   /* never print: route everything to the capture */

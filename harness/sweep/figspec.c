@@ -3,6 +3,7 @@
  * file's stored config (qlab_figures_from_text). */
 #include "sweep/figspec.h"
 #include "sweep/config_internal.h"
+#include "core/yaml_guard.h"
 #include "store/results.h"
 
 #include <libfyaml.h>
@@ -202,6 +203,7 @@ int qlab_figures_from_text(const char *text, const char *source, qlab_figure_spe
 {
     *specs = NULL;
     *n = 0;
+    if (text && qlab_yaml_guard(text, strlen(text), NULL, 0, source, err, err_len)) return 2;
     struct fy_parse_cfg pc = {.flags = FYPCF_QUIET};
     struct fy_document *fyd = text ? fy_document_build_from_string(&pc, text, FY_NT) : NULL;
     if (!fyd) {

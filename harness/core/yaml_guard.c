@@ -1,0 +1,71 @@
+/* yaml_guard.c: parse untrusted YAML or JSON in a child process first (see yaml_guard.h). */
+#include "core/yaml_guard.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libfyaml.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+int qlab_yaml_guard(const char *text, size_t len, const char *path, int json, const char *what,
+                    char *err, size_t err_len)
+{
+    pid_t pid = fork();
+    if (pid < 0) return 0;
+    if (pid == 0) {
+        /* The child's death must be plain: no sanitizer report, no core file, nothing
+         * printed (libfyaml's diagnostics go nowhere; the parent's parse reports). */
+        static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+        }
+        alarm(QLAB_YAML_GUARD_SECONDS);
+        struct fy_parse_cfg pc;
+        memset(&pc, 0, sizeof pc);
+        pc.flags = FYPCF_QUIET | (json ? FYPCF_JSON_FORCE : 0);
+        struct fy_document *d = text ? fy_document_build_from_string(&pc, text, len)
+                                     : fy_document_build_from_file(&pc, path);
+        if (d) fy_document_destroy(d);
+        _exit(0);   /* no atexit handlers: nothing of the parent's is flushed twice */
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) return 0;
+    }
+    if (!WIFSIGNALED(st)) return 0;
+    int sig = WTERMSIG(st);
+    /* the one known trigger, located when the text is at hand */
+    int line = 1;
+    for (size_t i = 0, bol = 0; text && sig != SIGALRM && i < len; i++) {
+        if (text[i] == '\n') {
+            line++;
+            bol = i + 1;
+        } else if (text[i] == '\t') {
+            size_t j = i;
+            while (j < len && (text[j] == '\t' || text[j] == ' ')) j++;
+            if (j < len && (text[j] == '|' || text[j] == '>')) {
+                qlab_set_err(err, err_len, "%s:%d:%d: a tab before the block scalar indicator "
+                             "'%c' crashed the YAML parser (libfyaml 0.7, signal %d); use a space",
+                             what, line, (int)(i - bol) + 1, text[j], sig);
+                return 2;
+            }
+        }
+    }
+    if (sig == SIGALRM)
+        qlab_set_err(err, err_len, "%s: the YAML parser (libfyaml) did not finish within %d s on "
+                     "this text; it is malformed in a way the parser cannot report (check the "
+                     "syntax: tabs, quotes, directives)", what, QLAB_YAML_GUARD_SECONDS);
+    else
+        qlab_set_err(err, err_len, "%s: the YAML parser (libfyaml) crashed on this text (signal "
+                     "%d: %s), a defect of the parser on malformed input; check the syntax "
+                     "(tabs, quotes, indentation)", what, sig,
+                     strsignal(sig));
+    return 2;
+}
