@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libfyaml.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 int qlab_yaml_guard(const char *text, size_t len, const char *path, int json, const char *what,
                     char *err, size_t err_len)
 {
+    const char *off = getenv("QLAB_YAML_GUARD");
+    if (off && strcmp(off, "0") == 0) return 0;
     pid_t pid = fork();
     if (pid < 0) return 0;
     if (pid == 0) {
