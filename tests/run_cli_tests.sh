@@ -92,6 +92,18 @@ $QLAB plot "$T/a.h5" -o "$T/mixplot" >/dev/null 2>&1
 sleep 1.1
 expect "plot into a folder holding another file's figures exits 0" 0 $QLAB plot "$T/lat.h5" -o "$T/mixplot"
 contains "it says which figures it did not draw" "older figures in $T/mixplot were not drawn from $T/lat.h5"
+# --only: the named figures and no other; a name that is no figure is exit 2 before
+# anything is drawn, with the names there are.
+expect "plot --only exits 0" 0 $QLAB plot "$T/a.h5" -o "$T/onlyplot" --only error_vs_threshold,memory
+n_png=$(find "$T/onlyplot" -name '*.png' | wc -l)
+n_named=$(find "$T/onlyplot" \( -name 'error_vs_threshold*.png' -o -name 'memory*.png' \) | wc -l)
+[ "$n_png" -gt 0 ] && [ "$n_png" = "$n_named" ] && ok "plot --only draws only the named figures" ||
+    bad "plot --only draws only the named figures" "$(find "$T/onlyplot" -name '*.png')"
+grep -q "^skipped" <<<"$OUT" && bad "plot --only says nothing of the others" "$OUT" ||
+    ok "plot --only says nothing of the others"
+expect "plot --only with an unknown figure exits 2" 2 $QLAB plot "$T/a.h5" -o "$T/onlybad" --only error_vs_treshold
+contains "the unknown figure is named with the known ones" "no figure named 'error_vs_treshold' (built in: error_vs_threshold,"
+[ ! -e "$T/onlybad" ] && ok "an unknown --only figure creates nothing" || bad "an unknown --only figure creates nothing"
 
 # Never overwrite: -o onto an existing file is refused and leaves it as it was.
 sum=$(md5sum < "$T/a.h5")

@@ -261,7 +261,7 @@ static int plot_capture(const char *h5, const char *out, char *log, size_t log_l
     FILE *f = tmpfile();
     cr_assert_not_null(f);
     err[0] = '\0';
-    int rc = qlab_plot(h5, out, f, err, err_len);
+    int rc = qlab_plot(h5, out, NULL, f, err, err_len);
     rewind(f);
     size_t n = fread(log, 1, log_len - 1, f);
     log[n] = '\0';

@@ -87,10 +87,11 @@ static const char *usage_export =
     "OUT is written whole to a temporary file and renamed, so a failed export leaves no\n"
     "partial file and an overwritten one is never half old, half new.\n";
 static const char *usage_plot =
-    "usage: qlab plot FILE [-o DIR]\n"
+    "usage: qlab plot FILE [-o DIR] [--only FIG[,FIG...]]\n"
     "\nDraws every figure FILE's data supports into DIR (default plots/out): FIG.png,\n"
     "FIG.pdf (two-column page width) and FIG-1col.pdf (one column), and says why it\n"
-    "skips the others.\n";
+    "skips the others. --only draws the named figures only (built-in kinds such as\n"
+    "error_vs_threshold, memory, error_vs_depth, or names declared under `plots:`).\n";
 
 static int is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
 
@@ -259,18 +260,19 @@ static int cmd_export(int argc, char **argv)
 
 static int cmd_plot(int argc, char **argv)
 {
-    const char *file = NULL, *dir = "plots/out";
+    const char *file = NULL, *dir = "plots/out", *only = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (is_help(a)) { fputs(usage_plot, stdout); return 0; }
         else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && v) { dir = v; i++; }
+        else if (strcmp(a, "--only") == 0 && v) { only = v; i++; }
         else if (a[0] == '-') return usage_error(usage_plot, "unknown option or missing value '%s'", a);
         else if (!file) file = a;
         else return usage_error(usage_plot, "unexpected argument '%s'", a);
     }
     if (!file) return usage_error(usage_plot, "%s", "missing FILE");
     char err[1024];
-    int rc = qlab_plot(file, dir, stdout, err, sizeof err);
+    int rc = qlab_plot(file, dir, only, stdout, err, sizeof err);
     if (rc) fprintf(stderr, "qlab: %s\n", err);
     return rc;
 }

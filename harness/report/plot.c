@@ -177,8 +177,22 @@ static void note_nonfinite(plot_ctx *c, const qlab_results_data *d)
 
 /* Every figure of d into out_dir; subset (may be NULL) names the values of the axes
  * that no figure maps when the data were split by them, and goes into every title. */
+/* Whether `name` is in the comma-separated list `only` (NULL or "": every figure). */
+static int plot_selected(const char *only, const char *name)
+{
+    if (!only || !*only) return 1;
+    size_t n = strlen(name);
+    for (const char *p = only; *p;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && !strncmp(p, name, n)) return 1;
+        p += l + (e != NULL);
+    }
+    return 0;
+}
+
 static int plot_one(const qlab_results_data *d, const char *source, const char *subset, const char *out_dir,
-                    FILE *log, char *err, size_t err_len)
+                    const char *only, FILE *log, char *err, size_t err_len)
 {
     plot_ctx c = {.d = d, .out_dir = out_dir ? out_dir : "plots/out", .log = log, .err = err, .err_len = err_len};
     if (qlab_gp_find(c.gnuplot, sizeof c.gnuplot) != 0) {
@@ -296,6 +310,8 @@ static int plot_one(const qlab_results_data *d, const char *source, const char *
                                .needs = "no ok point matches its filter with a finite y", .draw = plot_fig_lines,
                                .title = f->title};
         }
+        if (!plot_selected(only, decl.name))
+            continue;
         const char *tmpbase = getenv("TMPDIR");
         snprintf(c.tmp, sizeof c.tmp, "%s/qlab-plot-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
         if (!mkdtemp(c.tmp)) {
@@ -362,9 +378,41 @@ static void combo_key(const qlab_row *r, const qlab_column *const *cols, int n, 
     }
 }
 
-int qlab_plot_data(const qlab_results_data *d, const char *source, const char *out_dir, FILE *log, char *err,
-                   size_t err_len)
+/* Every name in `only` must be a built-in figure or one the stored config declares. */
+static int check_only(const qlab_results_data *d, const char *source, const char *only, char *err, size_t err_len)
 {
+    if (!only || !*only) return 0;
+    qlab_figure_spec *specs = NULL;
+    int n_specs = 0;
+    const char *cfg = qlab_results_attr(d, "config");
+    char spec_err[1024];
+    if (cfg && qlab_figures_from_text(cfg, source, &specs, &n_specs, spec_err, sizeof spec_err)) n_specs = 0;
+    int n_builtin = (int)(sizeof builtin / sizeof builtin[0]), rc = 0;
+    for (const char *p = only; *p && !rc;) {
+        const char *e = strchr(p, ',');
+        int l = (int)(e ? (size_t)(e - p) : strlen(p)), found = 0;
+        for (int i = 0; i < n_builtin + n_specs && !found; i++) {
+            const char *name = i < n_builtin ? builtin[i].name : specs[i - n_builtin].name;
+            found = (int)strlen(name) == l && !strncmp(p, name, (size_t)l);
+        }
+        if (!found) {
+            size_t o = (size_t)snprintf(err, err_len, "plot: --only: no figure named '%.*s' (built in:", l, p);
+            for (int i = 0; i < n_builtin + n_specs && o < err_len; i++)
+                o += (size_t)snprintf(err + o, err_len - o, "%s %s", i == n_builtin ? "; declared in its config:" :
+                                      i ? "," : "", i < n_builtin ? builtin[i].name : specs[i - n_builtin].name);
+            if (o < err_len) snprintf(err + o, err_len - o, ")");
+            rc = 2;
+        }
+        p += l + (e != NULL);
+    }
+    free(specs);
+    return rc;
+}
+
+int qlab_plot_data(const qlab_results_data *d, const char *source, const char *out_dir, const char *only,
+                   FILE *log, char *err, size_t err_len)
+{
+    if (check_only(d, source, only, err, err_len)) return 2;
     const char *status = qlab_results_attr(d, "status"), *total = qlab_results_attr(d, "points_total");
     if (log && status && strcmp(status, "complete"))
         fprintf(log, "plot: %s is a partial run (status %s, %lld of %s points): the figures show those points "
@@ -392,7 +440,7 @@ int qlab_plot_data(const qlab_results_data *d, const char *source, const char *o
             vary[n_vary++] = c;
     }
     if (n_vary == 0)
-        return plot_one(d, source, NULL, out_dir, log, err, err_len);
+        return plot_one(d, source, NULL, out_dir, only, log, err, err_len);
 
     const char *dir = out_dir ? out_dir : "plots/out";
     int64_t n = d->n_points;
@@ -431,7 +479,7 @@ int qlab_plot_data(const qlab_results_data *d, const char *source, const char *o
         if (log)
             fprintf(log, "plot: %s (%lld points) -> %s\n", keys[i], (long long)sub.n_points, sub_dir);
         char sub_err[1024] = "";
-        int r = plot_one(&sub, source, keys[i], sub_dir, log, sub_err, sizeof sub_err);
+        int r = plot_one(&sub, source, keys[i], sub_dir, only, log, sub_err, sizeof sub_err);
         plot_subset_free(&sub);
         if (r > rc) {
             rc = r;
@@ -475,14 +523,15 @@ static int64_t count_older_pngs(const char *dir, time_t t0, int depth, char *fir
     return n;
 }
 
-int qlab_plot(const char *results_path, const char *out_dir, FILE *log, char *err, size_t err_len)
+int qlab_plot(const char *results_path, const char *out_dir, const char *only, FILE *log, char *err,
+              size_t err_len)
 {
     qlab_results_data d;
     memset(&d, 0, sizeof d);
     if (qlab_results_read(results_path, &d, err, err_len) != 0)
         return 2;
     time_t t0 = time(NULL);
-    int rc = qlab_plot_data(&d, results_path, out_dir, log, err, err_len);
+    int rc = qlab_plot_data(&d, results_path, out_dir, only, log, err, err_len);
     qlab_results_data_free(&d);
     /* Figures this call did not draw, left from another file or an earlier run, would
      * look current beside the new ones: say so (they are the user's, so kept). */

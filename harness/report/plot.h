@@ -19,7 +19,10 @@
 #include "store/results.h"
 
 /* Draws every figure the results file at `results_path` supports into `out_dir`
- * (created if missing; NULL means "plots/out") as <figure>.png and <figure>.pdf.
+ * (created if missing; NULL means "plots/out") as <figure>.png and <figure>.pdf;
+ * `only` (comma-separated figure names, built-in or declared under `plots:`; NULL or
+ * "" for all) restricts the figures considered, and a name that is neither is an
+ * error (2) before anything is drawn.
  * Writes one line per file written, one per figure skipped (with the reason), one per
  * figure failed (with gnuplot's reason) and notes on values left out (0 on a log
  * axis, NaN, inf) to `log` (may be NULL). Each figure succeeds or fails on its own: a
@@ -29,11 +32,12 @@
  * failed (each named with gnuplot's reason, the start and end kept where err is too
  * short), or before any figure: unreadable results file, gnuplot or the scripts not
  * found, an unwritable out_dir. */
-int qlab_plot(const char *results_path, const char *out_dir, FILE *log, char *err, size_t err_len);
+int qlab_plot(const char *results_path, const char *out_dir, const char *only, FILE *log, char *err,
+              size_t err_len);
 
 /* The same from results already in memory (d is only read). `source` names the data
  * in messages. */
 int qlab_plot_data(const qlab_results_data *d, const char *source, const char *out_dir,
-                   FILE *log, char *err, size_t err_len);
+                   const char *only, FILE *log, char *err, size_t err_len);
 
 #endif
