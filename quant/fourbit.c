@@ -199,7 +199,11 @@ quant_status quant_4bit_quantize(const float *v, quant_4bit *q)
         return QUANT_ERR_NONFINITE;
     fourbit_table t = {NULL, NULL, 0};
     table_of(q->scheme, &t);
-    /* Blocks are contiguous (block divides cols): block b covers [b*bl, (b+1)*bl). */
+    /* Blocks are contiguous (block divides cols): block b covers [b*bl, (b+1)*bl).
+     * Every block is computed alone, so threads change no bit; with an odd block two
+     * blocks share a code byte, so those run on one thread. */
+    const int par = total > (1 << 16);
+#pragma omp parallel for schedule(static) if (par)
     for (int64_t b = 0; b < q->n_blocks; b++) {
         float amax = 0.0f;
         for (int64_t i = b * bl; i < (b + 1) * bl; i++)
@@ -213,6 +217,7 @@ quant_status quant_4bit_quantize(const float *v, quant_4bit *q)
             return st;
     }
     memset(q->codes, 0, (size_t)((total + 1) / 2));
+#pragma omp parallel for schedule(static) if (par && bl % 2 == 0)
     for (int64_t b = 0; b < q->n_blocks; b++) {
         const float a = q->absmax[b];
         for (int64_t i = b * bl; i < (b + 1) * bl; i++) {
@@ -231,6 +236,7 @@ quant_status quant_4bit_dequantize(const quant_4bit *q, float *out)
     fourbit_table t = {NULL, NULL, 0};
     table_of(q->scheme, &t);
     const int64_t total = q->rows * q->cols;
+#pragma omp parallel for schedule(static) if (total > (1 << 16))
     for (int64_t i = 0; i < total; i++)
         out[i] = t.values[quant_4bit_get(q->codes, i)] * q->absmax[i / q->block];
     return QUANT_OK;

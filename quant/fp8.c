@@ -141,12 +141,11 @@ quant_status quant_fp8_quantize(quant_scheme scheme, quant_gran g, const float *
         st = quant_fp8_group_scale(scheme, v + gi * glen, glen, 1, &scales[gi]);
         if (st != QUANT_OK)
             return st;
-        const float s = scales[gi];
-        for (int64_t i = gi * glen; i < (gi + 1) * glen; i++) {
-            float t = v[i] * s;
-            codes[i] = f32_to_fp8(fm, t);
-        }
     }
+    /* each code on its own: threads change no bit */
+#pragma omp parallel for schedule(static) if (total > (1 << 16))
+    for (int64_t i = 0; i < total; i++)
+        codes[i] = f32_to_fp8(fm, v[i] * scales[i / glen]);
     if (n_groups)
         *n_groups = ng;
     return QUANT_OK;
@@ -158,8 +157,12 @@ quant_status quant_fp8_dequantize(quant_scheme scheme, const uint8_t *codes, con
     const fp8_format *fm = format_of(scheme);
     if (!fm || !codes || !scales || !out || total <= 0 || glen <= 0)
         return QUANT_ERR_ARG;
+    float value[256];   /* every code's value: the same floats fp8_to_f32 gives */
+    for (int c = 0; c < 256; c++)
+        value[c] = fp8_to_f32(fm, (uint8_t)c);
+#pragma omp parallel for schedule(static) if (total > (1 << 16))
     for (int64_t i = 0; i < total; i++)
-        out[i] = fp8_to_f32(fm, codes[i]) / scales[i / glen];
+        out[i] = value[codes[i]] / scales[i / glen];
     return QUANT_OK;
 }
 

@@ -8,6 +8,9 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
 #include "../quant/quant.h"
 #include "test_quant_util.h"
 
@@ -285,4 +288,53 @@ Test(quant_fourbit, nf4_beats_fp4_on_normal_weights)
     free(v);
     free(o4);
     free(f4);
+}
+
+/* Large tensors are quantized and dequantized by several threads: the codes, block
+ * scales and dequantized values must be those of one thread, bit for bit, and (plain
+ * schemes) each code the nearest one to v / absmax of its block, computed here one
+ * value at a time. Block 7 is odd, so two blocks share a code byte. */
+Test(quant_fourbit, threads_change_no_bit)
+{
+    enum { R = 300, C = 448 };   /* 134,400 values: past the threading cut-off */
+    float *v = malloc(sizeof(float) * R * C), *d1 = malloc(sizeof(float) * R * C),
+          *d2 = malloc(sizeof(float) * R * C);
+    cr_assert(v && d1 && d2);
+    for (int i = 0; i < R * C; i++)
+        v[i] = (float)sin(0.37 * i) * (1.0f + (float)(i % 13)) * ((i % 97) == 0 ? 40.0f : 1.0f);
+    static const int blocks[] = {64, 7};
+    int saved = omp_get_max_threads();
+    for (int s = 0; s < N_FOURBIT; s++) {
+        for (int bi = 0; bi < 2; bi++) {
+            quant_4bit one, two;
+            cr_assert_eq(quant_4bit_init(&one, fourbit_schemes[s], R, C, blocks[bi]), QUANT_OK);
+            cr_assert_eq(quant_4bit_init(&two, fourbit_schemes[s], R, C, blocks[bi]), QUANT_OK);
+            omp_set_num_threads(1);
+            cr_assert_eq(quant_4bit_quantize(v, &one), QUANT_OK);
+            cr_assert_eq(quant_4bit_dequantize(&one, d1), QUANT_OK);
+            omp_set_num_threads(4);
+            cr_assert_eq(quant_4bit_quantize(v, &two), QUANT_OK);
+            cr_assert_eq(quant_4bit_dequantize(&two, d2), QUANT_OK);
+            cr_assert_eq(memcmp(one.codes, two.codes, (size_t)quant_4bit_code_bytes(&one)), 0,
+                         "scheme %d block %d: codes differ", s, blocks[bi]);
+            cr_assert_eq(memcmp(one.absmax, two.absmax, sizeof(float) * (size_t)one.n_blocks), 0);
+            cr_assert_eq(memcmp(d1, d2, sizeof(float) * R * C), 0);
+            if (fourbit_schemes[s] == QUANT_SCHEME_NF4 || fourbit_schemes[s] == QUANT_SCHEME_FP4)
+                for (int i = 0; i < R * C; i++) {
+                    int b = i / blocks[bi];
+                    float amax = 0.0f;
+                    for (int j = b * blocks[bi]; j < (b + 1) * blocks[bi]; j++)
+                        amax = fabsf(v[j]) > amax ? fabsf(v[j]) : amax;
+                    cr_assert_eq(quant_4bit_get(two.codes, i),
+                                 quant_4bit_code(fourbit_schemes[s], amax != 0.0f ? v[i] / amax : 0.0f),
+                                 "scheme %d block %d value %d", s, blocks[bi], i);
+                }
+            quant_4bit_free(&one);
+            quant_4bit_free(&two);
+        }
+    }
+    omp_set_num_threads(saved);
+    free(v);
+    free(d1);
+    free(d2);
 }

@@ -6,6 +6,9 @@
  * ties to the code with an even mantissa.
  */
 #include <criterion/criterion.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
 #include <float.h>
 #include <math.h>
 #include "../quant/quant.h"
@@ -214,4 +217,47 @@ Test(quant_fp8, outlier_decomposition_counts_columns_and_fp16_bytes)
     o.x_gran = QUANT_GRAN_BLOCK;
     o.block = 16;
     cr_assert_eq(quant_matmul_scheme(x, w, m, k, n, &o, y, NULL), QUANT_ERR_UNSUPPORTED);
+}
+
+/* Large tensors are encoded and decoded by several threads and decoded through a
+ * table of the 256 codes' values: every code and value must be the scalar
+ * conversion's (quant_f32_to_fp8_*, quant_fp8_*_to_f32) of the value times its
+ * group's scale, bit for bit, at one thread and at four. */
+Test(quant_fp8, threaded_tensors_match_the_scalar_conversion_bit_for_bit)
+{
+    enum { R = 256, C = 320 };   /* 81,920 values: past the threading cut-off */
+    float *v = malloc(sizeof(float) * R * C), *out = malloc(sizeof(float) * R * C);
+    uint8_t *codes = malloc(R * C);
+    float scales[R];
+    cr_assert(v && out && codes);
+    tq_fill_normal(v, R * C, 11, 2.0);
+    for (int i = 0; i < R * C; i += 331) v[i] *= 1e4f;   /* saturating and subnormal codes too */
+    for (int i = 7; i < R * C; i += 517) v[i] *= 1e-6f;
+    static const quant_scheme schemes[] = {QUANT_SCHEME_FP8_E4M3, QUANT_SCHEME_FP8_E5M2};
+    static const quant_gran grans[] = {QUANT_GRAN_TENSOR, QUANT_GRAN_ROW};
+    int saved = omp_get_max_threads();
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t ? 4 : 1);
+        for (int si = 0; si < 2; si++)
+            for (int gi = 0; gi < 2; gi++) {
+                int64_t ng = 0;
+                cr_assert_eq(quant_fp8_quantize(schemes[si], grans[gi], v, R, C, 0, codes, scales, &ng), QUANT_OK);
+                cr_assert_eq(ng, grans[gi] == QUANT_GRAN_TENSOR ? 1 : R);
+                int64_t glen = (int64_t)R * C / ng;
+                cr_assert_eq(quant_fp8_dequantize(schemes[si], codes, scales, (int64_t)R * C, glen, out), QUANT_OK);
+                for (int64_t i = 0; i < (int64_t)R * C; i++) {
+                    float sc = scales[i / glen], x = v[i] * sc;
+                    uint8_t want = si == 0 ? quant_f32_to_fp8_e4m3(x) : quant_f32_to_fp8_e5m2(x);
+                    cr_assert_eq(codes[i], want, "threads %d scheme %d gran %d value %lld", t ? 4 : 1, si, gi,
+                                 (long long)i);
+                    float back = (si == 0 ? quant_fp8_e4m3_to_f32(want) : quant_fp8_e5m2_to_f32(want)) / sc;
+                    cr_assert_eq(memcmp(&out[i], &back, sizeof back), 0, "value %lld decodes differently",
+                                 (long long)i);
+                }
+            }
+    }
+    omp_set_num_threads(saved);
+    free(v);
+    free(out);
+    free(codes);
 }
