@@ -3,6 +3,7 @@
  * quant_matmul_ref_f64.
  */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -28,9 +29,14 @@ int qlab_nn_linear_ref(void *ctx, const char *name, int index, const float *x, i
     return 0;
 }
 
+/* Threads split rows, heads and values; each value is still computed by one thread in
+ * the order written here, so thread counts change no bit (tests/test_nn.c). */
+#define NN_PAR (1 << 15)   /* below this many operations one thread is faster */
+
 void qlab_nn_layer_norm(float *x, int64_t rows, int64_t cols, const float *g, const float *b,
                         double eps)
 {
+#pragma omp parallel for schedule(static) if (rows * cols > NN_PAR)
     for (int64_t i = 0; i < rows; i++) {
         float *r = x + i * cols;
         double mean = 0, var = 0;
@@ -48,10 +54,45 @@ void qlab_nn_layer_norm(float *x, int64_t rows, int64_t cols, const float *g, co
 
 void qlab_nn_gelu_erf(float *x, int64_t n)
 {
+#pragma omp parallel for schedule(static) if (n > NN_PAR)
     for (int64_t i = 0; i < n; i++) {
         double v = x[i];
         x[i] = (float)(0.5 * v * (1.0 + erf(v / sqrt(2.0))));
     }
+}
+
+/* One query row i of head h: scores sc [len], context accumulators acc [d]. The
+ * weighted sum of V runs over j outside and t inside, so V is read row by row; each
+ * acc[t] still adds its terms in increasing j, as a loop over t outside would. */
+static void attention_row(const float *q, const float *k, const float *v, int64_t len, int64_t H,
+                          int64_t d, int64_t h, int64_t i, double scale, float *ctx, double *sc,
+                          double *acc)
+{
+    const float *qi = q + i * H + h * d;
+    double mx = -INFINITY;
+    for (int64_t j = 0; j < len; j++) {
+        const float *kj = k + j * H + h * d;
+        double s = 0;
+        for (int64_t t = 0; t < d; t++)
+            s += (double)qi[t] * kj[t];
+        sc[j] = s * scale;
+        if (sc[j] > mx)
+            mx = sc[j];
+    }
+    double sum = 0;
+    for (int64_t j = 0; j < len; j++) {
+        sc[j] = exp(sc[j] - mx);
+        sum += sc[j];
+    }
+    for (int64_t t = 0; t < d; t++)
+        acc[t] = 0;
+    for (int64_t j = 0; j < len; j++) {
+        const float *vj = v + j * H + h * d;
+        for (int64_t t = 0; t < d; t++)
+            acc[t] += sc[j] * vj[t];
+    }
+    for (int64_t t = 0; t < d; t++)
+        ctx[i * H + h * d + t] = (float)(acc[t] / sum);
 }
 
 void qlab_nn_attention(const float *q, const float *k, const float *v, int64_t len, int64_t H,
@@ -59,32 +100,27 @@ void qlab_nn_attention(const float *q, const float *k, const float *v, int64_t l
 {
     int64_t d = H / heads;
     double scale = 1.0 / sqrt((double)d);
-    for (int64_t h = 0; h < heads; h++) {
-        for (int64_t i = 0; i < len; i++) {
-            const float *qi = q + i * H + h * d;
-            double mx = -INFINITY;
-            for (int64_t j = 0; j < len; j++) {
-                const float *kj = k + j * H + h * d;
-                double s = 0;
-                for (int64_t t = 0; t < d; t++)
-                    s += (double)qi[t] * kj[t];
-                scores[j] = s * scale;
-                if (scores[j] > mx)
-                    mx = scores[j];
-            }
-            double sum = 0;
-            for (int64_t j = 0; j < len; j++) {
-                scores[j] = exp(scores[j] - mx);
-                sum += scores[j];
-            }
-            for (int64_t t = 0; t < d; t++) {
-                double a = 0;
-                for (int64_t j = 0; j < len; j++)
-                    a += scores[j] * v[j * H + h * d + t];
-                ctx[i * H + h * d + t] = (float)(a / sum);
-            }
-        }
+    /* scratch per thread: len scores and d accumulators (the caller's scores serve
+     * one thread when there is no room for more) */
+    int nt = omp_get_max_threads();
+    if (heads * len * len * d <= NN_PAR) nt = 1;
+    double *buf = nt > 1 ? malloc((size_t)nt * (size_t)(len + d) * sizeof *buf) : NULL;
+    if (!buf) {
+        double acc[d];   /* a head's width: 32 (MiniLM) or 64 (ViT-S) values */
+        for (int64_t h = 0; h < heads; h++)
+            for (int64_t i = 0; i < len; i++)
+                attention_row(q, k, v, len, H, d, h, i, scale, ctx, scores, acc);
+        return;
     }
+#pragma omp parallel num_threads(nt)
+    {
+        double *sc = buf + (size_t)omp_get_thread_num() * (size_t)(len + d);
+#pragma omp for schedule(static) collapse(2)
+        for (int64_t h = 0; h < heads; h++)
+            for (int64_t i = 0; i < len; i++)
+                attention_row(q, k, v, len, H, d, h, i, scale, ctx, sc, sc + len);
+    }
+    free(buf);
 }
 
 void qlab_nn_model_path(const char *env_var, const char *rel, char *path, size_t cap)
