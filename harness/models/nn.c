@@ -70,23 +70,42 @@ static void attention_row(const float *q, const float *k, const float *v, int64_
 {
     const float *qi = q + i * H + h * d;
     double mx = -INFINITY;
-    for (int64_t j = 0; j < len; j++) {
+    int64_t j = 0;
+    /* four keys at a time: four independent sums, each over t in order (the chain of
+     * one sum's additions is what limits the speed) */
+    for (; j + 4 <= len; j += 4) {
+        const float *k0 = k + j * H + h * d, *k1 = k0 + H, *k2 = k1 + H, *k3 = k2 + H;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int64_t t = 0; t < d; t++) {
+            double a = qi[t];
+            s0 += a * k0[t];
+            s1 += a * k1[t];
+            s2 += a * k2[t];
+            s3 += a * k3[t];
+        }
+        sc[j] = s0 * scale;
+        sc[j + 1] = s1 * scale;
+        sc[j + 2] = s2 * scale;
+        sc[j + 3] = s3 * scale;
+    }
+    for (; j < len; j++) {
         const float *kj = k + j * H + h * d;
         double s = 0;
         for (int64_t t = 0; t < d; t++)
             s += (double)qi[t] * kj[t];
         sc[j] = s * scale;
+    }
+    for (j = 0; j < len; j++)
         if (sc[j] > mx)
             mx = sc[j];
-    }
     double sum = 0;
-    for (int64_t j = 0; j < len; j++) {
+    for (j = 0; j < len; j++) {
         sc[j] = exp(sc[j] - mx);
         sum += sc[j];
     }
     for (int64_t t = 0; t < d; t++)
         acc[t] = 0;
-    for (int64_t j = 0; j < len; j++) {
+    for (j = 0; j < len; j++) {
         const float *vj = v + j * H + h * d;
         for (int64_t t = 0; t < d; t++)
             acc[t] += sc[j] * vj[t];
