@@ -61,6 +61,15 @@ rows=$(($(wc -l <<<"$OUT") - 1))
 head -n 1 <<<"$OUT" | grep -q "rel_err" && ok "export header names rel_err" || bad "export header"
 expect "export csv exits 0" 0 $QLAB export "$T/a.h5" --format csv --table samples
 expect "export bad table exits 2" 2 $QLAB export "$T/a.h5" --table nope
+# --force never writes the table over the results being exported (nor their journal).
+cp "$T/a.h5" "$T/self.h5"
+sum=$(md5sum < "$T/self.h5")
+expect "export -o onto its own input exits 2, --force or not" 2 $QLAB export "$T/self.h5" -o "$T/./self.h5" --force
+contains "it says the output is the results file itself" "is the results file '$T/self.h5' itself"
+[ "$(md5sum < "$T/self.h5")" = "$sum" ] && ok "the results file is untouched" || bad "the results file was overwritten"
+: > "$T/self.h5.journal"
+expect "export -o onto its input's journal exits 2" 2 $QLAB export "$T/self.h5" -o "$T/self.h5.journal" --force
+rm -f "$T/self.h5.journal"
 if command -v h5dump >/dev/null; then
     expect "h5dump reads the file" 0 h5dump -H "$T/a.h5"
 fi
@@ -91,7 +100,7 @@ contains "plot says why there are no error figures" "measured no error"
 $QLAB plot "$T/a.h5" -o "$T/mixplot" >/dev/null 2>&1
 sleep 1.1
 expect "plot into a folder holding another file's figures exits 0" 0 $QLAB plot "$T/lat.h5" -o "$T/mixplot"
-contains "it says which figures it did not draw" "older figures in $T/mixplot were not drawn from $T/lat.h5"
+contains "it says which figures it did not draw" "older figures in $T/mixplot were not drawn by this call from $T/lat.h5"
 # --only: the named figures and no other; a name that is no figure is exit 2 before
 # anything is drawn, with the names there are.
 expect "plot --only exits 0" 0 $QLAB plot "$T/a.h5" -o "$T/onlyplot" --only error_vs_threshold,memory
@@ -104,6 +113,14 @@ grep -q "^skipped" <<<"$OUT" && bad "plot --only says nothing of the others" "$O
 expect "plot --only with an unknown figure exits 2" 2 $QLAB plot "$T/a.h5" -o "$T/onlybad" --only error_vs_treshold
 contains "the unknown figure is named with the known ones" "no figure named 'error_vs_treshold' (built in: error_vs_threshold,"
 [ ! -e "$T/onlybad" ] && ok "an unknown --only figure creates nothing" || bad "an unknown --only figure creates nothing"
+for bad_only in ',memory' 'memory,' 'memory,,error_vs_threshold'; do
+    expect "plot --only '$bad_only' exits 2" 2 $QLAB plot "$T/a.h5" -o "$T/onlybad" --only "$bad_only"
+    contains "plot --only '$bad_only' names the empty name" "an empty figure name"
+done
+expect "plot --only '' exits 2" 2 $QLAB plot "$T/a.h5" -o "$T/onlybad" --only ''
+expect "plot --only twice exits 2" 2 $QLAB plot "$T/a.h5" -o "$T/onlybad" --only memory --only error_vs_threshold
+contains "plot --only twice says so" "--only given twice"
+[ ! -e "$T/onlybad" ] && ok "bad --only lists create nothing" || bad "bad --only lists create nothing"
 
 # Never overwrite: -o onto an existing file is refused and leaves it as it was.
 sum=$(md5sum < "$T/a.h5")

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backends/backend.h"
@@ -228,6 +229,18 @@ static int cmd_export(int argc, char **argv)
         fprintf(stderr, "qlab: '%s' exists; refusing to overwrite it (--force to replace it)\n", out);
         return 2;
     }
+    /* --force replaces a file, never the results being exported or their journal */
+    struct stat so, si;
+    if (out && stat(out, &so) == 0) {
+        char journal[4096 + 16];
+        snprintf(journal, sizeof journal, "%s.journal", file);
+        for (int j = 0; j < 2; j++)
+            if (stat(j ? journal : file, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+                fprintf(stderr, "qlab: -o '%s' is %s '%s' itself; export writes a table beside it, "
+                        "never over it (--force or not)\n", out, j ? "the journal of" : "the results file", file);
+                return 2;
+            }
+    }
     qlab_results_data d;
     if (read_results(file, &d)) return 2;
     char tmp[4096 + 32];
@@ -265,7 +278,12 @@ static int cmd_plot(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (is_help(a)) { fputs(usage_plot, stdout); return 0; }
         else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && v) { dir = v; i++; }
-        else if (strcmp(a, "--only") == 0 && v) { only = v; i++; }
+        else if (strcmp(a, "--only") == 0 && v) {
+            if (only) return usage_error(usage_plot, "%s", "--only given twice: name the figures in one, comma-separated");
+            if (!*v) return usage_error(usage_plot, "%s", "--only '': name at least one figure");
+            only = v;
+            i++;
+        }
         else if (a[0] == '-') return usage_error(usage_plot, "unknown option or missing value '%s'", a);
         else if (!file) file = a;
         else return usage_error(usage_plot, "unexpected argument '%s'", a);

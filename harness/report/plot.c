@@ -391,6 +391,12 @@ static int check_only(const qlab_results_data *d, const char *source, const char
     for (const char *p = only; *p && !rc;) {
         const char *e = strchr(p, ',');
         int l = (int)(e ? (size_t)(e - p) : strlen(p)), found = 0;
+        if (l == 0 || (e && !e[1])) {
+            snprintf(err, err_len, "plot: --only '%s': an empty figure name (names are separated by "
+                     "single commas)", only);
+            rc = 2;
+            break;
+        }
         for (int i = 0; i < n_builtin + n_specs && !found; i++) {
             const char *name = i < n_builtin ? builtin[i].name : specs[i - n_builtin].name;
             found = (int)strlen(name) == l && !strncmp(p, name, (size_t)l);
@@ -538,8 +544,9 @@ int qlab_plot(const char *results_path, const char *out_dir, const char *only, F
     char first[PATH_MAX] = "";
     int64_t old = rc == 2 ? 0 : count_older_pngs(out_dir ? out_dir : "plots/out", t0, 1, first, sizeof first);
     if (old > 0 && log)
-        fprintf(log, "plot: %lld older figure%s in %s %s not drawn from %s (e.g. %s): from another file or "
-                "an earlier run; plot into an empty folder to keep them apart\n", (long long)old, old == 1 ? "" : "s",
-                out_dir ? out_dir : "plots/out", old == 1 ? "was" : "were", results_path, first);
+        fprintf(log, "plot: %lld older figure%s in %s %s not drawn by this call from %s (e.g. %s): from "
+                "another file or an earlier run%s; plot into an empty folder to keep them apart\n", (long long)old,
+                old == 1 ? "" : "s", out_dir ? out_dir : "plots/out", old == 1 ? "was" : "were", results_path,
+                first, only && *only ? ", or figures --only left out" : "");
     return rc;
 }
