@@ -316,6 +316,25 @@ Test(config, text_that_crashes_the_yaml_parser_is_an_error)
     qlab_experiment_free(&e);
 }
 
+/* libfyaml's builder reads the first document only: a second one is an error at its
+ * '---', never dropped; a leading '---' and a block scalar holding "---" are fine. */
+Test(config, a_second_yaml_document_is_an_error_at_its_marker)
+{
+    static const char *body = "workload: {kind: synthetic, m: 4, k: 4, n: 4}\nquant: {scheme: fp16}\n";
+    char text[512];
+    qlab_experiment e;
+    snprintf(text, sizeof text, "name: a\n%s---\nname: b\n%s", body, body);
+    cr_assert_eq(qlab_experiment_load_string(text, "t.yaml", NULL, 0, &e, err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "t.yaml:4:1: a second YAML document starts here"), "%s", err);
+    snprintf(text, sizeof text, "name: a\n%s---\n", body);
+    cr_assert_eq(qlab_experiment_load_string(text, "t.yaml", NULL, 0, &e, err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "t.yaml:4:1: a second YAML document"), "%s", err);
+    snprintf(text, sizeof text, "--- # the one document\nname: a\ndescription: |\n  ---\n  x\n%s...\n", body);
+    cr_assert_eq(qlab_experiment_load_string(text, "t.yaml", NULL, 0, &e, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(e.description, "---\nx\n");
+    qlab_experiment_free(&e);
+}
+
 Test(config, missing_name_is_an_error)
 {
     expect_error(CFG_DIR "missing_name.yaml", NULL, 0,

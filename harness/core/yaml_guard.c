@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libfyaml.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -36,6 +37,14 @@ int qlab_yaml_guard(const char *text, size_t len, const char *path, int json, co
         struct fy_document *d = text ? fy_document_build_from_string(&pc, text, len)
                                      : fy_document_build_from_file(&pc, path);
         if (d) fy_document_destroy(d);
+        if (text) {   /* the config loader also reads a second document, if any */
+            struct fy_parser *fyp = fy_parser_create(&pc);
+            struct fy_document *x;
+            if (fyp && fy_parser_set_string(fyp, text, len) == 0)
+                for (int n = 0; n < 2 && (x = fy_parse_load_document(fyp)) != NULL; n++)
+                    fy_parse_document_destroy(fyp, x);
+            if (fyp) fy_parser_destroy(fyp);
+        }
         _exit(0);   /* no atexit handlers: nothing of the parent's is flushed twice */
     }
     int st = 0;
@@ -70,5 +79,44 @@ int qlab_yaml_guard(const char *text, size_t len, const char *path, int json, co
                      "%d: %s), a defect of the parser on malformed input; check the syntax "
                      "(tabs, quotes, indentation)", what, sig,
                      strsignal(sig));
+    return 2;
+}
+
+size_t qlab_utf8_bad_offset(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                 : (c & 0xF8) == 0xF0 ? 3 : 4;
+        if (c == 0 || n == 4 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4) || i + n >= len + (n == 0))
+            return i;
+        uint32_t cp = n == 0 ? c : c & (0x3Fu >> n);
+        for (size_t j = 1; j <= n; j++) {
+            if ((s[i + j] & 0xC0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + j] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += n + 1;
+    }
+    return len;
+}
+
+int qlab_utf8_check(const char *text, size_t len, const char *what, const char *kind, char *err,
+                    size_t err_len)
+{
+    size_t bad = qlab_utf8_bad_offset(text, len);
+    if (bad >= len) return 0;
+    int line = 1, col = 1;
+    for (size_t i = 0; i < bad; i++) {
+        if (text[i] == '\n') { line++; col = 1; }
+        else if (((unsigned char)text[i] & 0xC0) != 0x80) col++;
+    }
+    qlab_set_err(err, err_len, "%s:%d:%d: not UTF-8 text (byte 0x%02x); %s is a YAML text file", what, line,
+                 col, (unsigned char)text[bad], kind);
     return 2;
 }

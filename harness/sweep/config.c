@@ -550,31 +550,41 @@ static int load_document(struct fy_document *fyd, cfg_ctx *c, const char *const 
     return rc;
 }
 
-/* Offset of the first byte that is not part of well-formed UTF-8 (or is a NUL), or
- * len if there is none. YAML is UTF-8 text; libfyaml 0.7 loops forever on some
- * malformed sequences inside directives, so bad text is refused before parsing. */
-static size_t utf8_bad_offset(const char *text, size_t len)
+/* Whether the text holds a second YAML document after the first: 1 (its '---' line in
+ * *line, 0 when not found), -1 when what follows the first does not parse (libfyaml's
+ * report is in the capture), 0 when there is none. libfyaml's document builder reads
+ * the first document only, so a second one would be dropped without a word. */
+static int second_document(const struct fy_parse_cfg *pc, const char *text, size_t len, int *line)
 {
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-                 : (c & 0xF8) == 0xF0 ? 3 : 4;
-        if (c == 0 || n == 4 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4) || i + n >= len + (n == 0))
-            return i;
-        uint32_t cp = n == 0 ? c : c & (0x3Fu >> n);
-        for (size_t j = 1; j <= n; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + j] & 0x3F);
+    struct fy_parser *fyp = fy_parser_create(pc);
+    int found = 0;
+    if (fyp && fy_parser_set_string(fyp, text, len) == 0) {
+        struct fy_document *d = fy_parse_load_document(fyp);
+        if (d) {
+            fy_parse_document_destroy(fyp, d);
+            d = fy_parse_load_document(fyp);
+            if (d) {
+                found = 1;
+                fy_parse_document_destroy(fyp, d);
+            } else if (fy_parser_get_stream_error(fyp)) {
+                found = -1;
+            }
         }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return i;
-        i += n + 1;
     }
-    return len;
+    if (fyp) fy_parser_destroy(fyp);
+    /* its marker: the first '---' line after a line of content */
+    *line = 0;
+    int l = 1, content = 0;
+    for (size_t i = 0; found == 1 && i < len && !*line; l++) {
+        size_t e = i;
+        while (e < len && text[e] != '\n') e++;
+        int marker = e - i >= 3 && !strncmp(text + i, "---", 3) &&
+                     (e - i == 3 || text[i + 3] == ' ' || text[i + 3] == '\t');
+        if (marker && content) *line = l;
+        else if (!marker && e > i && text[i] != '#' && text[i] != '%' && text[i] != ' ') content = 1;
+        i = e + 1;
+    }
+    return found;
 }
 
 static int load_common(const char *text, size_t len, char *owned, const char *source,
@@ -590,15 +600,7 @@ static int load_common(const char *text, size_t len, char *owned, const char *so
     c.err = err ? err : dummy;
     c.err_len = err ? err_len : sizeof dummy;
 
-    size_t bad = utf8_bad_offset(text, len);
-    if (bad < len) {
-        int line = 1, col = 1;
-        for (size_t i = 0; i < bad; i++) {
-            if (text[i] == '\n') { line++; col = 1; }
-            else if (((unsigned char)text[i] & 0xC0) != 0x80) col++;
-        }
-        snprintf(c.err, c.err_len, "%s:%d:%d: not UTF-8 text (byte 0x%02x); a config is a YAML text file",
-                 source, line, col, (unsigned char)text[bad]);
+    if (qlab_utf8_check(text, len, source, "a config", c.err, c.err_len)) {
         free(owned);
         return 2;
     }
@@ -629,7 +631,18 @@ static int load_common(const char *text, size_t len, char *owned, const char *so
     struct fy_document *fyd = fy_document_build_from_string(&pc, text, len);
     if (!fyd)
         syntax_error_hint(&c.cap, text, len);
-    int rc = load_document(fyd, &c, sets, n_sets, exp);
+    int rc, line = 0, second = fyd ? second_document(&pc, text, len, &line) : 0;
+    if (second > 0 && line > 0)
+        rc = 2, snprintf(c.err, c.err_len, "%s:%d:1: a second YAML document starts here; a config is one "
+                         "document (remove the '---' line, or put each document in a file of its own)", source, line);
+    else if (second > 0)
+        rc = 2, snprintf(c.err, c.err_len, "%s: a second YAML document follows the first; a config is one "
+                         "document", source);
+    else if (second < 0)
+        rc = 2, snprintf(c.err, c.err_len, "%s:%d:%d: YAML syntax error after the first document: %s", source,
+                         c.cap.line ? c.cap.line : 1, c.cap.col ? c.cap.col : 1, c.cap.msg);
+    else
+        rc = load_document(fyd, &c, sets, n_sets, exp);
     if (fyd) fy_document_destroy(fyd);
     fy_diag_destroy(diag);
     free(owned);
