@@ -14,6 +14,7 @@
  */
 #include "sweep/config.h"
 #include "sweep/config_internal.h"
+#include "core/error.h"
 #include "core/yaml_guard.h"
 #include "store/dump.h"
 
@@ -389,6 +390,9 @@ static int apply_set(cfg_ctx *c, struct fy_document *fyd, const char *set, int s
         return 2;
     }
 
+    char where[96];
+    snprintf(where, sizeof where, "--set '%.60s'", set);
+    if (qlab_yaml_guard(value, strlen(value), NULL, 0, where, c->err, c->err_len)) return 2;
     cfg_capture_reset(&c->cap);
     struct fy_node *vn = fy_node_build_from_string(fyd, value, strlen(value));
     if (!vn) {
@@ -494,17 +498,12 @@ static void syntax_error_hint(fy_capture *cap, const char *text, size_t len)
     }
 }
 
-/* Loads from an already built document (or reports the parse failure). */
+/* Loads from an already built document (NULL: the text held none). */
 static int load_document(struct fy_document *fyd, cfg_ctx *c, const char *const *sets, int n_sets,
                          qlab_experiment *exp)
 {
-    if (!fyd) {
-        if (c->cap.msg[0])
-            snprintf(c->err, c->err_len, "%s:%d:%d: YAML syntax error: %s", c->source,
-                     c->cap.line ? c->cap.line : 1, c->cap.col ? c->cap.col : 1, c->cap.msg);
-        else   /* libfyaml builds no document from an empty stream and says nothing */
-            snprintf(c->err, c->err_len, "%s:1:1: key 'name': missing (the config is empty)",
-                     c->source);
+    if (!fyd) {   /* libfyaml builds no document from an empty stream and says nothing */
+        snprintf(c->err, c->err_len, "%s:1:1: key 'name': missing (the config is empty)", c->source);
         return 2;
     }
 
@@ -587,6 +586,58 @@ static int second_document(const struct fy_parse_cfg *pc, const char *text, size
     return found;
 }
 
+int qlab_yaml_parse(const char *text, size_t len, const char *source, const char *kind,
+                    qlab_yaml_capture *cap, struct fy_document **doc, char *err, size_t err_len)
+{
+    *doc = NULL;
+    cfg_capture_reset(cap);
+    if (qlab_utf8_check(text, len, source, kind, err, err_len)) return 2;
+    /* a parser crash or hang on this text becomes a message (core/yaml_guard.h) */
+    if (qlab_yaml_guard(text, len, NULL, 0, source, err, err_len)) return 2;
+    struct fy_diag_cfg dc;
+    fy_diag_cfg_default(&dc);
+    dc.fp = NULL;                   /* never print: route everything to the capture */
+    dc.output_fn = cfg_capture_output;
+    dc.user = cap;
+    dc.colorize = false;
+    struct fy_diag *diag = fy_diag_create(&dc);
+    if (!diag) {
+        qlab_set_err(err, err_len, "%s: cannot set up the YAML parser", source);
+        return 2;
+    }
+    struct fy_parse_cfg pc;
+    memset(&pc, 0, sizeof pc);
+    pc.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT;
+    pc.diag = diag;
+    /* the document refers to the text (the caller keeps it until destroying the
+     * document) and holds a reference to the diag, which writes into cap */
+    struct fy_document *fyd = fy_document_build_from_string(&pc, text, len);
+    int rc = 0, line = 0, second = 0;
+    if (!fyd)
+        syntax_error_hint(cap, text, len);
+    if (!fyd && cap->msg[0]) {
+        qlab_set_err(err, err_len, "%s:%d:%d: YAML syntax error: %s", source, cap->line ? cap->line : 1,
+                     cap->col ? cap->col : 1, cap->msg);
+        rc = 2;
+    } else if (fyd && (second = second_document(&pc, text, len, &line)) != 0) {
+        if (second > 0 && line > 0)
+            qlab_set_err(err, err_len, "%s:%d:1: a second YAML document starts here; %s is one document "
+                         "(remove the '---' line, or put each document in a file of its own)", source, line, kind);
+        else if (second > 0)
+            qlab_set_err(err, err_len, "%s: a second YAML document follows the first; %s is one document",
+                         source, kind);
+        else
+            qlab_set_err(err, err_len, "%s:%d:%d: YAML syntax error after the first document: %s", source,
+                         cap->line ? cap->line : 1, cap->col ? cap->col : 1, cap->msg);
+        fy_document_destroy(fyd);
+        fyd = NULL;
+        rc = 2;
+    }
+    fy_diag_destroy(diag);   /* the document keeps its own reference */
+    *doc = fyd;
+    return rc;
+}
+
 static int load_common(const char *text, size_t len, char *owned, const char *source,
                        const char *const *sets, int n_sets, qlab_experiment *exp, char *err,
                        size_t err_len)
@@ -600,51 +651,11 @@ static int load_common(const char *text, size_t len, char *owned, const char *so
     c.err = err ? err : dummy;
     c.err_len = err ? err_len : sizeof dummy;
 
-    if (qlab_utf8_check(text, len, source, "a config", c.err, c.err_len)) {
-        free(owned);
-        return 2;
-    }
-
-    /* a parser crash or hang on this text becomes a message (core/yaml_guard.h) */
-    if (qlab_yaml_guard(text, len, NULL, 0, source, c.err, c.err_len)) {
-        free(owned);
-        return 2;
-    }
-    struct fy_diag_cfg dc;
-    fy_diag_cfg_default(&dc);
-    dc.fp = NULL;                   /* never print: route everything to the capture */
-    dc.output_fn = cfg_capture_output;
-    dc.user = &c.cap;
-    dc.colorize = false;
-    struct fy_diag *diag = fy_diag_create(&dc);
-    if (!diag) {
-        free(owned);
-        snprintf(c.err, c.err_len, "%s: cannot set up the YAML parser", source);
-        return 2;
-    }
-    struct fy_parse_cfg pc;
-    memset(&pc, 0, sizeof pc);
-    pc.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT;
-    pc.diag = diag;
-
-    /* the document refers to the text, which we free only after destroying it */
-    struct fy_document *fyd = fy_document_build_from_string(&pc, text, len);
-    if (!fyd)
-        syntax_error_hint(&c.cap, text, len);
-    int rc, line = 0, second = fyd ? second_document(&pc, text, len, &line) : 0;
-    if (second > 0 && line > 0)
-        rc = 2, snprintf(c.err, c.err_len, "%s:%d:1: a second YAML document starts here; a config is one "
-                         "document (remove the '---' line, or put each document in a file of its own)", source, line);
-    else if (second > 0)
-        rc = 2, snprintf(c.err, c.err_len, "%s: a second YAML document follows the first; a config is one "
-                         "document", source);
-    else if (second < 0)
-        rc = 2, snprintf(c.err, c.err_len, "%s:%d:%d: YAML syntax error after the first document: %s", source,
-                         c.cap.line ? c.cap.line : 1, c.cap.col ? c.cap.col : 1, c.cap.msg);
-    else
+    struct fy_document *fyd = NULL;
+    int rc = qlab_yaml_parse(text, len, source, "a config", &c.cap, &fyd, c.err, c.err_len);
+    if (rc == 0)
         rc = load_document(fyd, &c, sets, n_sets, exp);
     if (fyd) fy_document_destroy(fyd);
-    fy_diag_destroy(diag);
     free(owned);
     if (rc) qlab_experiment_free(exp);
     return rc;

@@ -72,6 +72,23 @@ struct fy_mark;
  * config's and other YAML inputs', such as import-peers' files). */
 const struct fy_mark *qlab_yaml_node_mark(struct fy_node *n);
 
+/* The first error libfyaml reported while parsing, and its position. */
+typedef struct {
+    char msg[256];    /* first error libfyaml reported since the last reset */
+    int line, col;    /* its position, 1-based; 0 when unknown */
+} qlab_yaml_capture;
+
+struct fy_document;
+/* Parses text[0..len), a YAML input named `source` in messages, into *doc (the caller
+ * destroys it with fy_document_destroy and keeps text and cap until then; NULL when
+ * the text holds no document, such as an empty file). Refused, with 2 and err
+ * "source:line:col: ...": text that is not UTF-8, that crashes or hangs the parser
+ * (core/yaml_guard.h), a syntax error (a tab in the indentation and a duplicate key
+ * named), a second document after the first (`kind` says what the input is: "a
+ * config", "a tolerance file"). Nothing is printed: libfyaml's messages go to cap. */
+int qlab_yaml_parse(const char *text, size_t len, const char *source, const char *kind,
+                    qlab_yaml_capture *cap, struct fy_document **doc, char *err, size_t err_len);
+
 typedef struct {
     char *name;               /* `name:` (required; [A-Za-z0-9_.-]+, used in output file names) */
     char *description;        /* may be "" */

@@ -54,10 +54,7 @@ typedef struct {
     int lo_open, hi_open;        /* 1: bound excluded */
 } cfg_key;
 
-typedef struct {
-    char msg[256];    /* first error libfyaml reported since the last reset */
-    int line, col;    /* its position, 1-based; 0 when unknown */
-} fy_capture;
+typedef qlab_yaml_capture fy_capture;
 
 typedef struct {
     const char *source;
