@@ -91,7 +91,16 @@ contains "those points are UNCERTAIN, none SAME" "0 worse, 0 better, $n_points u
 grep -q "provenance:" <<<"$OUT" && bad "no provenance line when only measurement differs" "$OUT" ||
     ok "no provenance line when only measurement differs"
 expect "a tolerance file that crashes the YAML parser exits 2" 2 $QLAB compare "$T/a.h5" "$T/a.h5" --tol "$T/crash.yaml"
-contains "the tolerance file's parser crash is named" "crash.yaml: the YAML parser (libfyaml) crashed"
+contains "the tolerance file's parser crash is located" "crash.yaml:2:5: a tab before the block scalar indicator"
+printf 'rtol:\n  rel_err: abc\n' > "$T/tol-bad.yaml"
+expect "a bad tolerance value exits 2" 2 $QLAB compare "$T/a.h5" "$T/a.h5" --tol "$T/tol-bad.yaml"
+contains "the bad tolerance value is located" "tol-bad.yaml:2:3: rtol rel_err: 'abc' is not a number >= 0"
+: > "$T/tol-empty.yaml"
+expect "an empty tolerance file exits 2" 2 $QLAB compare "$T/a.h5" "$T/a.h5" --tol "$T/tol-empty.yaml"
+contains "the empty tolerance file is named" "tol-empty.yaml: empty; a tolerance file is a mapping"
+grep -q "\[ERR\]" <<<"$OUT" && bad "libfyaml prints nothing of its own" "$OUT" || ok "libfyaml prints nothing of its own"
+expect "a missing tolerance file exits 2" 2 $QLAB compare "$T/a.h5" "$T/a.h5" --tol "$T/tol-none.yaml"
+contains "the missing tolerance file says why" "tol-none.yaml: cannot read the tolerance file: No such file"
 expect "plot of the latency-only run exits 0" 0 $QLAB plot "$T/lat.h5" -o "$T/latplot"
 contains "plot says why there are no error figures" "measured no error"
 [ -s "$T/latplot/throughput.png" ] && ok "a run without errors still draws its timing figures" ||

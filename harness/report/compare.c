@@ -17,9 +17,12 @@
 #include "report/compare.h"
 #include "report/filter.h"
 #include "backends/backend.h"
-#include "core/yaml_guard.h"
+#include "core/error.h"
+#include "sweep/config.h"
 
+#include <errno.h>
 #include <libfyaml.h>
+#include <stdio.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -161,34 +164,70 @@ int qlab_compare_set_tol(qlab_compare_opts *o, const char *which, const char *as
 /* ---------------------------------------------------------------------------- */
 /* Tolerance file                                                                */
 
+/* "path:line:col: " of node n (or "path: " where it has no position). */
+static void tol_where(const char *path, struct fy_node *n, char *buf, size_t len)
+{
+    const struct fy_mark *m = n ? qlab_yaml_node_mark(n) : NULL;
+    if (m)
+        snprintf(buf, len, "%s:%d:%d: ", path, m->line + 1, m->column + 1);
+    else
+        snprintf(buf, len, "%s: ", path);
+}
+
 int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, size_t err_len)
 {
-    if (qlab_yaml_guard(NULL, 0, path, 0, path, err, err_len)) return 2;
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET};
-    struct fy_document *doc = fy_document_build_from_file(&cfg, path);
-    if (!doc) {
-        qlab_set_err(err, err_len, "%s: cannot read or parse the tolerance file", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        qlab_set_err(err, err_len, "%s: cannot read the tolerance file: %s", path, strerror(errno));
+        return 2;
+    }
+    size_t cap = 4096, len = 0;
+    char *text = malloc(cap + 1);
+    for (size_t got; text && (got = fread(text + len, 1, cap - len, f)) > 0;) {
+        len += got;
+        if (len == cap) {
+            char *grown = cap < ((size_t)1 << 24) ? realloc(text, 2 * cap + 1) : NULL;
+            if (!grown) { free(text); text = NULL; break; }
+            text = grown;
+            cap *= 2;
+        }
+    }
+    int read_err = ferror(f);
+    fclose(f);
+    if (!text || read_err) {
+        free(text);
+        qlab_set_err(err, err_len, "%s: cannot read the tolerance file%s", path,
+                     read_err ? "" : " (out of memory, or larger than 16 MiB)");
+        return 2;
+    }
+    text[len] = '\0';
+    qlab_yaml_capture capture;
+    struct fy_document *doc = NULL;
+    if (qlab_yaml_parse(text, len, path, "a tolerance file", &capture, &doc, err, err_len)) {
+        free(text);
         return 2;
     }
     int rc = 0;
-    struct fy_node *root = fy_document_root(doc);
-    if (root && !fy_node_is_mapping(root)) {
-        qlab_set_err(err, err_len, "%s: expected a mapping of rtol, atol, time_threshold, p_value", path);
+    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
+    char where[640];
+    if (!root || !fy_node_is_mapping(root)) {
+        tol_where(path, root, where, sizeof where);
+        qlab_set_err(err, err_len, "%s%s; a tolerance file is a mapping of rtol, atol, time_threshold, "
+                     "p_value, busy_threshold", where, root ? "not a mapping" : "empty");
         rc = 2;
     }
     void *it = NULL;
     struct fy_node_pair *pair;
-    while (rc == 0 && root && (pair = fy_node_mapping_iterate(root, &it)) != NULL) {
+    while (rc == 0 && (pair = fy_node_mapping_iterate(root, &it)) != NULL) {
         struct fy_node *kn = fy_node_pair_key(pair), *vn = fy_node_pair_value(pair);
         const char *key = kn && fy_node_is_scalar(kn) ? fy_node_get_scalar0(kn) : NULL;
-        char where[600];
-        snprintf(where, sizeof where, "%s: ", path);
+        tol_where(path, kn, where, sizeof where);
         if (!key) {
-            qlab_set_err(err, err_len, "%s: keys must be plain names", path);
+            qlab_set_err(err, err_len, "%skeys must be plain names", where);
             rc = 2;
         } else if (!strcmp(key, "rtol") || !strcmp(key, "atol")) {
             if (!vn || !fy_node_is_mapping(vn)) {
-                qlab_set_err(err, err_len, "%s: %s: expected a mapping metric: value", path, key);
+                qlab_set_err(err, err_len, "%s%s: expected a mapping metric: value", where, key);
                 rc = 2;
                 break;
             }
@@ -198,6 +237,7 @@ int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, siz
                 struct fy_node *mk = fy_node_pair_key(p2), *mv = fy_node_pair_value(p2);
                 const char *metric = mk && fy_node_is_scalar(mk) ? fy_node_get_scalar0(mk) : "";
                 const char *val = mv && fy_node_is_scalar(mv) ? fy_node_get_scalar0(mv) : NULL;
+                tol_where(path, mk, where, sizeof where);
                 rc = set_tol(o, key, metric ? metric : "", val, where, err, err_len);
             }
         } else if (!strcmp(key, "time_threshold") || !strcmp(key, "p_value") || !strcmp(key, "busy_threshold")) {
@@ -205,7 +245,7 @@ int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, siz
             double v;
             int is_p = !strcmp(key, "p_value");
             if (parse_nonneg(val, &v) || (is_p && (v <= 0 || v >= 1))) {
-                qlab_set_err(err, err_len, "%s: %s: '%s' is not %s", path, key, val ? val : "",
+                qlab_set_err(err, err_len, "%s%s: '%s' is not %s", where, key, val ? val : "",
                         is_p ? "a probability in (0, 1)" : "a number >= 0");
                 rc = 2;
             } else if (is_p) {
@@ -216,11 +256,13 @@ int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, siz
                 o->time_threshold = v;
             }
         } else {
-            qlab_set_err(err, err_len, "%s: unknown key '%s' (expected rtol, atol, time_threshold, p_value, busy_threshold)", path, key);
+            qlab_set_err(err, err_len, "%sunknown key '%s' (expected rtol, atol, time_threshold, p_value, busy_threshold)",
+                         where, key);
             rc = 2;
         }
     }
-    fy_document_destroy(doc);
+    if (doc) fy_document_destroy(doc);
+    free(text);
     return rc;
 }
 
