@@ -192,12 +192,12 @@ int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, siz
             cap *= 2;
         }
     }
-    int read_err = ferror(f);
+    int read_err = ferror(f) ? errno : 0;
     fclose(f);
     if (!text || read_err) {
         free(text);
-        qlab_set_err(err, err_len, "%s: cannot read the tolerance file%s", path,
-                     read_err ? "" : " (out of memory, or larger than 16 MiB)");
+        qlab_set_err(err, err_len, "%s: cannot read the tolerance file: %s", path,
+                     read_err ? strerror(read_err) : "out of memory, or larger than 16 MiB");
         return 2;
     }
     text[len] = '\0';

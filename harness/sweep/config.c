@@ -690,11 +690,12 @@ int qlab_experiment_load(const char *path, const char *const *sets, int n_sets,
         buf = grown;
         cap *= 2;
     }
-    int read_err = ferror(f);
+    int read_err = ferror(f) ? errno : 0;
     fclose(f);
     if (!buf || read_err) {
         free(buf);
-        if (err) snprintf(err, err_len, "%s: cannot read the file", path);
+        if (err) snprintf(err, err_len, "%s: cannot read the file: %s", path,
+                          read_err ? strerror(read_err) : "out of memory");
         return 2;
     }
     buf[len] = '\0';
