@@ -13,7 +13,7 @@ set xlabel xl
 set ylabel yl
 if (logx) { set logscale x }
 if (logy) { set logscale y; set format y '%.0e' }
-set key below horizontal maxrows 3 width 2
+set key below horizontal maxrows 3 width 2 samplen 6
 if (logx) { set autoscale xfix; set offsets 0, 0, 0, 0 } else { set offsets graph 0.03, graph 0.03, 0, 0 }
 if (logx && strlen(xt) > 0) {
     set xtics ()

@@ -130,6 +130,24 @@ expect "plot --only '' exits 2" 2 $QLAB plot "$T/a.h5" -o "$T/onlybad" --only ''
 expect "plot --only twice exits 2" 2 $QLAB plot "$T/a.h5" -o "$T/onlybad" --only memory --only error_vs_threshold
 contains "plot --only twice says so" "--only given twice"
 [ ! -e "$T/onlybad" ] && ok "bad --only lists create nothing" || bad "bad --only lists create nothing"
+# A declared figure with two lines of one scheme (threshold 0 and 6) tells them apart
+# by dash (style.gp's var list), and fp16, which ignores the threshold, is not
+# labelled with one. The gnuplot call is recorded by a stand-in that runs the real one.
+cat > "$T/decl.yaml" <<'YAML'
+name: decl
+workload: {kind: synthetic, m: 16, k: [64, 128], n: 32, x: {outlier_cols: 0.05, outlier_scale: 20}}
+quant: {scheme: [fp16, absmax], x_granularity: row, w_granularity: channel, threshold: [0, 6]}
+measure: [error]
+plots:
+  - {name: err_k, x: k, y: rel_err, series: [scheme, threshold]}
+YAML
+$QLAB run "$T/decl.yaml" -o "$T/decl.h5" --no-progress >/dev/null 2>&1
+printf '#!/bin/sh\nprintf "%%s\\n" "$2" >> "%s"\nexec gnuplot "$@"\n' "$T/gp-args" > "$T/gp-rec"
+chmod +x "$T/gp-rec"
+expect "the declared figure draws" 0 env QLAB_GNUPLOT="$T/gp-rec" $QLAB plot "$T/decl.h5" -o "$T/declplot" --only err_k
+grep -q "var='0 0 1'" "$T/gp-args" && ok "the second absmax line gets its own dash" ||
+    bad "the second absmax line gets its own dash" "$(cat "$T/gp-args")"
+[ -s "$T/declplot/err_k.png" ] && ok "the declared figure is a PNG" || bad "the declared figure is a PNG"
 
 # Never overwrite: -o onto an existing file is refused and leaves it as it was.
 sum=$(md5sum < "$T/a.h5")

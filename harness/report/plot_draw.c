@@ -229,8 +229,8 @@ void plot_style_vars(const style_lists *k, char *vars, size_t len)
         int v = 0;
         for (int j = 0; j < i; j++) {
             int same = 1;
-            const char *lists[4] = {k->sch, k->grn, k->dec, k->smo};
-            for (int q = 0; q < 4 && same; q++) {
+            const char *lists[4] = {k->sch, k->smo, k->grn, k->dec};
+            for (int q = 0; q < (k->by_scheme ? 2 : 4) && same; q++) {
                 char wi[128], wj[128];
                 list_word(lists[q], i, wi, sizeof wi);
                 list_word(lists[q], j, wj, sizeof wj);

@@ -26,6 +26,15 @@ static void series_key(const plot_decl *dc, const qlab_row *r, char *buf, size_t
         if (c)
             plot_col_text(r, c, v, sizeof v);
         int scheme = !strcmp(w, "scheme");
+        /* settings a scheme ignores are not named ("fp16", not "fp16 threshold=0") */
+        static const char *const quant_only[] = {"threshold", "x_granularity", "w_granularity", "block",
+                                                 "outlier_weights", "smooth_alpha"};
+        int ignored = 0;
+        for (size_t q = 0; q < sizeof quant_only / sizeof quant_only[0]; q++)
+            if (!strcmp(w, quant_only[q]))
+                ignored = plot_is_float(r) || (plot_is_weight_only(r) && strcmp(w, "block"));
+        if (ignored)
+            continue;
         o += (size_t)snprintf(buf + o, len - o, "%s%s%s%s", o ? " " : "", scheme ? "" : w, scheme ? "" : "=",
                               v[0] ? v : "-");
     }
@@ -105,6 +114,7 @@ int plot_fig_lines(plot_ctx *c)
     int bysch = strstr(dc->series, "scheme") != NULL;
     style_lists sk;
     memset(&sk, 0, sizeof sk);
+    sk.by_scheme = 1;
     for (int s = 0; bysch && s < nser; s++)
         plot_style_keys(&d->points[first[s]], &sk);
     char vars[1400 + sizeof sk];

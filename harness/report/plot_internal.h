@@ -136,6 +136,9 @@ typedef struct plot_decl {
  * plots/style.gp reads (sch, grn, dec, smo). */
 typedef struct {
     char sch[4096], grn[1024], dec[1024], smo[1024];
+    int by_scheme;   /* 1: series of one scheme (and SmoothQuant flag) differ by dash, whatever
+                      * their granularity and decomposition (declared figures, whose markers
+                      * are too small to tell those apart) */
 } style_lists;
 
 /* A number taken from a row, and a test of a row against a value. */
