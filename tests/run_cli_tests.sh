@@ -100,7 +100,7 @@ expect "an empty tolerance file exits 2" 2 $QLAB compare "$T/a.h5" "$T/a.h5" --t
 contains "the empty tolerance file is named" "tol-empty.yaml: empty; a tolerance file is a mapping"
 grep -q "\[ERR\]" <<<"$OUT" && bad "libfyaml prints nothing of its own" "$OUT" || ok "libfyaml prints nothing of its own"
 expect "a missing tolerance file exits 2" 2 $QLAB compare "$T/a.h5" "$T/a.h5" --tol "$T/tol-none.yaml"
-contains "the missing tolerance file says why" "tol-none.yaml: cannot read the tolerance file: No such file"
+contains "the missing tolerance file says why" "tol-none.yaml: cannot open: No such file"
 expect "plot of the latency-only run exits 0" 0 $QLAB plot "$T/lat.h5" -o "$T/latplot"
 contains "plot says why there are no error figures" "measured no error"
 [ -s "$T/latplot/throughput.png" ] && ok "a run without errors still draws its timing figures" ||

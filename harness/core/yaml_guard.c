@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libfyaml.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,4 +120,35 @@ int qlab_utf8_check(const char *text, size_t len, const char *what, const char *
     qlab_set_err(err, err_len, "%s:%d:%d: not UTF-8 text (byte 0x%02x); %s is a YAML text file", what, line,
                  col, (unsigned char)text[bad], kind);
     return 2;
+}
+
+char *qlab_read_text_file(const char *path, size_t *len_out, char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        qlab_set_err(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (len < cap) break;
+        char *grown = realloc(buf, cap * 2 + 1);
+        if (!grown) { free(buf); buf = NULL; break; }
+        buf = grown;
+        cap *= 2;
+    }
+    int read_err = ferror(f) ? errno : 0;
+    fclose(f);
+    if (!buf || read_err) {
+        free(buf);
+        qlab_set_err(err, err_len, "%s: cannot read the file: %s", path,
+                     read_err ? strerror(read_err) : "out of memory");
+        return NULL;
+    }
+    buf[len] = '\0';
+    *len_out = len;
+    return buf;
 }

@@ -41,4 +41,8 @@ size_t qlab_utf8_bad_offset(const char *text, size_t len);
 int qlab_utf8_check(const char *text, size_t len, const char *what, const char *kind, char *err,
                     size_t err_len);
 
+/* The whole file at path, NUL-terminated (caller frees), its length in *len; NULL with
+ * "path: cannot open: REASON" or "path: cannot read the file: REASON" in err. */
+char *qlab_read_text_file(const char *path, size_t *len, char *err, size_t err_len);
+
 #endif

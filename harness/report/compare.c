@@ -18,6 +18,7 @@
 #include "report/filter.h"
 #include "backends/backend.h"
 #include "core/error.h"
+#include "core/yaml_guard.h"
 #include "sweep/config.h"
 
 #include <errno.h>
@@ -176,31 +177,9 @@ static void tol_where(const char *path, struct fy_node *n, char *buf, size_t len
 
 int qlab_compare_load_tol(qlab_compare_opts *o, const char *path, char *err, size_t err_len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        qlab_set_err(err, err_len, "%s: cannot read the tolerance file: %s", path, strerror(errno));
-        return 2;
-    }
-    size_t cap = 4096, len = 0;
-    char *text = malloc(cap + 1);
-    for (size_t got; text && (got = fread(text + len, 1, cap - len, f)) > 0;) {
-        len += got;
-        if (len == cap) {
-            char *grown = cap < ((size_t)1 << 24) ? realloc(text, 2 * cap + 1) : NULL;
-            if (!grown) { free(text); text = NULL; break; }
-            text = grown;
-            cap *= 2;
-        }
-    }
-    int read_err = ferror(f) ? errno : 0;
-    fclose(f);
-    if (!text || read_err) {
-        free(text);
-        qlab_set_err(err, err_len, "%s: cannot read the tolerance file: %s", path,
-                     read_err ? strerror(read_err) : "out of memory, or larger than 16 MiB");
-        return 2;
-    }
-    text[len] = '\0';
+    size_t len = 0;
+    char *text = qlab_read_text_file(path, &len, err, err_len);
+    if (!text) return 2;
     qlab_yaml_capture capture;
     struct fy_document *doc = NULL;
     if (qlab_yaml_parse(text, len, path, "a tolerance file", &capture, &doc, err, err_len)) {

@@ -674,30 +674,9 @@ int qlab_experiment_load(const char *path, const char *const *sets, int n_sets,
                          qlab_experiment *exp, char *err, size_t err_len)
 {
     memset(exp, 0, sizeof *exp);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (err) snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
-        return 2;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (len < cap) break;
-        char *grown = realloc(buf, cap * 2 + 1);
-        if (!grown) { free(buf); buf = NULL; break; }
-        buf = grown;
-        cap *= 2;
-    }
-    int read_err = ferror(f) ? errno : 0;
-    fclose(f);
-    if (!buf || read_err) {
-        free(buf);
-        if (err) snprintf(err, err_len, "%s: cannot read the file: %s", path,
-                          read_err ? strerror(read_err) : "out of memory");
-        return 2;
-    }
-    buf[len] = '\0';
+    char dummy[8];
+    size_t len = 0;
+    char *buf = qlab_read_text_file(path, &len, err ? err : dummy, err ? err_len : sizeof dummy);
+    if (!buf) return 2;
     return load_common(buf, len, buf, path, sets, n_sets, exp, err, err_len);
 }
