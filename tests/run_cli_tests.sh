@@ -148,6 +148,15 @@ expect "the declared figure draws" 0 env QLAB_GNUPLOT="$T/gp-rec" $QLAB plot "$T
 grep -q "var='0 0 1'" "$T/gp-args" && ok "the second absmax line gets its own dash" ||
     bad "the second absmax line gets its own dash" "$(cat "$T/gp-args")"
 [ -s "$T/declplot/err_k.png" ] && ok "the declared figure is a PNG" || bad "the declared figure is a PNG"
+# The natural A/B, threshold 0 against 6: outlier_weights is unset at t = 0, so the
+# points pair without it, and the report says so.
+$QLAB compare "$T/decl.h5" --ab threshold=0,6 > "$T/ab06" 2>&1
+st=$?
+[ "$st" != 2 ] && ok "compare --ab threshold=0,6 pairs the points (exit $st)" ||
+    bad "compare --ab threshold=0,6 pairs the points" "$(cat "$T/ab06")"
+grep -q "paired without outlier_weights (- in base, fp16 in new)" "$T/ab06" &&
+    grep -q "scheme=absmax.*rel_err.*BETTER" "$T/ab06" && ok "it says what it paired without, and t = 6 is better" ||
+    bad "it says what it paired without, and t = 6 is better" "$(cat "$T/ab06")"
 
 # Never overwrite: -o onto an existing file is refused and leaves it as it was.
 sum=$(md5sum < "$T/a.h5")

@@ -727,6 +727,24 @@ static int compare_core(const qlab_results_data *base, const qlab_results_data *
     const qlab_column *axes[128];
     size_t n_axes;
     axis_columns(&n_axes, axes, ab);
+    /* An A/B on one axis can clear a setting on one side that only applies with the
+     * other value (outlier_weights is unset, "-", at threshold 0). Such an axis, unset on
+     * every point of one side and of one value on every point of the other, cannot
+     * tell pairs apart: the points are paired without it, and the report says so. */
+    char unpaired[512] = "";
+    for (size_t a = 0; ab && a < n_axes;) {
+        char vb[4][64], vn[4][64];
+        int cb = axis_values(base, axes[a], vb), cn = axis_values(new_, axes[a], vn);
+        if (cb == 1 && cn == 1 && strcmp(vb[0], vn[0]) && (!strcmp(vb[0], "-") || !strcmp(vn[0], "-"))) {
+            size_t u = strlen(unpaired);
+            snprintf(unpaired + u, sizeof unpaired - u, "%s%s (%s in base, %s in new)", u ? "; " : "",
+                     axes[a]->name, vb[0], vn[0]);
+            memmove(&axes[a], &axes[a + 1], (n_axes - a - 1) * sizeof axes[0]);
+            n_axes--;
+            continue;
+        }
+        a++;
+    }
 
     key_index kb = {0}, kn = {0};
     sample_index sb = {0}, sn = {0};
@@ -938,6 +956,9 @@ static int compare_core(const qlab_results_data *base, const qlab_results_data *
         fprintf(out, "### qlab compare: `%s` vs `%s` (experiment %s%s)\n\n", base_name, new_name, eb, abtxt);
     else
         fprintf(out, "compare %s -> %s (experiment %s%s)\n", base_name, new_name, eb, abtxt);
+    if (unpaired[0])
+        fprintf(out, md ? "Paired without %s: set on one side only.\n\n" : "paired without %s: set on one side only\n",
+                unpaired);
     if (lines.n == 0) {
         fprintf(out, md ? "No changes.\n\n" : "no changes\n");
     } else if (md) {
