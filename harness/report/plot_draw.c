@@ -103,6 +103,27 @@ int plot_draw(plot_ctx *c, const char *fig, const char *subtitle, const char *va
         for (char *q = split; *q; q++)
             if (*q == ',')
                 *q = ' ';
+        /* a split value the figure's own subtitle already shows ("m=16" beside the shape
+         * "m=16 k=256 n=96") is said once */
+        if (subtitle && *subtitle) {
+            char kept[600] = "";
+            for (char *tok = split; *tok;) {
+                size_t n = strcspn(tok, " ");
+                char word[160];
+                snprintf(word, sizeof word, "%.*s", (int)n, tok);
+                int shown = 0;
+                for (const char *p = subtitle; !shown && (p = strstr(p, word)) != NULL; p++)
+                    shown = (p == subtitle || p[-1] == ' ' || p[-1] == ';') &&
+                            (p[n] == '\0' || p[n] == ' ' || p[n] == ';');
+                if (!shown)
+                    snprintf(kept + strlen(kept), sizeof kept - strlen(kept), "%s%.*s", kept[0] ? " " : "",
+                             (int)n, tok);
+                tok += n;
+                while (*tok == ' ')
+                    tok++;
+            }
+            snprintf(split, sizeof split, "%s", kept);
+        }
         if (c->family)
             snprintf(fam, sizeof fam, "%s schemes", !strcmp(c->family, "4bit") ? "4-bit" : c->family);
         const char *parts[] = {split, fam, subtitle ? subtitle : "", c->gran_note, note};
