@@ -10,7 +10,8 @@
 # timeout or out-of-memory input is copied to tests/data/fuzz-regressions/NAME/
 # (commit it with the fix: tests/test_fuzz_regressions.c replays it from then on)
 # and the script exits 1. An input that runs out of memory or time only under the
-# sanitizers (replayed in a build without them) is kept in build/fuzz/sanitizer-cost/. A harness whose reader is not in this checkout is skipped.
+# sanitizers (replayed in a build without them) is kept in build/fuzz/sanitizer-cost/.
+# A harness whose reader is not in this checkout is skipped.
 # Prints "fuzz: N passed, N failed" and the executions.
 set -u
 cd "$(dirname "$0")/.."

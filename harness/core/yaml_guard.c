@@ -34,7 +34,8 @@ int qlab_yaml_guard(const char *text, size_t len, const char *path, int json, co
         alarm(QLAB_YAML_GUARD_SECONDS);
         struct fy_parse_cfg pc;
         memset(&pc, 0, sizeof pc);
-        pc.flags = FYPCF_QUIET | (json ? FYPCF_JSON_FORCE : 0);
+        /* resolving anchors and merge keys too: every parse in the parent does at most this */
+        pc.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT | (json ? FYPCF_JSON_FORCE : 0);
         struct fy_document *d = text ? fy_document_build_from_string(&pc, text, len)
                                      : fy_document_build_from_file(&pc, path);
         if (d) fy_document_destroy(d);
@@ -83,7 +84,9 @@ int qlab_yaml_guard(const char *text, size_t len, const char *path, int json, co
     return 2;
 }
 
-size_t qlab_utf8_bad_offset(const char *text, size_t len)
+/* Offset of the first byte of text[0..len) that is not part of well-formed UTF-8 (or
+ * is a NUL), or len if there is none. */
+static size_t utf8_bad_offset(const char *text, size_t len)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
@@ -110,7 +113,7 @@ size_t qlab_utf8_bad_offset(const char *text, size_t len)
 int qlab_utf8_check(const char *text, size_t len, const char *what, const char *kind, char *err,
                     size_t err_len)
 {
-    size_t bad = qlab_utf8_bad_offset(text, len);
+    size_t bad = utf8_bad_offset(text, len);
     if (bad >= len) return 0;
     int line = 1, col = 1;
     for (size_t i = 0; i < bad; i++) {

@@ -30,14 +30,10 @@
 int qlab_yaml_guard(const char *text, size_t len, const char *path, int json, const char *what,
                     char *err, size_t err_len);
 
-/* Offset of the first byte of text[0..len) that is not part of well-formed UTF-8 (or
- * is a NUL), or len if there is none. YAML is UTF-8 text; libfyaml 0.7 loops forever
- * on some malformed sequences inside directives, so bad text is refused before
- * parsing. */
-size_t qlab_utf8_bad_offset(const char *text, size_t len);
-
-/* 0 when text is UTF-8; else 2 with "what:line:col: not UTF-8 text (byte 0xNN); kind is
- * a YAML text file" in err (kind: "a config", "a tolerance file"). */
+/* 0 when text[0..len) is UTF-8 without NUL bytes; else 2 with "what:line:col: not UTF-8 text (byte 0xNN); kind is
+ * a YAML text file" in err (kind: "a config", "a tolerance file"). YAML is UTF-8 text,
+ * and libfyaml 0.7 loops forever on some malformed sequences inside directives, so
+ * bad text is refused before parsing. */
 int qlab_utf8_check(const char *text, size_t len, const char *what, const char *kind, char *err,
                     size_t err_len);
 

@@ -21,7 +21,6 @@
 #include "core/yaml_guard.h"
 #include "sweep/config.h"
 
-#include <errno.h>
 #include <libfyaml.h>
 #include <stdio.h>
 #include <math.h>

@@ -3,7 +3,6 @@
  * file's stored config (qlab_figures_from_text). */
 #include "sweep/figspec.h"
 #include "sweep/config_internal.h"
-#include "core/yaml_guard.h"
 #include "store/results.h"
 
 #include <libfyaml.h>
@@ -203,11 +202,12 @@ int qlab_figures_from_text(const char *text, const char *source, qlab_figure_spe
 {
     *specs = NULL;
     *n = 0;
-    if (text && qlab_yaml_guard(text, strlen(text), NULL, 0, source, err, err_len)) return 2;
-    struct fy_parse_cfg pc = {.flags = FYPCF_QUIET};
-    struct fy_document *fyd = text ? fy_document_build_from_string(&pc, text, FY_NT) : NULL;
-    if (!fyd) {
-        qlab_set_err(err, err_len, "%s: the stored config cannot be parsed", source);
+    qlab_yaml_capture capture;
+    struct fy_document *fyd = NULL;
+    char why[1024] = "";
+    if (!text || qlab_yaml_parse(text, strlen(text), source, "a stored config", &capture, &fyd, why, sizeof why) ||
+        !fyd) {
+        qlab_set_err(err, err_len, "%s: the stored config cannot be parsed%s%s", source, why[0] ? ": " : "", why);
         return 2;
     }
     struct fy_node *root = fy_document_root(fyd), *vn = NULL, *kn = NULL;
